@@ -1,0 +1,36 @@
+"""Fixtures for the StyleGAN2 engine tests: the NVlabs golden reference and small random generators."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from stylegan2 import Generator
+from stylegan2.testing import make_random_generator
+
+
+@pytest.fixture(scope="session")
+def nvlabs_golden(shared_file):
+    """The NVlabs reference: meta.json as a dict, state dict and inputs/outputs as tensors."""
+    folder = shared_file("golden/nvlabs_g64")
+    meta = json.loads((folder / "meta.json").read_text())
+    with np.load(shared_file("golden/nvlabs_g64/state_dict.npz")) as arrays:
+        state_dict = {key: torch.from_numpy(value) for key, value in arrays.items()}
+    with np.load(shared_file("golden/nvlabs_g64/io.npz")) as arrays:
+        io = {key: torch.from_numpy(value) for key, value in arrays.items()}
+    return meta, state_dict, io
+
+
+@pytest.fixture
+def golden_generator(nvlabs_golden) -> Generator:
+    """A Generator built from the golden meta.json with the golden weights loaded (strict)."""
+    meta, state_dict, _ = nvlabs_golden
+    G = Generator(**meta["init_kwargs"]).eval()
+    G.load_state_dict(state_dict, strict=True)
+    return G
+
+
+@pytest.fixture(scope="session")
+def small_generator() -> Generator:
+    """A 64x64 random-weight generator (10 ws); tests must not modify it."""
+    return make_random_generator(resolution=64, seed=0)
