@@ -1,0 +1,232 @@
+"""Video sources: turn what the user typed after ``--source`` into something that yields frames.
+
+Accepted specs (``parse_source``):
+
+| spec | kind | opened as |
+|---|---|---|
+| ``0``, ``1`` | camera | camera index (OpenCV's default backend) |
+| ``/dev/video0`` | device | V4L2 device path |
+| ``clip.mp4`` (any video OpenCV can decode) | video | file, played at its own frame rate, looping by default |
+| ``face.jpg`` (any image OpenCV can read) | image | a steady stream of that one frame |
+| ``rtsp://…``, ``http(s)://…``, ``rtmp://…``, ``udp://…`` | stream | network stream (FFmpeg) |
+| anything containing ``!`` | gstreamer | a raw GStreamer pipeline ending in ``appsink`` |
+| ``csi://N[?width=W&height=H&fps=F&flip=M]`` | gstreamer | Jetson CSI camera N through ``nvarguscamerasrc`` |
+
+``open_source`` opens a parsed ``Source`` and returns a ``FrameSource``: ``read()`` gives the next BGR
+frame or None when the source is gone (or a non-looping video ended), ``fps`` the rate to pace a file
+at (None for live sources, which pace themselves), ``release()`` frees the device.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Protocol, Union
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
+LIVE_KINDS = ("camera", "device", "stream", "gstreamer")
+DEFAULT_FILE_FPS = 30.0        # Used when a video file does not say its rate, and for still images.
+STREAM_TIMEOUT_MS = 5000       # A network stream that stalls this long counts as lost.
+
+
+class SourceError(ValueError):
+    """A source spec that cannot be a source, or a source that cannot be opened; says what to do."""
+
+
+@dataclass(frozen=True)
+class Source:
+    spec: str                      # What the user wrote (may hold stream credentials: never display it).
+    kind: str                      # "camera" | "device" | "video" | "image" | "stream" | "gstreamer"
+    target: Union[int, str]        # What OpenCV opens: camera index, path, URL or pipeline string.
+    loop: bool = True              # Video files: start again at the end instead of ending.
+    width: Optional[int] = None    # Resolution and rate to ask a camera for (None = its default).
+    height: Optional[int] = None
+    fps: Optional[float] = None
+
+    @property
+    def live(self) -> bool:
+        """True for sources that deliver frames in real time (and can be lost and reconnected)."""
+        return self.kind in LIVE_KINDS
+
+    def describe(self) -> str:
+        """A short name for status and placeholder frames, with any password in a URL hidden."""
+        if self.kind == "stream":
+            return redact_url(self.spec)
+        if self.kind in ("video", "image"):
+            return Path(self.spec).name
+        return self.spec
+
+
+def redact_url(url: str) -> str:
+    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def parse_source(spec: Union[str, int], *, loop: bool = True, width: Optional[int] = None,
+                 height: Optional[int] = None, fps: Optional[float] = None) -> Source:
+    """Classify a source spec (see the module docstring); raise SourceError if it cannot be one."""
+    text = str(spec).strip()
+    options = dict(loop=loop, width=width, height=height, fps=fps)
+    if not text:
+        raise SourceError("empty source: give a camera index (0), a device (/dev/video0), a video or "
+                          "image file, a stream URL, a GStreamer pipeline or csi://0")
+    if text.isdigit():
+        return Source(text, "camera", int(text), **options)
+    if text.startswith("csi://"):
+        return Source(text, "gstreamer", parse_csi(text, width, height, fps), **options)
+    if "!" in text:
+        return Source(text, "gstreamer", text, **options)
+    if urlsplit(text).scheme.lower() in STREAM_SCHEMES:
+        return Source(text, "stream", text, **options)
+    if text.startswith("/dev/"):
+        if not os.path.exists(text):
+            raise SourceError(f"camera device {text} does not exist: is the camera plugged in? "
+                              "(list devices with: ls /dev/video*)")
+        return Source(text, "device", text, **options)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise SourceError(f"source {text!r} is not a camera index, device, URL or pipeline, and no such "
+                          "file exists")
+    kind = "image" if cv2.haveImageReader(str(path)) else "video"
+    return Source(text, kind, str(path), **options)
+
+
+def parse_csi(spec: str, width: Optional[int], height: Optional[int], fps: Optional[float]) -> str:
+    """``csi://N?width=&height=&fps=&flip=`` -> the nvarguscamerasrc pipeline for sensor N."""
+    parts = urlsplit(spec)
+    if not re.fullmatch(r"\d+", parts.netloc) or parts.path not in ("", "/"):
+        raise SourceError(f"bad CSI source {spec!r}: write csi://N with N the sensor id, e.g. csi://0")
+    settings = {"width": width or 1280, "height": height or 720, "fps": fps or 30, "flip": 0}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key not in settings:
+            raise SourceError(f"bad CSI option {key!r} in {spec!r}: use width, height, fps, flip")
+        if not value.isdigit() or (key != "flip" and int(value) == 0):
+            raise SourceError(f"bad CSI option {key}={value!r} in {spec!r}: expected a positive integer")
+        settings[key] = int(value)
+    return csi_pipeline(int(parts.netloc), **settings)
+
+
+def csi_pipeline(sensor_id: int, width: int = 1280, height: int = 720, fps: float = 30,
+                 flip: int = 0) -> str:
+    """The GStreamer pipeline for a Jetson CSI camera, delivering BGR frames to OpenCV.
+
+    The ISP (nvarguscamerasrc) and the converter (nvvidconv, which also flips or rotates with
+    ``flip``, 0-7) work in NVMM memory; only the final BGR frames are copied to the CPU, and the
+    appsink keeps just the newest one, so a slow reader never sees old frames.
+    """
+    return (f"nvarguscamerasrc sensor-id={sensor_id} ! "
+            f"video/x-raw(memory:NVMM), width={width}, height={height}, "
+            f"framerate={int(round(fps))}/1, format=NV12 ! "
+            f"nvvidconv flip-method={flip} ! video/x-raw, width={width}, height={height}, format=BGRx ! "
+            f"videoconvert ! video/x-raw, format=BGR ! appsink drop=true max-buffers=1")
+
+
+class FrameSource(Protocol):
+    fps: Optional[float]       # Rate to pace reads at; None = the source paces itself (live).
+    ended: bool                # True once a non-looping video has played to its end.
+
+    def read(self) -> Optional[np.ndarray]: ...
+
+    def release(self) -> None: ...
+
+
+class VideoCaptureSource:
+    """A cv2.VideoCapture: cameras, devices, streams, pipelines and video files (which may loop)."""
+
+    def __init__(self, capture: cv2.VideoCapture, source: Source):
+        self.capture = capture
+        self.loop = source.loop and not source.live
+        self.fps = None if source.live else file_fps(capture)
+        self.ended = False
+
+    def read(self) -> Optional[np.ndarray]:
+        ok, frame = self.capture.read()
+        if not ok and self.fps is not None:
+            if not self.loop:
+                self.ended = True
+                return None
+            self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self.capture.read()
+        return frame if ok else None
+
+    def release(self) -> None:
+        self.capture.release()
+
+
+class StillImageSource:
+    """A still image served as a steady stream of that frame (for trying the app without a camera)."""
+
+    def __init__(self, image: np.ndarray, fps: float):
+        self.image = image
+        self.fps = fps
+        self.ended = False
+
+    def read(self) -> Optional[np.ndarray]:
+        return self.image
+
+    def release(self) -> None:
+        self.image = None
+
+
+def file_fps(capture: cv2.VideoCapture) -> float:
+    """The file's own frame rate, or DEFAULT_FILE_FPS when the container does not say."""
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if np.isfinite(fps) and 1 <= fps <= 240 else DEFAULT_FILE_FPS
+
+
+def open_source(source: Source) -> FrameSource:
+    """Open a parsed source; raise SourceError with a hint when OpenCV cannot."""
+    if source.kind == "image":
+        image = cv2.imread(source.target, cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceError(f"cannot read image {source.describe()}: the file is unreadable or corrupt")
+        return StillImageSource(image, source.fps or DEFAULT_FILE_FPS)
+    capture = open_capture(source)
+    if not capture.isOpened():
+        capture.release()
+        raise SourceError(f"cannot open {source.kind} {source.describe()}: {open_hint(source)}")
+    if source.kind in ("camera", "device"):
+        request_camera_mode(capture, source)
+    return VideoCaptureSource(capture, source)
+
+
+def open_capture(source: Source) -> cv2.VideoCapture:
+    if source.kind == "gstreamer":
+        return cv2.VideoCapture(source.target, cv2.CAP_GSTREAMER)
+    if source.kind == "stream":
+        timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+        return cv2.VideoCapture(source.target, cv2.CAP_FFMPEG, timeouts)
+    if source.kind == "device":
+        return cv2.VideoCapture(source.target, cv2.CAP_V4L2)
+    return cv2.VideoCapture(source.target)
+
+
+def request_camera_mode(capture: cv2.VideoCapture, source: Source) -> None:
+    """Ask a camera for the requested size and rate; it may pick the nearest mode it supports."""
+    for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, source.width), (cv2.CAP_PROP_FRAME_HEIGHT, source.height),
+                        (cv2.CAP_PROP_FPS, source.fps)):
+        if value:
+            capture.set(prop, value)
+
+
+def open_hint(source: Source) -> str:
+    if source.kind == "gstreamer" and not re.search(r"GStreamer:\s*YES", cv2.getBuildInformation()):
+        return ("this OpenCV was built without GStreamer; use one that has it (on a Jetson, the system "
+                "python3-opencv from JetPack)")
+    return {
+        "camera": "is a camera connected, and not in use by another program? (ls /dev/video*)",
+        "device": "is it a camera, and not in use by another program? (v4l2-ctl --list-devices)",
+        "stream": "check the URL, the network and the credentials",
+        "gstreamer": "check the pipeline with gst-launch-1.0; it must end in appsink",
+        "video": "OpenCV cannot decode this file; is it a video?",
+    }[source.kind]

@@ -1,0 +1,141 @@
+"""Source specs: each kind the user can type is recognised; impossible specs fail clearly."""
+import cv2
+import numpy as np
+import pytest
+
+from app.sources import SourceError, csi_pipeline, open_source, parse_source
+
+SELFIE = "media/videos/selfie_webcam_10s.mp4"
+PHOTO = "media/images/astronaut.png"
+
+
+def test_a_number_is_a_camera_index():
+    source = parse_source("0")
+    assert (source.kind, source.target, source.live) == ("camera", 0, True)
+
+
+def test_an_existing_dev_path_is_a_v4l2_device():
+    source = parse_source("/dev/null")
+    assert (source.kind, source.target, source.live) == ("device", "/dev/null", True)
+
+
+def test_a_missing_dev_path_says_the_camera_is_not_there():
+    with pytest.raises(SourceError, match="/dev/video97 does not exist"):
+        parse_source("/dev/video97")
+
+
+def test_a_video_file_is_a_looping_video(shared_file):
+    source = parse_source(str(shared_file(SELFIE)))
+    assert (source.kind, source.loop, source.live) == ("video", True, False)
+
+
+def test_a_video_file_can_be_told_not_to_loop(shared_file):
+    assert parse_source(str(shared_file(SELFIE)), loop=False).loop is False
+
+
+def test_an_image_file_is_a_still_image(shared_file):
+    assert parse_source(str(shared_file(PHOTO))).kind == "image"
+
+
+@pytest.mark.parametrize("url", ["rtsp://10.0.0.2:554/stream", "http://cam.local/video.mjpg",
+                                 "https://example.org/live.m3u8"])
+def test_a_url_is_a_network_stream(url):
+    source = parse_source(url)
+    assert (source.kind, source.target, source.live) == ("stream", url, True)
+
+
+def test_a_stream_password_never_appears_in_its_description():
+    source = parse_source("rtsp://admin:hunter2@10.0.0.2/live")
+    assert "hunter2" not in source.describe()
+    assert source.describe() == "rtsp://admin:***@10.0.0.2/live"
+
+
+def test_text_with_a_bang_is_a_gstreamer_pipeline():
+    pipeline = "videotestsrc ! videoconvert ! appsink"
+    source = parse_source(pipeline)
+    assert (source.kind, source.target) == ("gstreamer", pipeline)
+
+
+def test_csi_builds_the_nvargus_pipeline_for_that_sensor():
+    source = parse_source("csi://1")
+    assert source.kind == "gstreamer"
+    assert source.target == csi_pipeline(1)
+    assert source.target.startswith("nvarguscamerasrc sensor-id=1 ! ")
+    assert "width=1280, height=720, framerate=30/1" in source.target
+    assert source.target.endswith("appsink drop=true max-buffers=1")
+
+
+def test_csi_options_set_resolution_rate_and_flip():
+    target = parse_source("csi://0?width=1920&height=1080&fps=60&flip=2").target
+    assert "width=1920, height=1080, framerate=60/1" in target
+    assert "nvvidconv flip-method=2" in target
+
+
+def test_csi_takes_resolution_from_the_keyword_options_too():
+    assert "width=640, height=480, framerate=15/1" in parse_source("csi://0", width=640, height=480,
+                                                                   fps=15).target
+
+
+@pytest.mark.parametrize("spec, message", [("csi://x", "csi://N"), ("csi://0?zoom=2", "zoom"),
+                                           ("csi://0?width=-5", "positive integer")])
+def test_a_bad_csi_spec_says_what_is_wrong(spec, message):
+    with pytest.raises(SourceError, match=message):
+        parse_source(spec)
+
+
+def test_a_file_that_does_not_exist_is_refused_by_name(tmp_path):
+    missing = tmp_path / "nope.mp4"
+    with pytest.raises(SourceError, match="nope.mp4.*no such file"):
+        parse_source(str(missing))
+
+
+def test_an_empty_spec_is_refused():
+    with pytest.raises(SourceError, match="empty source"):
+        parse_source("  ")
+
+
+def test_an_opened_video_reads_frames_at_the_files_rate(shared_file):
+    reader = open_source(parse_source(str(shared_file(SELFIE))))
+    try:
+        frame = reader.read()
+        assert frame.shape == (480, 640, 3) and frame.dtype == np.uint8
+        assert reader.fps == pytest.approx(29.97, abs=0.01)
+    finally:
+        reader.release()
+
+
+def test_a_looping_video_starts_again_after_its_last_frame(shared_file):
+    reader = open_source(parse_source(str(shared_file(SELFIE))))
+    first = reader.read()
+    frame_count = int(reader.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    reader.capture.set(cv2.CAP_PROP_POS_FRAMES, frame_count - 1)
+    try:
+        assert reader.read() is not None      # the last frame
+        assert np.array_equal(reader.read(), first)
+        assert not reader.ended
+    finally:
+        reader.release()
+
+
+def test_a_video_that_does_not_loop_ends(shared_file):
+    reader = open_source(parse_source(str(shared_file(SELFIE)), loop=False))
+    reader.capture.set(cv2.CAP_PROP_POS_FRAMES, int(reader.capture.get(cv2.CAP_PROP_FRAME_COUNT)) - 1)
+    try:
+        assert reader.read() is not None
+        assert reader.read() is None
+        assert reader.ended
+    finally:
+        reader.release()
+
+
+def test_an_image_is_served_as_the_same_frame_over_and_over(shared_file):
+    reader = open_source(parse_source(str(shared_file(PHOTO)), fps=12))
+    assert reader.fps == 12
+    assert np.array_equal(reader.read(), reader.read())
+
+
+def test_a_file_opencv_cannot_decode_fails_to_open_with_a_hint(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"this is not a video" * 10)
+    with pytest.raises(SourceError, match="cannot open video junk.mp4"):
+        open_source(parse_source(str(junk)))
