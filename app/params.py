@@ -1,0 +1,196 @@
+"""What the user controls (seed, truncation, style sliders, mode), validated in one place.
+
+``Params`` is immutable: an update builds a new one, so the worker threads that read the current params
+never see half an update. ``apply_update`` checks a whole partial update from the API first and raises
+``ParamsError`` naming the first bad field before anything changes.
+
+The sliders are style-mixing edits defined by presets (``app/presets.json``, or a user's file of the
+same shape): each moves a range of W+ layers of the face toward a style source.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+from stylegan2.latents import parse_layers
+
+MODES = ("seed", "passthrough")    # Issue 5 adds "me" (a saved projection of the user's face).
+SEED_MAX = 2 ** 32 - 1
+PSI_MAX = 1.0                      # Truncation above 1 pushes away from the average face: mostly artefacts.
+DEFAULT_PRESETS = Path(__file__).with_name("presets.json")
+PRESET_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+class ParamsError(ValueError):
+    """A rejected params update; ``field`` names the offending input (``sliders.smile`` for a slider)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class PresetsError(ValueError):
+    """A presets file that cannot be used; the message names the file and the entry at fault."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str                 # Key in Params.sliders and the API, e.g. "smile".
+    label: str                # Shown beside the slider, e.g. "Smile".
+    layers: slice             # W+ range it mixes, for a model with `num_ws` layers.
+    source: Union[str, int]   # "style" = the user's style seed; an int = a seed of its own.
+    num_ws: int = 14          # Layer count the range was chosen on (14 = FFHQ 256x256).
+    description: str = ""
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "label": self.label, "layers": f"{self.layers.start}:{self.layers.stop}",
+                "source": self.source, "num_ws": self.num_ws, "description": self.description}
+
+
+@dataclass(frozen=True)
+class Params:
+    mode: str = "seed"                       # One of MODES.
+    seed: int = 0                            # The generated face, 0 .. SEED_MAX.
+    psi: float = 0.7                         # Truncation: 0 = the average face, 1 = untruncated.
+    style_seed: int = 1                      # The style source the sliders mix in.
+    sliders: Mapping[str, float] = field(default_factory=dict)   # Preset name -> strength in [0, 1].
+    projection: Optional[str] = None         # Reserved for issue 5: the selected projection's id.
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sliders", MappingProxyType(dict(self.sliders)))
+
+    def to_json(self) -> dict:
+        return {"mode": self.mode, "seed": self.seed, "psi": self.psi, "style_seed": self.style_seed,
+                "sliders": dict(self.sliders), "projection": self.projection}
+
+
+def default_params(presets: List[Preset]) -> Params:
+    """Seed mode with every slider at 0 (the plain generated face)."""
+    return Params(sliders={preset.name: 0.0 for preset in presets})
+
+
+def apply_update(current: Params, payload: Any, presets: List[Preset]) -> Params:
+    """``current`` with the fields in ``payload`` changed, or ParamsError for the first bad field.
+
+    ``payload`` is a partial update as the API receives it, e.g. ``{"seed": 7, "sliders": {"smile": 0.5}}``;
+    ``sliders`` may name only the presets it changes.
+    """
+    if not isinstance(payload, dict):
+        raise ParamsError("body", f"expected a JSON object of fields to change, got {type(payload).__name__}")
+    changes: Dict[str, Any] = {}
+    for name, value in payload.items():
+        if name not in FIELD_CHECKS:
+            raise ParamsError(str(name), f"unknown field; the fields are {', '.join(FIELD_CHECKS)}")
+        changes[name] = FIELD_CHECKS[name](name, value, current, presets)
+    return replace(current, **changes)
+
+
+def check_mode(name: str, value: Any, current: Params, presets: List[Preset]) -> str:
+    if value not in MODES:
+        raise ParamsError(name, f"must be one of {', '.join(MODES)}, got {value!r}")
+    return value
+
+
+def check_seed(name: str, value: Any, current: Params, presets: List[Preset]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamsError(name, f"must be an integer, got {json.dumps(value)}")
+    if not 0 <= value <= SEED_MAX:
+        raise ParamsError(name, f"must be between 0 and {SEED_MAX}, got {value}")
+    return value
+
+
+def check_psi(name: str, value: Any, current: Params, presets: List[Preset]) -> float:
+    return check_fraction(name, value, PSI_MAX)
+
+
+def check_sliders(name: str, value: Any, current: Params, presets: List[Preset]) -> Dict[str, float]:
+    if not isinstance(value, dict):
+        raise ParamsError(name, f"must be an object of preset name -> strength, got {json.dumps(value)}")
+    known = [preset.name for preset in presets]
+    sliders = dict(current.sliders)
+    for preset_name, strength in value.items():
+        if preset_name not in known:
+            raise ParamsError(f"{name}.{preset_name}", f"no such preset; the presets are {', '.join(known)}")
+        sliders[preset_name] = check_fraction(f"{name}.{preset_name}", strength, 1.0)
+    return sliders
+
+
+def check_projection(name: str, value: Any, current: Params, presets: List[Preset]) -> None:
+    if value is not None:
+        raise ParamsError(name, "selecting a projection needs mode 'me', which this version does not have")
+    return None
+
+
+def check_fraction(name: str, value: Any, maximum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParamsError(name, f"must be a number, got {json.dumps(value)}")
+    if not 0 <= value <= maximum:
+        raise ParamsError(name, f"must be between 0 and {maximum:g}, got {value:g}")
+    return float(value)
+
+
+FIELD_CHECKS = {"mode": check_mode, "seed": check_seed, "psi": check_psi, "style_seed": check_seed,
+                "sliders": check_sliders, "projection": check_projection}
+
+
+def load_presets(path: Union[str, Path, None] = None) -> List[Preset]:
+    """The slider presets from ``path`` (default ``app/presets.json``); PresetsError says what is wrong."""
+    path = Path(path) if path is not None else DEFAULT_PRESETS
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise PresetsError(f"cannot read presets file {path}: {error.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PresetsError(f"presets file {path} is not valid JSON: {error}") from None
+    try:
+        return parse_presets(document)
+    except PresetsError as error:
+        raise PresetsError(f"presets file {path}: {error}") from None
+
+
+def parse_presets(document: Any) -> List[Preset]:
+    """Validate a presets document: ``{"num_ws": 14, "presets": [{name, label, layers, source?}, ...]}``."""
+    if not isinstance(document, dict) or set(document) - {"num_ws", "presets"}:
+        raise PresetsError('expected an object with "presets" (a list) and optionally "num_ws"')
+    num_ws = document.get("num_ws", 14)
+    if isinstance(num_ws, bool) or not isinstance(num_ws, int) or num_ws < 2 or num_ws % 2:
+        raise PresetsError(f"num_ws must be an even integer >= 2 (14 for a 256x256 model), got {num_ws!r}")
+    entries = document.get("presets")
+    if not isinstance(entries, list) or not entries:
+        raise PresetsError('"presets" must be a non-empty list')
+    presets = [parse_preset(entry, num_ws, f"presets[{index}]") for index, entry in enumerate(entries)]
+    names = [preset.name for preset in presets]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise PresetsError(f"preset names must be unique; repeated: {', '.join(duplicates)}")
+    return presets
+
+
+def parse_preset(entry: Any, num_ws: int, where: str) -> Preset:
+    allowed = {"name", "label", "layers", "source", "description"}
+    if not isinstance(entry, dict):
+        raise PresetsError(f"{where}: expected an object with name, label, layers and source")
+    if set(entry) - allowed or not {"name", "label", "layers"} <= set(entry):
+        raise PresetsError(f"{where}: needs name, label and layers, may have source and description; "
+                           f"got {', '.join(sorted(entry))}")
+    name, label, description = entry["name"], entry["label"], entry.get("description", "")
+    if not isinstance(name, str) or not PRESET_NAME.fullmatch(name):
+        raise PresetsError(f"{where}.name: use lowercase letters, digits and _ (e.g. \"hair_colour\"), "
+                           f"got {name!r}")
+    if not isinstance(label, str) or not label.strip() or not isinstance(description, str):
+        raise PresetsError(f"{where}.label and description must be text, and the label not empty")
+    try:
+        layers = parse_layers(entry["layers"], num_ws)
+    except ValueError as error:
+        raise PresetsError(f"{where}.layers: {error}") from None
+    source = entry.get("source", "style")
+    if source != "style" and (isinstance(source, bool) or not isinstance(source, int)
+                              or not 0 <= source <= SEED_MAX):
+        raise PresetsError(f"{where}.source: \"style\" (the style seed) or a seed 0..{SEED_MAX}, got {source!r}")
+    return Preset(name, label.strip(), layers, source, num_ws, description)
