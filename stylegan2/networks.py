@@ -160,6 +160,8 @@ class SynthesisNetwork(torch.nn.Module):
         self.block_resolutions = [2 ** i for i in range(2, img_resolution.bit_length())]
         self.channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
         self.channels.update(_parse_channels(channels, self.block_resolutions))
+        if min(self.channels.values()) <= 0:
+            raise ValueError(f"channel_base {channel_base} leaves no channels at some resolution: {self.channels}")
         fp16_resolution = max(2 * img_resolution // 2 ** num_fp16_res, 8)
         self.num_ws = 0
         for res in self.block_resolutions:

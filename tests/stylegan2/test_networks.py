@@ -1,0 +1,161 @@
+"""Behaviour of the generator beyond the golden reference: shapes, options, noise, autograd, precision."""
+import json
+
+import pytest
+import torch
+
+from stylegan2 import Generator
+from stylegan2.testing import make_random_generator
+
+
+def render(G, ws, **kwargs):
+    with torch.no_grad():
+        return G.synthesis(ws, **kwargs)
+
+
+def random_ws(G, batch_size=2, seed=0):
+    z = torch.randn([batch_size, G.z_dim], generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return G.mapping(z)
+
+
+@pytest.mark.parametrize("resolution, num_ws", [(4, 2), (8, 4), (256, 14), (1024, 18)])
+def test_num_ws_follows_resolution(resolution, num_ws):
+    G = Generator(8, 0, 8, resolution, 3, mapping_kwargs=dict(num_layers=1),
+                  synthesis_kwargs=dict(channel_base=8192, channel_max=8))
+    assert G.num_ws == num_ws
+
+
+def test_channel_rule_must_leave_channels_at_every_resolution():
+    with pytest.raises(ValueError, match="channel_base 64"):
+        Generator(8, 0, 8, 256, 3, synthesis_kwargs=dict(channel_base=64, channel_max=8))
+
+
+def test_image_has_requested_shape_and_dtype(small_generator):
+    img = render(small_generator, random_ws(small_generator, batch_size=3))
+    assert img.shape == (3, 3, 64, 64) and img.dtype == torch.float32
+
+
+def test_forward_is_mapping_then_synthesis(small_generator):
+    z = torch.randn([2, 32])
+    with torch.no_grad():
+        expected = small_generator.synthesis(small_generator.mapping(z, truncation_psi=0.5))
+        assert torch.equal(small_generator(z, truncation_psi=0.5), expected)
+
+
+def test_init_kwargs_are_json_and_rebuild_the_same_architecture(small_generator):
+    kwargs = json.loads(json.dumps(small_generator.init_kwargs))
+    rebuilt = Generator(**kwargs)
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == \
+           {k: v.shape for k, v in small_generator.state_dict().items()}
+
+
+def test_channels_table_overrides_the_channel_rule():
+    G = make_random_generator(resolution=16, channels={"4": 24, 16: 8})
+    assert G.synthesis.b4.const.shape == (24, 4, 4)
+    assert G.synthesis.b8.conv0.weight.shape == (64, 24, 3, 3)
+    assert G.synthesis.b16.conv1.weight.shape == (8, 8, 3, 3)
+    assert G.init_kwargs["synthesis_kwargs"]["channels"] == {"4": 24, "16": 8}
+    assert render(G, random_ws(G)).shape == (2, 3, 16, 16)
+
+
+def test_channels_table_rejects_unknown_resolutions():
+    with pytest.raises(ValueError, match="resolution '32'"):
+        make_random_generator(resolution=16, channels={"32": 8})
+
+
+def test_unsupported_architecture_is_named():
+    with pytest.raises(NotImplementedError, match="resnet"):
+        make_random_generator(resolution=16, architecture="resnet")
+
+
+def test_orig_architecture_renders():
+    G = make_random_generator(resolution=16, architecture="orig")
+    assert not hasattr(G.synthesis.b8, "torgb")
+    assert render(G, random_ws(G)).shape == (2, 3, 16, 16)
+
+
+def test_conditional_generator_needs_a_label():
+    G = make_random_generator(resolution=8, c_dim=5)
+    with pytest.raises(ValueError, match="c of shape"):
+        G.mapping(torch.randn([1, 32]))
+    assert G.mapping(torch.randn([2, 32]), torch.eye(5)[:2]).shape == (2, G.num_ws, 32)
+
+
+def test_mapping_rejects_wrong_z_shape(small_generator):
+    with pytest.raises(ValueError, match=r"z of shape \[N, 32\]"):
+        small_generator.mapping(torch.randn([2, 16]))
+
+
+def test_synthesis_rejects_wrong_ws_shape(small_generator):
+    with pytest.raises(ValueError, match=r"ws \[N, 10, 32\]"):
+        small_generator.synthesis(torch.randn([2, 9, 32]))
+
+
+def test_synthesis_rejects_unknown_noise_mode(small_generator):
+    with pytest.raises(ValueError, match="noise_mode"):
+        small_generator.synthesis(torch.randn([1, 10, 32]), noise_mode="fixed")
+
+
+def test_truncation_psi_zero_gives_w_avg(small_generator):
+    ws = small_generator.mapping(torch.randn([2, 32]), truncation_psi=0.0)
+    assert torch.allclose(ws, small_generator.mapping.w_avg.expand_as(ws))
+
+
+def test_truncation_cutoff_leaves_later_layers_untouched(small_generator):
+    z = torch.randn([2, 32])
+    full, cut = small_generator.mapping(z), small_generator.mapping(z, truncation_psi=0.5, truncation_cutoff=4)
+    assert torch.equal(cut[:, 4:], full[:, 4:]) and not torch.allclose(cut[:, :4], full[:, :4])
+
+
+def test_const_noise_is_deterministic_and_random_noise_is_not(small_generator):
+    ws = random_ws(small_generator)
+    assert torch.equal(render(small_generator, ws, noise_mode="const"), render(small_generator, ws))
+    assert not torch.equal(render(small_generator, ws, noise_mode="random"),
+                           render(small_generator, ws, noise_mode="random"))
+
+
+def test_noise_mode_none_differs_from_const(small_generator):
+    ws = random_ws(small_generator)
+    assert not torch.allclose(render(small_generator, ws, noise_mode="none"), render(small_generator, ws))
+
+
+@pytest.mark.parametrize("fused_modconv", [True, False])
+def test_batch_items_are_independent(small_generator, fused_modconv):
+    ws = random_ws(small_generator, batch_size=3)
+    batch = render(small_generator, ws, fused_modconv=fused_modconv)
+    single = torch.cat([render(small_generator, ws[i:i + 1], fused_modconv=fused_modconv) for i in range(3)])
+    assert (batch - single).abs().max() < 1e-4
+
+
+def test_fused_and_unfused_layouts_agree(small_generator):
+    ws = random_ws(small_generator, batch_size=2)
+    fused, unfused = render(small_generator, ws, fused_modconv=True), render(small_generator, ws, fused_modconv=False)
+    assert (fused - unfused).abs().max() < 1e-4
+
+
+def test_gradients_reach_ws_and_noise_buffers(small_generator):
+    G = make_random_generator(resolution=16)
+    ws = random_ws(G).requires_grad_(True)
+    noise = G.synthesis.b16.conv1.noise_const
+    noise.requires_grad_(True)
+    G.synthesis(ws, noise_mode="const").square().mean().backward()
+    assert ws.grad is not None and ws.grad.abs().sum() > 0
+    assert noise.grad is not None and noise.grad.abs().sum() > 0
+
+
+def test_fp16_blocks_run_in_half_precision_close_to_fp32():
+    """Exercises the CUDA fp16 code path on the CPU (pre-normalisation, clamping, casts)."""
+    G = make_random_generator(resolution=32, num_fp16_res=2)
+    ws = random_ws(G)
+    fp32 = render(G, ws)
+    fp16 = render(G, ws, fp16_on_cpu=True)
+    assert fp16.dtype == torch.float32
+    assert not torch.equal(fp16, fp32)
+    assert (fp16 - fp32).abs().max() < 0.05 * fp32.abs().max()
+
+
+def test_force_fp32_overrides_fp16(small_generator):
+    G = make_random_generator(resolution=32, num_fp16_res=2)
+    ws = random_ws(G)
+    assert torch.equal(render(G, ws, fp16_on_cpu=True, force_fp32=True), render(G, ws))
