@@ -1,0 +1,122 @@
+"""Load the StyleGAN2 weight files users have, whatever their format, into StyleCam's Generator.
+
+The format is recognised by the file's first bytes, never by its name: a zip archive is a `torch.save`
+file (a StyleCam file or a rosinality checkpoint, told apart by their keys), a file starting with
+torch's legacy magic number is an old-style `torch.save` file, and any other pickle stream is an NVIDIA
+pickle. Nothing in any file is ever executed (see nvlabs.py for how NVIDIA's pickles are read).
+"""
+from __future__ import annotations
+
+import argparse
+import pickle
+from pathlib import Path
+from typing import Any, Dict, Mapping, Union
+
+import torch
+
+import weights
+
+from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal
+from .native import is_native, load_native, save
+from .nvlabs import load_nvlabs
+from .rosinality import is_rosinality_state_dict, load_rosinality
+
+__all__ = ["LoadedGenerator", "WeightsFormatError", "convert", "detect_container", "load", "save"]
+
+ZIP_MAGIC = b"PK\x03\x04"
+# torch.save's pre-1.6 format begins with this number pickled as a LONG1 opcode (0x8a, 10 bytes).
+LEGACY_TORCH_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+PICKLE_PROTO = 0x80
+HEAD_BYTES = 64
+
+# rosinality's training checkpoints pickle their command-line arguments; reading them runs nothing.
+TORCH_FILE_SAFE_GLOBALS = [argparse.Namespace]
+
+
+def load(path_or_name: Union[str, Path], device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
+    """Load a generator from a file path or a registry name (see `weights`), ready for inference.
+
+    Returns `LoadedGenerator(generator, meta)`: the generator in eval mode with gradients off, on
+    `device`; `meta` is a plain dict with at least `format` ("nvlabs-pickle", "rosinality" or
+    "stylecam"), `path`, `init_kwargs`, `img_resolution`, `num_ws`, `z_dim`, `w_dim`, `c_dim`.
+    Every problem with the file raises WeightsFormatError naming the file.
+    """
+    path = _resolve(path_or_name)
+    container = detect_container(path)
+    if container == "pickle":
+        generator, meta = load_nvlabs(path)
+    else:
+        content = _read_torch_file(path)
+        if is_native(content):
+            generator, meta = load_native(content, path)
+        elif isinstance(content, Mapping) and ("g_ema" in content or is_rosinality_state_dict(content)):
+            generator, meta = load_rosinality(content, path)
+        else:
+            found = sorted(map(str, content))[:8] if isinstance(content, Mapping) else type(content).__name__
+            raise WeightsFormatError(path, f"is a PyTorch file but neither a StyleCam weights file nor a "
+                                           f"rosinality checkpoint (it holds {found})")
+    generator = generator.to(device).eval().requires_grad_(False)
+    return LoadedGenerator(generator, meta)
+
+
+def convert(src: Union[str, Path], dst: PathLike) -> Dict[str, Any]:
+    """Load `src` (any supported format) and write it to `dst` in StyleCam's format; returns dst's meta."""
+    source = load(src)
+    carried = {key: source.meta[key] for key in ("w_avg", "ignored_kwargs") if key in source.meta}
+    save(source.generator, dst, {
+        "source_format": source.meta.get("source_format", source.meta["format"]),
+        "source_file": source.meta.get("source_file", Path(source.meta["path"]).name),
+        **carried,
+    })
+    return load(dst).meta
+
+
+def detect_container(path: PathLike) -> str:
+    """'torch-zip', 'torch-legacy' or 'pickle', from the file's first bytes; else WeightsFormatError."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(HEAD_BYTES)
+    except OSError as error:
+        raise WeightsFormatError(path, f"cannot be read: {error}") from error
+    if not head:
+        raise WeightsFormatError(path, "is empty")
+    if head.startswith(ZIP_MAGIC):
+        return "torch-zip"
+    if head[0] == PICKLE_PROTO and LEGACY_TORCH_MAGIC in head[:16]:
+        return "torch-legacy"
+    if head[0] == PICKLE_PROTO and len(head) > 1 and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
+        return "pickle"
+    raise WeightsFormatError(path, f"is not a StyleGAN2 weights file: {_describe_unknown(head)}")
+
+
+def _describe_unknown(head: bytes) -> str:
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype", b"<html", b"<?xml")):
+        return "it is a web page or XML document (a failed download?)"
+    if text.startswith(b"version https://git-lfs"):
+        return "it is a Git LFS pointer, not the file it points to"
+    if head.startswith(b"PK"):
+        return "it is a damaged or unusual zip archive"
+    return f"neither a PyTorch file nor a pickle (it starts with {head[:8]!r})"
+
+
+def _resolve(path_or_name: Union[str, Path]) -> Path:
+    try:
+        return weights.resolve(path_or_name)
+    except weights.WeightsError as error:
+        raise WeightsFormatError(path_or_name, str(error)) from None
+
+
+def _read_torch_file(path: Path) -> Any:
+    """torch.load with weights_only=True: tensors and plain containers only, never code."""
+    try:
+        with torch.serialization.safe_globals(TORCH_FILE_SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights only" in str(error).lower():
+            raise WeightsFormatError(path, f"refused to load: {describe_unpickling_refusal(error)}; "
+                                           f"nothing from the file was run") from None
+        raise WeightsFormatError(path, f"is damaged or truncated: {error}") from None
+    except Exception as error:  # torch raises RuntimeError, EOFError, ... for damaged archives.
+        raise WeightsFormatError(path, f"is a damaged, truncated or non-PyTorch archive: "
+                                       f"{describe_unpickling_refusal(error)}") from None

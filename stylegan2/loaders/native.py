@@ -1,0 +1,84 @@
+"""StyleCam's own weights file: the generator's settings and state dict, nothing that needs trust to read.
+
+One `torch.save` archive of plain types and tensors,
+`{"format": "stylecam-stylegan2", "version": 1, "init_kwargs": ..., "state_dict": ..., "meta": ...}`,
+so `torch.load(path, weights_only=True)` reads it without running anything. It is written to a
+temporary file beside the target and moved into place, so an interrupted save never leaves half a file.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import torch
+
+from .common import PathLike, WeightsFormatError, build_generator, generator_meta, plain
+
+FORMAT = "stylecam-stylegan2"
+VERSION = 1
+PLAIN_TYPES = (type(None), bool, int, float, str)
+
+
+def is_native(content: Any) -> bool:
+    return isinstance(content, Mapping) and content.get("format") == FORMAT
+
+
+def save(generator: torch.nn.Module, path: PathLike, meta: Optional[Dict[str, Any]] = None) -> None:
+    """Write `generator` (its init_kwargs and state dict) and `meta` (plain data) to `path` atomically."""
+    init_kwargs, meta = plain(generator.init_kwargs), plain(meta or {})
+    for name, value in (("init_kwargs", init_kwargs), ("meta", meta)):
+        _check_plain(value, name)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "init_kwargs": init_kwargs,
+        "state_dict": {key: tensor.detach().to("cpu", copy=True).contiguous()
+                       for key, tensor in generator.state_dict().items()},
+        "meta": meta,
+    }
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "xb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        raise WeightsFormatError(path, f"cannot be written: {error}") from error
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """Build the generator from a loaded native file; returns (generator, meta)."""
+    version = content.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise WeightsFormatError(path, f"is a StyleCam weights file with an invalid version {version!r}")
+    if version > VERSION:
+        raise WeightsFormatError(path, f"was written by a newer StyleCam (format version {version}; this one "
+                                       f"reads up to {VERSION}); update StyleCam")
+    init_kwargs, state_dict, stored_meta = (content.get(key) for key in ("init_kwargs", "state_dict", "meta"))
+    if not isinstance(init_kwargs, dict) or not isinstance(state_dict, dict):
+        raise WeightsFormatError(path, "is a StyleCam weights file without its init_kwargs or state_dict")
+    generator = build_generator(init_kwargs, state_dict, path)
+    meta = generator_meta(generator, "stylecam", path)
+    for key, value in (stored_meta if isinstance(stored_meta, dict) else {}).items():
+        meta.setdefault(key, value)
+    return generator, meta
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Refuse anything torch.load(weights_only=True) could not read back, naming where it is."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has a non-string key {key!r}")
+            _check_plain(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{where}[{index}]")
+    elif not isinstance(value, PLAIN_TYPES):
+        raise TypeError(f"{where} is a {type(value).__name__}; only plain data can be saved")
