@@ -1,0 +1,46 @@
+"""Face detection for StyleCam. Needs only OpenCV and NumPy (never torch)."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from .base import Detector, DetectorFallbackWarning, DetectorUnavailable, InvalidImageError
+from .face import LANDMARK_NAMES, Face, box_iou
+from .haar import HaarDetector
+from .yunet import YuNetDetector
+
+DETECTOR_NAMES = ("auto", "yunet", "haar")
+
+__all__ = [
+    "DETECTOR_NAMES", "LANDMARK_NAMES", "Detector", "DetectorFallbackWarning", "DetectorUnavailable",
+    "Face", "HaarDetector", "InvalidImageError", "YuNetDetector", "box_iou", "create_detector",
+]
+
+
+def create_detector(
+    name: str = "auto",                    # "yunet", "haar", or "auto" (YuNet, else Haar with a warning).
+    model_path: str | Path | None = None,  # Model file for the named detector (for "auto": YuNet's).
+    score_threshold: float = 0.6,          # YuNet only: minimum face score.
+    nms_threshold: float = 0.3,            # YuNet only: overlap above which weaker boxes are dropped.
+    max_faces: int | None = None,          # Keep at most this many faces, the largest; None = all.
+    detect_width: int | None = None,       # Detect on a copy this many pixels wide (e.g. 320).
+    **haar_options,                        # HaarDetector's scale_factor, min_neighbors.
+) -> Detector:
+    """Build a face detector by name; raise DetectorUnavailable saying what to install or fetch."""
+    if name not in DETECTOR_NAMES:
+        raise ValueError(f"unknown detector '{name}' (choose from {', '.join(DETECTOR_NAMES)})")
+    if name in ("yunet", "auto"):
+        try:
+            return YuNetDetector(model_path, score_threshold, nms_threshold, max_faces, detect_width)
+        except DetectorUnavailable as yunet_error:
+            if name == "yunet":
+                raise
+            try:
+                detector = HaarDetector(None, max_faces, detect_width, **haar_options)
+            except DetectorUnavailable as haar_error:
+                raise DetectorUnavailable(
+                    f"no face detector can run here. YuNet: {yunet_error} Haar: {haar_error}") from haar_error
+            warnings.warn(f"YuNet is unavailable ({yunet_error}); using the Haar cascade, which finds "
+                          f"fewer faces and only estimates landmarks", DetectorFallbackWarning, stacklevel=2)
+            return detector
+    return HaarDetector(model_path, max_faces, detect_width, **haar_options)

@@ -1,0 +1,92 @@
+"""YuNet (OpenCV's ``cv2.FaceDetectorYN``): boxes, five landmarks and scores, fast on a CPU.
+
+The model file comes from the weights registry (``python -m app weights fetch yunet``); any other
+path can be given. One detector object serves frames of any size: it resets YuNet's input size
+whenever the frame size changes. A detector object is not thread-safe; give each thread its own.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+import weights
+
+from .base import DetectorUnavailable, Downscaler, as_bgr
+from .face import Face, largest_first
+
+FETCH_HINT = "run: python -m app weights fetch yunet (or pass model_path=)"
+INSTALL_HINT = "install a newer OpenCV: pip install 'opencv-python-headless>=4.8'"
+TOP_K = 5000  # Candidates kept before non-maximum suppression (YuNet's own default).
+
+
+class YuNetDetector:
+    name = "yunet"
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,  # ONNX file; None = the registry's downloaded "yunet".
+        score_threshold: float = 0.6,          # Faces scoring below this are dropped.
+        nms_threshold: float = 0.3,            # Boxes overlapping a better one by more IoU are dropped.
+        max_faces: int | None = None,          # Keep at most this many (the largest); None = all.
+        detect_width: int | None = None,       # Detect on a copy this wide (e.g. 320) for speed.
+    ):
+        if not 0.0 <= score_threshold <= 1.0 or not 0.0 <= nms_threshold <= 1.0:
+            raise ValueError("score_threshold and nms_threshold must lie in [0, 1]")
+        if max_faces is not None and max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1 (or None), got {max_faces}")
+        if not hasattr(cv2, "FaceDetectorYN"):
+            raise DetectorUnavailable(
+                f"OpenCV {cv2.__version__} has no cv2.FaceDetectorYN (YuNet needs OpenCV >= 4.5.4); "
+                f"{INSTALL_HINT}")
+        path = Path(model_path) if model_path is not None else weights.local_path("yunet")
+        if not path.is_file():
+            raise DetectorUnavailable(f"YuNet model file not found: {path}; {FETCH_HINT}")
+        self.model_path = path
+        self.max_faces = max_faces
+        self._downscaler = Downscaler(detect_width)
+        self._input_size = (320, 320)
+        try:
+            with _quiet_opencv_log():
+                self._yunet = cv2.FaceDetectorYN.create(
+                    str(path), "", self._input_size, score_threshold, nms_threshold, TOP_K)
+        except cv2.error as error:
+            raise DetectorUnavailable(
+                f"could not load the YuNet model {path} ({_first_line(error)}); the file may be "
+                f"damaged: delete it and fetch it again ({FETCH_HINT})") from error
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in an 8-bit BGR (or grayscale / BGRA) image, largest first."""
+        small, scale = self._downscaler.shrink(as_bgr(image))
+        size = (small.shape[1], small.shape[0])
+        if size != self._input_size:
+            self._yunet.setInputSize(size)
+            self._input_size = size
+        _, rows = self._yunet.detect(small)
+        faces = [] if rows is None else [_row_to_face(row) for row in rows]
+        return largest_first([Downscaler.restore(face, scale) for face in faces], self.max_faces)
+
+
+def _row_to_face(row: np.ndarray) -> Face:
+    """YuNet's 15 numbers per face: box x, y, w, h; five (x, y) landmarks; score."""
+    return Face(box=row[0:4], landmarks=row[4:14].reshape(5, 2), score=float(row[14]))
+
+
+@contextlib.contextmanager
+def _quiet_opencv_log() -> Iterator[None]:
+    """Silence OpenCV's console warnings while YuNet loads (OpenCV 5 prints a harmless one about
+    compute targets), then restore the previous level."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__

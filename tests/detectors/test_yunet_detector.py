@@ -1,0 +1,149 @@
+"""YuNet on the real photos in ../shared/media, checked against faces.json and a person's counts."""
+import cv2
+import numpy as np
+import pytest
+
+from detectors import DetectorUnavailable, InvalidImageError, YuNetDetector, box_iou
+
+STILLS = [
+    "astronaut.png", "baby_face.png", "bryan_115px.png", "cameraman_profile.png", "chris_pratt.jpg",
+    "glider_two_men.jpg", "grace_hopper.jpg", "group_fisheye.png", "luciano.png", "mug_occlusion.jpg",
+    "noface_cat.png", "noface_fruits.jpg", "office_three_people.jpg", "race_runners.jpg",
+    "runner_sunglasses.png",
+]
+NO_FACES = [name for name in STILLS if name.startswith("noface_")]
+
+
+def listed_faces(annotations, name):
+    return annotations["images"][f"images/{name}"]["faces"]
+
+
+def best_overlaps(expected, found):
+    """For each expected face, the IoU of the found face that overlaps it most (0 if none)."""
+    return [max((box_iou(face["box"], f.box) for f in found), default=0.0) for face in expected]
+
+
+@pytest.mark.parametrize("name", STILLS)
+def test_finds_every_listed_face(name, yunet, annotations, load_image):
+    expected = listed_faces(annotations, name)
+    overlaps = best_overlaps(expected, yunet.detect(load_image(f"images/{name}")))
+    assert all(iou >= 0.5 for iou in overlaps), f"{name}: best IoU per listed face {overlaps}"
+
+
+@pytest.mark.parametrize("name", STILLS)
+def test_face_count_is_within_the_human_range(name, yunet, annotations, load_image):
+    low, high = annotations["images"][f"images/{name}"]["human_count_range"]
+    assert low <= len(yunet.detect(load_image(f"images/{name}"))) <= high
+
+
+@pytest.mark.parametrize("name", NO_FACES)
+def test_finds_nothing_where_there_is_no_face(name, yunet, load_image):
+    assert yunet.detect(load_image(f"images/{name}")) == []
+
+
+@pytest.mark.parametrize("name", STILLS)
+def test_landmarks_lie_inside_their_box(name, yunet, load_image):
+    for face in yunet.detect(load_image(f"images/{name}")):
+        x, y, w, h = face.box
+        assert (face.landmarks >= [x, y]).all() and (face.landmarks <= [x + w, y + h]).all()
+        assert face.landmarks_estimated is False
+
+
+def test_landmarks_come_in_the_documented_order(yunet, load_image):
+    right_eye, left_eye, nose, right_mouth, left_mouth = yunet.detect(load_image("images/luciano.png"))[0].landmarks
+    # The subject's right eye and mouth corner are on the image's left; eyes above nose above mouth.
+    assert right_eye[0] < nose[0] < left_eye[0] and right_mouth[0] < left_mouth[0]
+    assert max(right_eye[1], left_eye[1]) < nose[1] < min(right_mouth[1], left_mouth[1])
+
+
+def test_faces_come_largest_first(yunet, load_image):
+    areas = [face.area for face in yunet.detect(load_image("images/group_fisheye.png"))]
+    assert len(areas) >= 22 and areas == sorted(areas, reverse=True)
+
+
+def test_max_faces_keeps_the_largest(yunet_path, yunet, load_image):
+    image = load_image("images/race_runners.jpg")
+    largest_three = YuNetDetector(yunet_path, max_faces=3).detect(image)
+    assert [f.area for f in largest_three] == [f.area for f in yunet.detect(image)[:3]]
+
+
+def test_score_threshold_drops_weaker_faces(yunet_path, yunet, load_image):
+    image = load_image("images/group_fisheye.png")
+    confident = YuNetDetector(yunet_path, score_threshold=0.85).detect(image)
+    assert 0 < len(confident) < len(yunet.detect(image))
+    assert all(face.score >= 0.85 for face in confident)
+
+
+@pytest.mark.parametrize("name", [n for n in STILLS if n not in NO_FACES])
+def test_downscaled_detection_maps_faces_back_to_the_full_frame(name, yunet_path, annotations, load_image):
+    image = load_image(f"images/{name}")
+    scale = min(1.0, 320 / image.shape[1])
+    # Faces under about 16 px wide in the shrunken copy are too small for YuNet; only larger ones count.
+    expected = [f for f in listed_faces(annotations, name) if f["box"][2] * scale >= 16]
+    overlaps = best_overlaps(expected, YuNetDetector(yunet_path, detect_width=320).detect(image))
+    assert all(iou >= 0.5 for iou in overlaps), f"{name}: best IoU per listed face {overlaps}"
+
+
+def test_one_detector_follows_changing_frame_sizes(yunet_path, yunet, load_image):
+    small, large = load_image("images/bryan_115px.png"), load_image("images/glider_two_men.jpg")
+    for image in (small, large, small):
+        fresh = YuNetDetector(yunet_path).detect(image)
+        reused = yunet.detect(image)
+        assert len(reused) == len(fresh)
+        for a, b in zip(reused, fresh):
+            np.testing.assert_allclose(a.box, b.box, atol=1e-3)
+
+
+@pytest.mark.parametrize("name, flags, convert", [
+    ("images/group_fisheye.png", cv2.IMREAD_GRAYSCALE, None),
+    ("images/luciano.png", cv2.IMREAD_COLOR, cv2.COLOR_BGR2BGRA),
+], ids=["grayscale", "bgra"])
+def test_grayscale_and_bgra_frames_give_the_same_faces_as_bgr(name, flags, convert, yunet, load_image):
+    image = load_image(name, flags)
+    image = image if convert is None else cv2.cvtColor(image, convert)
+    found, expected = yunet.detect(image), yunet.detect(load_image(name))
+    assert len(found) == len(expected) > 0
+    for a, b in zip(found, expected):
+        np.testing.assert_allclose(a.box, b.box, atol=1e-3)
+
+
+@pytest.mark.parametrize("image", [
+    None,
+    np.zeros((48, 64, 3), dtype=np.float32),
+    np.zeros((0, 64, 3), dtype=np.uint8),
+    np.zeros((48, 64, 2), dtype=np.uint8),
+    np.zeros((48, 64, 3, 1), dtype=np.uint8),
+], ids=["none", "float", "empty", "two-channels", "four-dims"])
+def test_rejects_what_is_not_an_8_bit_picture(image, yunet):
+    with pytest.raises(InvalidImageError):
+        yunet.detect(image)
+
+
+def test_missing_model_says_how_to_fetch_it(tmp_path):
+    with pytest.raises(DetectorUnavailable, match="weights fetch yunet"):
+        YuNetDetector(tmp_path / "absent.onnx")
+
+
+def test_default_model_comes_from_the_weights_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
+    with pytest.raises(DetectorUnavailable, match=str(tmp_path / "face_detection_yunet_2026may.onnx")):
+        YuNetDetector()
+
+
+def test_damaged_model_is_reported_as_unavailable(tmp_path):
+    damaged = tmp_path / "damaged.onnx"
+    damaged.write_bytes(b"not an ONNX model")
+    with pytest.raises(DetectorUnavailable, match="damaged"):
+        YuNetDetector(damaged)
+
+
+def test_opencv_without_yunet_says_what_to_install(yunet_path, monkeypatch):
+    monkeypatch.delattr(cv2, "FaceDetectorYN")
+    with pytest.raises(DetectorUnavailable, match="pip install"):
+        YuNetDetector(yunet_path)
+
+
+@pytest.mark.parametrize("options", [{"score_threshold": 1.5}, {"max_faces": 0}, {"detect_width": 8}])
+def test_rejects_bad_settings(yunet_path, options):
+    with pytest.raises(ValueError):
+        YuNetDetector(yunet_path, **options)
