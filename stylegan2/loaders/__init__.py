@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Union
 
@@ -46,7 +47,7 @@ def load(path_or_name: Union[str, Path], device: Union[str, torch.device] = "cpu
     if container == "pickle":
         generator, meta = load_nvlabs(path)
     else:
-        content = _read_torch_file(path)
+        content = _read_torch_file(path, container)
         if is_native(content):
             generator, meta = load_native(content, path)
         elif isinstance(content, Mapping) and ("g_ema" in content or is_rosinality_state_dict(content)):
@@ -107,8 +108,10 @@ def _resolve(path_or_name: Union[str, Path]) -> Path:
         raise WeightsFormatError(path_or_name, str(error)) from None
 
 
-def _read_torch_file(path: Path) -> Any:
+def _read_torch_file(path: Path, container: str) -> Any:
     """torch.load with weights_only=True: tensors and plain containers only, never code."""
+    if container == "torch-zip":
+        _check_torch_archive(path)
     try:
         with torch.serialization.safe_globals(TORCH_FILE_SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -118,5 +121,17 @@ def _read_torch_file(path: Path) -> Any:
                                            f"nothing from the file was run") from None
         raise WeightsFormatError(path, f"is damaged or truncated: {error}") from None
     except Exception as error:  # torch raises RuntimeError, EOFError, ... for damaged archives.
-        raise WeightsFormatError(path, f"is a damaged, truncated or non-PyTorch archive: "
-                                       f"{describe_unpickling_refusal(error)}") from None
+        first_sentence = describe_unpickling_refusal(error).split(". ")[0]
+        raise WeightsFormatError(path, f"is a damaged or truncated PyTorch file: {first_sentence}") from None
+
+
+def _check_torch_archive(path: Path) -> None:
+    """A torch.save zip has its pickle at <name>/data.pkl; say so plainly when a zip is cut short or other."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise WeightsFormatError(path, "is a damaged or truncated zip archive (its index is missing); "
+                                       "download or copy it again") from None
+    if not any(name.endswith("/data.pkl") for name in names):
+        raise WeightsFormatError(path, "is a zip archive but not a PyTorch file (it holds no data.pkl)")
