@@ -1,9 +1,10 @@
-"""Face detection for StyleCam. Needs only OpenCV and NumPy (never torch)."""
+"""Face detection and FFHQ alignment for StyleCam. Needs only OpenCV and NumPy (never torch)."""
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
+from .alignment import align_face, alignment_matrix, invert, transform_points, warp_to_frame
 from .base import Detector, DetectorFallbackWarning, DetectorUnavailable, InvalidImageError
 from .face import LANDMARK_NAMES, Face, box_iou
 from .haar import HaarDetector
@@ -13,7 +14,8 @@ DETECTOR_NAMES = ("auto", "yunet", "haar")
 
 __all__ = [
     "DETECTOR_NAMES", "LANDMARK_NAMES", "Detector", "DetectorFallbackWarning", "DetectorUnavailable",
-    "Face", "HaarDetector", "InvalidImageError", "YuNetDetector", "box_iou", "create_detector",
+    "Face", "HaarDetector", "InvalidImageError", "YuNetDetector", "align_face", "alignment_matrix",
+    "box_iou", "create_detector", "invert", "transform_points", "warp_to_frame",
 ]
 
 
