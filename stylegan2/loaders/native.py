@@ -81,4 +81,5 @@ def _check_plain(value: Any, where: str) -> None:
         for index, item in enumerate(value):
             _check_plain(item, f"{where}[{index}]")
     elif not isinstance(value, PLAIN_TYPES):
-        raise TypeError(f"{where} is a {type(value).__name__}; only plain data can be saved")
+        raise TypeError(f"{where} has type {type(value).__name__}; only plain data (dicts with str keys, "
+                        f"lists, str, numbers, bool, None) can be saved")
