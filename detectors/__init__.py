@@ -1,4 +1,14 @@
-"""Face detection and FFHQ alignment for StyleCam. Needs only OpenCV and NumPy (never torch)."""
+"""Face detection, FFHQ alignment, tracking and smoothing for StyleCam.
+
+Needs only OpenCV and NumPy (never torch). Typical use::
+
+    detector = create_detector()             # YuNet, or Haar with a warning where YuNet can't run
+    tracker = FaceTracker()
+    for frame, timestamp in camera:
+        tracks = tracker.update(detector.detect(frame), timestamp)
+        for track in tracks:
+            crop, matrix = align_face(frame, track.face.landmarks, 256)
+"""
 from __future__ import annotations
 
 import warnings
@@ -8,14 +18,17 @@ from .alignment import align_face, alignment_matrix, invert, transform_points, w
 from .base import Detector, DetectorFallbackWarning, DetectorUnavailable, InvalidImageError
 from .face import LANDMARK_NAMES, Face, box_iou
 from .haar import HaarDetector
+from .smoothing import OneEuroFilter
+from .tracking import FaceTracker, Track
 from .yunet import YuNetDetector
 
 DETECTOR_NAMES = ("auto", "yunet", "haar")
 
 __all__ = [
     "DETECTOR_NAMES", "LANDMARK_NAMES", "Detector", "DetectorFallbackWarning", "DetectorUnavailable",
-    "Face", "HaarDetector", "InvalidImageError", "YuNetDetector", "align_face", "alignment_matrix",
-    "box_iou", "create_detector", "invert", "transform_points", "warp_to_frame",
+    "Face", "FaceTracker", "HaarDetector", "InvalidImageError", "OneEuroFilter", "Track",
+    "YuNetDetector", "align_face", "alignment_matrix", "box_iou", "create_detector", "invert",
+    "transform_points", "warp_to_frame",
 ]
 
 
