@@ -89,6 +89,19 @@ def test_stylegan3_release_layout_of_stylegan2_models_loads(tmp_path, nvlabs_gol
         assert max_difference(loaded.generator(io["z"], truncation_psi=0.7), io["img_const"]) <= TOLERANCE
 
 
+def test_pickle_converted_from_tensorflow_with_every_option_spelled_out_loads(tmp_path, nvlabs_golden):
+    """NVIDIA's legacy.py (behind the official FFHQ pickles) writes every constructor option explicitly."""
+    meta, state_dict, io = nvlabs_golden
+    init_kwargs = dict(meta["init_kwargs"])
+    init_kwargs["mapping_kwargs"] = dict(init_kwargs["mapping_kwargs"], embed_features=None, layer_features=None,
+                                         activation="lrelu", lr_multiplier=0.01, w_avg_beta=0.995)
+    init_kwargs["synthesis_kwargs"] = dict(init_kwargs["synthesis_kwargs"], architecture="skip",
+                                           resample_filter=[1, 3, 3, 1], use_noise=True, activation="lrelu")
+    G = stylegan2.load(write_nvlabs_pickle(tmp_path / "ffhq.pkl", init_kwargs, state_dict)).generator
+    with torch.no_grad():
+        assert max_difference(G(io["z"], truncation_psi=0.7), io["img_const"]) <= TOLERANCE
+
+
 def test_conditional_generator_round_trips(tmp_path):
     source = make_random_generator(resolution=16, c_dim=4, seed=3)
     path = write_nvlabs_pickle(tmp_path / "g.pkl", source.init_kwargs, state_dict_of(source))
