@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Mapping, NamedTuple, Union
 
+import numpy as np
 import torch
 
 PathLike = Union[str, Path]
@@ -33,11 +34,13 @@ class LoadedGenerator(NamedTuple):
 
 
 def plain(value: Any) -> Any:
-    """Deep copy of nested dicts/lists/tuples as plain dicts and lists (EasyDict and friends become dict)."""
+    """Deep copy as plain data: EasyDict and friends become dict, tuples lists, NumPy scalars numbers."""
     if isinstance(value, Mapping):
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
     return value
 
 

@@ -265,7 +265,10 @@ def _tensors(g_ema: NetworkRecord, path: PathLike) -> Iterator[Tuple[str, torch.
     for prefix, record in _walk(g_ema):
         skipped = record.state.get("_non_persistent_buffers_set") or set()
         for group in ("_parameters", "_buffers"):
-            for name, tensor in (record.state.get(group) or {}).items():
+            tensors = record.state.get(group) or {}
+            if not isinstance(tensors, dict) or not isinstance(skipped, (set, frozenset)):
+                raise WeightsFormatError(path, f"'G_ema.{prefix}{group}' is not laid out as a PyTorch module's")
+            for name, tensor in tensors.items():
                 if tensor is None or name in skipped:
                     continue
                 if not isinstance(tensor, torch.Tensor):

@@ -1,6 +1,7 @@
 """NVIDIA pickles load through stylegan2.load and give NVIDIA's images (../shared/golden/nvlabs_g64)."""
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -100,6 +101,15 @@ def test_pickle_converted_from_tensorflow_with_every_option_spelled_out_loads(tm
     G = stylegan2.load(write_nvlabs_pickle(tmp_path / "ffhq.pkl", init_kwargs, state_dict)).generator
     with torch.no_grad():
         assert max_difference(G(io["z"], truncation_psi=0.7), io["img_const"]) <= TOLERANCE
+
+
+def test_numpy_numbers_in_constructor_arguments_become_plain_numbers(tmp_path, nvlabs_golden):
+    meta, state_dict, _ = nvlabs_golden
+    init_kwargs = dict(meta["init_kwargs"], img_resolution=np.int64(64), z_dim=np.int32(32))
+    source = write_nvlabs_pickle(tmp_path / "g.pkl", init_kwargs, state_dict)
+    converted = stylegan2.convert(source, tmp_path / "g.pt")
+    assert converted["init_kwargs"] == meta["init_kwargs"]
+    assert type(converted["init_kwargs"]["img_resolution"]) is int
 
 
 def test_conditional_generator_round_trips(tmp_path):
