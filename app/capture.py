@@ -12,7 +12,6 @@ again with exponential back-off. Nothing it meets is raised out of the thread.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
@@ -23,6 +22,7 @@ import numpy as np
 from app.buffers import LatestBuffer
 from app.sources import FrameSource, Source, open_source
 from app.stats import RateMeter
+from app.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,15 @@ def placeholder_frame(size: Tuple[int, int], detail: str) -> np.ndarray:
     return image
 
 
-class CaptureWorker:
+class CaptureWorker(Worker):
     """Reads one source in a thread and publishes ``CapturedFrame``s into ``output``."""
+
+    name = "stylecam-capture"
 
     def __init__(self, source: Source, output: LatestBuffer,
                  opener: Callable[[Source], FrameSource] = open_source,
                  first_retry: float = 0.5, max_retry: float = 8.0):
+        super().__init__()
         self.source = source
         self.output = output
         self.opener = opener                  # Injected in tests to simulate devices that vanish.
@@ -66,37 +69,27 @@ class CaptureWorker:
         self.max_retry = max_retry            # ...doubling up to this cap.
         self.fps = RateMeter()
         self.state = "starting"               # "starting" | "live" | "reconnecting" | "lost" | "ended"
-        self.error: Optional[str] = None      # Why the source was last lost, for the status panel.
         self.frame_size: Optional[Tuple[int, int]] = None
         self._reader: Optional[FrameSource] = None
         self._retry_delay = first_retry
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
 
     def open(self) -> None:
         """Open the source now, so that a wrong spec fails at start-up with its SourceError."""
         self._reader = self.opener(self.source)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="stylecam-capture", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop reading, wait for the thread, release the device."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("capture thread did not stop within %.1f s (a read is blocked)", timeout)
-                return
-        self._release()
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop reading, wait for the thread, release the device (unless a read is still blocked in it)."""
+        stopped = super().stop(timeout)
+        if stopped:
+            self._release()
+        return stopped
 
     def status(self) -> dict:
         return {"source": self.source.describe(), "kind": self.source.kind, "state": self.state,
                 "camera_fps": round(self.fps.rate(), 1), "error": self.error,
                 "frame_size": list(self.frame_size) if self.frame_size else None}
 
-    def _run(self) -> None:
+    def run(self) -> None:
         next_due = time.monotonic()
         try:
             while not self._stop.is_set():

@@ -1,0 +1,138 @@
+"""Pasting the generated face onto each face in the frame so that it reads as that person's face.
+
+The generated face is in the FFHQ aligned layout at the generator's resolution. For each tracked face
+the compositor takes the alignment transform of that face (frame -> aligned, ``detectors.alignment``),
+inverts it, and warps the generated face and a feathered face-shaped mask back onto the frame; before
+blending it moves the face's colours toward the skin it covers (mean and spread per channel in Lab,
+measured under the mask on both sides), so light and skin tone match instead of looking like a sticker.
+
+It runs for every frame, so everything that depends only on the generated face (the mask, the face's
+colour statistics, the mask's bounding box) is computed once per face by ``prepare_face``, and the
+per-frame work touches only each face's region of interest, never the full frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from detectors.alignment import alignment_matrix, invert
+
+# The pasted region in the FFHQ layout, as fractions of the image size: an oval from the forehead to the
+# chin and cheek to cheek (detectors.alignment.FFHQ_TEMPLATE: eyes at y = 0.475, mouth at y = 0.727).
+MASK_CENTER = (0.5, 0.585)
+MASK_AXES = (0.235, 0.305)
+MASK_FEATHER = 0.035          # Gaussian sigma of the soft edge, as a fraction of the size.
+STD_RATIO_LIMITS = (0.6, 1.4)  # Contrast matching is limited, so a dark or flat frame cannot wash a face out.
+MEASURE_THRESHOLD = 0.5       # Colour statistics are measured where the mask is at least this opaque.
+
+
+@dataclass(frozen=True)
+class PreparedFace:
+    image: np.ndarray                 # BGR uint8 [R, R, 3], FFHQ layout.
+    lab: np.ndarray                   # The same in OpenCV's 8-bit Lab (what gets warped and colour-matched).
+    mask: np.ndarray                  # float32 [R, R] in [0, 1]: how much of the face to paste, per pixel.
+    lab_mean: np.ndarray              # float32 (3,): the face's colour inside the mask, in Lab,
+    lab_std: np.ndarray               # its spread,
+    lab_low: np.ndarray               # and its 1st and 99th percentiles: how far it reaches below and above
+    lab_high: np.ndarray              # the mean (colour matching must not push those past 0 or 255).
+    box: Tuple[int, int, int, int]    # x0, y0, x1, y1: where the mask is non-zero (the part worth warping).
+
+
+@lru_cache(maxsize=4)
+def face_mask(size: int) -> np.ndarray:
+    """The feathered oval face mask for an aligned face of ``size`` pixels (read-only, cached)."""
+    hard = np.zeros((size, size), np.float32)
+    center = (int(round(MASK_CENTER[0] * size)), int(round(MASK_CENTER[1] * size)))
+    axes = (int(round(MASK_AXES[0] * size)), int(round(MASK_AXES[1] * size)))
+    cv2.ellipse(hard, center, axes, 0, 0, 360, 1.0, thickness=-1, lineType=cv2.LINE_AA)
+    mask = cv2.GaussianBlur(hard, (0, 0), MASK_FEATHER * size)
+    mask[mask < 1 / 255] = 0  # Nothing invisible is left to warp and blend.
+    mask.flags.writeable = False
+    return mask
+
+
+def prepare_face(image: np.ndarray) -> PreparedFace:
+    """Everything the compositor needs about one generated face, computed once when it is generated."""
+    size = image.shape[0]
+    if image.shape != (size, size, 3) or image.dtype != np.uint8:
+        raise ValueError(f"expected a square BGR uint8 face, got {image.shape} {image.dtype}")
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    mask = face_mask(size)
+    inside = mask >= MEASURE_THRESHOLD
+    mean, std = lab_statistics(lab, inside)
+    low, high = np.percentile(lab[inside], [1, 99], axis=0).astype(np.float32)
+    ys, xs = np.nonzero(mask)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    return PreparedFace(image, lab, mask, mean, std, low, high, box)
+
+
+def lab_statistics(lab: np.ndarray, where: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of a Lab image over the pixels where ``where`` is true."""
+    mean, std = cv2.meanStdDev(lab, mask=where.astype(np.uint8))
+    return mean.ravel().astype(np.float32), std.ravel().astype(np.float32)
+
+
+def composite(frame: np.ndarray, landmarks: Iterable[np.ndarray], face: PreparedFace) -> np.ndarray:
+    """A copy of ``frame`` with ``face`` pasted onto every face given by its five landmarks."""
+    out = frame.copy()
+    for points in landmarks:
+        paste_face(out, points, face)
+    return out
+
+
+def paste_face(frame: np.ndarray, landmarks: np.ndarray, face: PreparedFace) -> None:
+    """Warp, colour-match and blend ``face`` onto the face at ``landmarks``, in place, inside its ROI only."""
+    size = face.image.shape[0]
+    to_frame = invert(alignment_matrix(landmarks, size))
+    roi = region_of_interest(to_frame, face.box, frame.shape)
+    if roi is None:
+        return
+    x0, y0, x1, y1 = roi
+    to_roi = to_frame - np.array([[0, 0, x0], [0, 0, y0]], np.float64)
+    width, height = x1 - x0, y1 - y0
+    warped = cv2.warpAffine(face.lab, to_roi, (width, height), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(face.mask, to_roi, (width, height), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    target = frame[y0:y1, x0:x1]
+    # Skin statistics from every other pixel: the same numbers for a quarter of the conversion work.
+    sampled = np.ascontiguousarray(target[::2, ::2])
+    measured = alpha[::2, ::2] >= MEASURE_THRESHOLD
+    if not measured.any():
+        return
+    skin_mean, skin_std = lab_statistics(cv2.cvtColor(sampled, cv2.COLOR_BGR2LAB), measured)
+    matched = cv2.cvtColor(cv2.transform(warped, colour_transfer(face, skin_mean, skin_std)), cv2.COLOR_LAB2BGR)
+    target[:] = cv2.blendLinear(matched, target, alpha, 1 - alpha)
+
+
+def region_of_interest(to_frame: np.ndarray, box: Tuple[int, int, int, int],
+                       frame_shape: Tuple[int, ...]) -> Optional[Tuple[int, int, int, int]]:
+    """The frame rectangle the mask box lands on, clipped to the frame; None if it is outside."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ to_frame.T
+    left, top = np.floor(corners.min(axis=0)).astype(int)
+    right, bottom = np.ceil(corners.max(axis=0)).astype(int)
+    left, top = max(left, 0), max(top, 0)
+    right, bottom = min(right, frame_shape[1]), min(bottom, frame_shape[0])
+    if right - left < 2 or bottom - top < 2:
+        return None
+    return left, top, right, bottom
+
+
+def colour_transfer(face: PreparedFace, skin_mean: np.ndarray, skin_std: np.ndarray) -> np.ndarray:
+    """The 3x4 Lab transform (per-channel gain and offset, for cv2.transform) that gives the face the
+    skin's mean and, within limits, its spread.
+
+    The spread is also limited so that the face's darkest and brightest parts stay inside 0..255: on a
+    dark, backlit face a full stretch would clip the shadows to black and leave only their colour, which
+    shows as coloured streaks.
+    """
+    gain = np.clip(skin_std / np.maximum(face.lab_std, 1.0), *STD_RATIO_LIMITS)
+    gain = np.minimum(gain, skin_mean / np.maximum(face.lab_mean - face.lab_low, 1.0))
+    gain = np.minimum(gain, (255 - skin_mean) / np.maximum(face.lab_high - face.lab_mean, 1.0))
+    offset = skin_mean - face.lab_mean * gain
+    return np.hstack([np.diag(gain), offset[:, None]]).astype(np.float32)

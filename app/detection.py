@@ -1,0 +1,55 @@
+"""The detection worker: finds and tracks the faces in the newest frame, on the CPU.
+
+It always takes the newest captured frame and skips whatever arrived while it was busy: a detection
+result for an old frame would only paste the face where the head used to be. Tracking keeps an id per
+face, smooths the landmarks (no jitter on a still face) and holds a face that drops out for a frame.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import List, Optional
+
+from app.buffers import LatestBuffer
+from app.capture import CapturedFrame
+from app.stats import SmoothedValue
+from app.worker import Worker
+from detectors import Detector, FaceTracker, Track
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    frame: CapturedFrame      # The frame the faces were found in.
+    frame_version: int        # Its version in the capture buffer.
+    tracks: List[Track]       # Tracked faces, largest first as the detector gave them.
+    detection_ms: float       # Detector + tracker time for this frame.
+
+
+class DetectionWorker(Worker):
+    """Reads ``CapturedFrame``s from ``frames`` and publishes ``DetectionResult``s into ``output``."""
+
+    name = "stylecam-detection"
+
+    def __init__(self, detector: Detector, frames: LatestBuffer, output: LatestBuffer,
+                 tracker: Optional[FaceTracker] = None):
+        super().__init__()
+        self.detector = detector
+        self.tracker = tracker or FaceTracker()
+        self.frames = frames
+        self.output = output
+        self.detection_ms = SmoothedValue()
+        self.faces = 0                     # Faces in the latest result, for the status panel.
+
+    def run(self) -> None:
+        self.consume(self.frames, lambda version, frame: self.output.put(self.detect(frame, version)))
+
+    def detect(self, frame: CapturedFrame, version: int) -> DetectionResult:
+        """Faces and tracks for one frame; a placeholder frame has no faces."""
+        started = time.perf_counter()
+        faces = [] if frame.placeholder else self.detector.detect(frame.image)
+        tracks = self.tracker.update(faces, frame.timestamp)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if not frame.placeholder:
+            self.detection_ms.add(elapsed_ms)
+        self.faces = len(tracks)
+        return DetectionResult(frame, version, tracks, elapsed_ms)
