@@ -83,7 +83,7 @@ def detect_container(path: PathLike) -> str:
         raise WeightsFormatError(path, "is empty")
     if head.startswith(ZIP_MAGIC):
         return "torch-zip"
-    if head[0] == PICKLE_PROTO and LEGACY_TORCH_MAGIC in head[:16]:
+    if head[0] == PICKLE_PROTO and LEGACY_TORCH_MAGIC in head[:32]:
         return "torch-legacy"
     if head[0] == PICKLE_PROTO and len(head) > 1 and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
         return "pickle"

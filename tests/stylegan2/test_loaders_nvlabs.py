@@ -53,11 +53,13 @@ def test_meta_describes_the_pickle(golden_pickle, nvlabs_golden):
     assert meta["snapshot_keys"] == ["D", "G", "G_ema", "augment_pipe", "training_set_kwargs"]
 
 
-def test_generator_is_ready_for_inference(golden_pickle):
-    G = stylegan2.load(golden_pickle, device="cpu").generator
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))])
+def test_generator_is_ready_for_inference_on_the_device(golden_pickle, device):
+    G = stylegan2.load(golden_pickle, device=device).generator
     assert not G.training
     assert not any(parameter.requires_grad for parameter in G.parameters())
-    assert all(tensor.device.type == "cpu" for tensor in G.state_dict().values())
+    assert all(tensor.device.type == device for tensor in G.state_dict().values())
 
 
 def test_module_source_in_the_pickle_is_never_executed(tmp_path, nvlabs_golden):
