@@ -99,5 +99,5 @@ def describe_unpickling_refusal(error: Exception) -> str:
     if named:
         return f"it asks for '{named.group(1)}', which plain weights never need (it could run code)"
     lines = [line.strip() for line in text.splitlines() if line.strip()
-             and not line.startswith(("Weights only load failed", "Check the documentation"))]
+             and not line.startswith(("Weights only load failed", "Check the documentation", "Please file an issue"))]
     return lines[0] if lines else type(error).__name__
