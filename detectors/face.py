@@ -20,7 +20,7 @@ class Face:
     box: np.ndarray                     # float32 [x, y, w, h]: top-left corner, width, height.
     landmarks: np.ndarray               # float32 (5, 2), in LANDMARK_NAMES order.
     score: float                        # Detector confidence in [0, 1].
-    landmarks_estimated: bool = False   # True when the detector has no landmarks and derived them from the box.
+    landmarks_estimated: bool = False   # True when derived from the box by a detector without landmarks.
 
     def __post_init__(self) -> None:
         box = np.asarray(self.box, dtype=np.float32).reshape(-1)

@@ -17,7 +17,7 @@ import numpy as np
 
 import weights
 
-from .base import DetectorUnavailable, Downscaler, as_bgr
+from .base import DetectorUnavailable, Downscaler, as_bgr, model_file
 from .face import Face, largest_first
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -41,7 +41,7 @@ class HaarDetector:
 
     def __init__(
         self,
-        model_path: str | Path | None = None,  # Cascade XML; None = OpenCV's copy, else the registry's.
+        model_path: str | Path | None = None,  # Cascade XML or registry name; None = see _default_cascade.
         max_faces: int | None = None,          # Keep at most this many (the largest); None = all.
         detect_width: int | None = None,       # Detect on a copy this wide (e.g. 320) for speed.
         scale_factor: float = 1.1,             # Image pyramid step between the sizes searched.
@@ -55,7 +55,7 @@ class HaarDetector:
             raise DetectorUnavailable(
                 f"OpenCV {cv2.__version__} has no Haar cascades (cv2.CascadeClassifier was removed in "
                 f"OpenCV 5); use YuNet, or install OpenCV 4: pip install 'opencv-python-headless<5'")
-        path = Path(model_path) if model_path is not None else _default_cascade()
+        path = model_file(model_path, "haarcascade") if model_path is not None else _default_cascade()
         try:
             cascade = cv2.CascadeClassifier(str(path)) if path.is_file() else None
         except (cv2.error, SystemError):  # OpenCV 4 raises SystemError for a file that is not a cascade.
@@ -86,6 +86,7 @@ def _box_to_face(box: np.ndarray) -> Face:
 
 
 def _default_cascade() -> Path:
+    """OpenCV's own copy of the cascade where the installed wheel ships one, else the registry's."""
     folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
     if folder and (Path(folder) / CASCADE_FILE).is_file():
         return Path(folder) / CASCADE_FILE

@@ -13,9 +13,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-import weights
-
-from .base import DetectorUnavailable, Downscaler, as_bgr
+from .base import DetectorUnavailable, Downscaler, as_bgr, model_file
 from .face import Face, largest_first
 
 FETCH_HINT = "run: python -m app weights fetch yunet (or pass model_path=)"
@@ -28,7 +26,7 @@ class YuNetDetector:
 
     def __init__(
         self,
-        model_path: str | Path | None = None,  # ONNX file; None = the registry's downloaded "yunet".
+        model_path: str | Path | None = None,  # ONNX file or registry name; None = the registry's "yunet".
         score_threshold: float = 0.6,          # Faces scoring below this are dropped.
         nms_threshold: float = 0.3,            # Boxes overlapping a better one by more IoU are dropped.
         max_faces: int | None = None,          # Keep at most this many (the largest); None = all.
@@ -42,7 +40,7 @@ class YuNetDetector:
             raise DetectorUnavailable(
                 f"OpenCV {cv2.__version__} has no cv2.FaceDetectorYN (YuNet needs OpenCV >= 4.5.4); "
                 f"{INSTALL_HINT}")
-        path = Path(model_path) if model_path is not None else weights.local_path("yunet")
+        path = model_file(model_path, "yunet")
         if not path.is_file():
             raise DetectorUnavailable(f"YuNet model file not found: {path}; {FETCH_HINT}")
         self.model_path = path

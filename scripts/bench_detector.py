@@ -87,7 +87,8 @@ def make_detectors(yunet_model: Path, detect_width: int | None) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path,
                         default=Path(os.environ.get("STYLECAM_SHARED", ROOT.parent / "shared")),
                         help="offline data folder with the clip and the YuNet model (default ../shared)")

@@ -33,7 +33,8 @@ def test_auto_falls_back_to_haar_with_a_warning(haar, tmp_path):
 
 def test_auto_explains_both_failures_when_nothing_can_run(tmp_path, monkeypatch):
     monkeypatch.delattr(cv2, "CascadeClassifier", raising=False)
-    with pytest.raises(DetectorUnavailable, match="YuNet: .*weights fetch yunet.* Haar: .*opencv-python-headless<5"):
+    both_reasons = "YuNet: .*weights fetch yunet.* Haar: .*opencv-python-headless<5"
+    with pytest.raises(DetectorUnavailable, match=both_reasons):
         create_detector("auto", model_path=tmp_path / "absent.onnx")
 
 

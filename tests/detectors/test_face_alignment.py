@@ -106,7 +106,8 @@ def test_small_crop_of_a_large_face_is_not_aliased(yunet, load_image):
     landmarks = yunet.detect(frame)[0].landmarks
     reference = cv2.resize(align_face(frame, landmarks, 512)[0], (64, 64), interpolation=cv2.INTER_AREA)
     crop, matrix = align_face(frame, landmarks, 64)
-    point_sampled = cv2.warpAffine(frame, matrix, (64, 64), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    point_sampled = cv2.warpAffine(frame, matrix, (64, 64), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REFLECT)
 
     def error(image):
         return np.abs(image.astype(np.float32) - reference).mean()

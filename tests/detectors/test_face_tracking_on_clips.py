@@ -131,4 +131,5 @@ def test_smoothing_follows_fast_motion_with_little_lag(clip_detections):
             if i1 == i0 + 1 and movement > 0.15 * width:
                 lags.append(np.linalg.norm(smoothed_now - raw_now, axis=1).mean() / movement)
     assert len(lags) >= 20, f"only {len(lags)} fast frames found"
-    assert np.mean(lags) < 0.35 and np.max(lags) < 1.0, f"lag in frames: mean {np.mean(lags):.2f}, max {np.max(lags):.2f}"
+    summary = f"lag in frames: mean {np.mean(lags):.2f}, max {np.max(lags):.2f}"
+    assert np.mean(lags) < 0.35 and np.max(lags) < 1.0, summary

@@ -50,7 +50,8 @@ def test_landmarks_lie_inside_their_box(name, yunet, load_image):
 
 
 def test_landmarks_come_in_the_documented_order(yunet, load_image):
-    right_eye, left_eye, nose, right_mouth, left_mouth = yunet.detect(load_image("images/luciano.png"))[0].landmarks
+    face = yunet.detect(load_image("images/luciano.png"))[0]
+    right_eye, left_eye, nose, right_mouth, left_mouth = face.landmarks
     # The subject's right eye and mouth corner are on the image's left; eyes above nose above mouth.
     assert right_eye[0] < nose[0] < left_eye[0] and right_mouth[0] < left_mouth[0]
     assert max(right_eye[1], left_eye[1]) < nose[1] < min(right_mouth[1], left_mouth[1])
@@ -124,10 +125,11 @@ def test_missing_model_says_how_to_fetch_it(tmp_path):
         YuNetDetector(tmp_path / "absent.onnx")
 
 
-def test_default_model_comes_from_the_weights_folder(tmp_path, monkeypatch):
+@pytest.mark.parametrize("model_path", [None, "yunet"], ids=["default", "registry-name"])
+def test_model_comes_from_the_weights_folder_by_default_or_by_name(model_path, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
     with pytest.raises(DetectorUnavailable, match=str(tmp_path / "face_detection_yunet_2026may.onnx")):
-        YuNetDetector()
+        YuNetDetector(model_path)
 
 
 def test_damaged_model_is_reported_as_unavailable(tmp_path):
