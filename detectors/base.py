@@ -26,6 +26,7 @@ class InvalidImageError(ValueError):
 
 
 class Detector(Protocol):
+    """What ``create_detector`` returns: a named detector with one method."""
     name: str
 
     def detect(self, image: np.ndarray) -> list[Face]:

@@ -55,6 +55,9 @@ class _TrackState:
 
 
 class FaceTracker:
+    """Gives each face a stable id across frames, smooths it, and holds it briefly when it drops out.
+    Feed it every frame's detections with ``update``; one tracker per video stream."""
+
     def __init__(
         self,
         iou_threshold: float = 0.3,  # Least overlap for a detection to continue a track.
