@@ -27,9 +27,13 @@ class Worker:
         self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the thread to end without waiting (so that several stages can wind down together)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 5.0) -> bool:
         """Ask the thread to end and wait for it; False if it is still running after ``timeout``."""
-        self._stop.set()
+        self.request_stop()
         if self._thread is None:
             return True
         self._thread.join(timeout)
@@ -38,20 +42,19 @@ class Worker:
             return False
         return True
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def run(self) -> None:
         raise NotImplementedError
 
     def consume(self, source: LatestBuffer, handle: Callable[[int, Any], None]) -> None:
         """Call ``handle(version, item)`` for the newest item of ``source`` each time it changes, until
-        stopped. A failing item is logged and recorded in ``error``; the next one is tried as usual."""
+        stopped or ``source`` is closed. A failing item is logged and recorded in ``error``; the next one
+        is tried as usual."""
         version = 0
         while not self._stop.is_set():
             got = source.get_newer(version, timeout=POLL_STOP_S)
             if got is None:
+                if source.closed:
+                    return
                 continue
             version, item = got
             try:

@@ -1,0 +1,228 @@
+"""The live pipeline: capture -> detection -> generation -> compositing -> JPEG frames.
+
+Four threads hand data over through ``LatestBuffer``s, each always taking the newest item::
+
+    capture ──frames──> detection ──results──> compositing+encoding ──JPEG──> frames (every stream client)
+                                                       ^
+    update_params ──params──> generation ──face────────┘
+
+Capture and detection run at camera rate; generation runs only when the params change the face; the
+compositing stage pastes the newest generated face onto every detection result and encodes the frame
+to JPEG once, for all clients. Each ``EncodedFrame`` carries the params version its face was made from,
+so a client can tell exactly when a change became visible.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import List, Optional
+
+import cv2
+import torch
+
+import stylegan2
+from app.buffers import LatestBuffer
+from app.capture import CaptureWorker
+from app.compositor import composite
+from app.detection import DetectionResult, DetectionWorker
+from app.generation import FaceGenerator, GeneratedFace, GenerationWorker
+from app.params import Params, Preset, apply_update, default_params, load_presets
+from app.sources import parse_source
+from app.stats import RateMeter, SmoothedValue
+from app.worker import Worker
+from detectors import Detector, create_detector
+
+
+class PipelineConfigError(ValueError):
+    """A pipeline setting that cannot work here (e.g. device "cuda" without CUDA); says what to do."""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    source: str = "0"                       # Camera index, device, file, URL, GStreamer pipeline or csi://N.
+    weights: str = "ffhq-256"               # Generator: a file path or a registry name (weights/).
+    device: str = "auto"                    # "auto" (CUDA if available), "cpu", "cuda" or "cuda:N".
+    detector: str = "auto"                  # "auto", "yunet" or "haar" (detectors.create_detector).
+    detector_model: Optional[str] = None    # Detector model file; None = the registry's.
+    detect_width: Optional[int] = None      # Detect on frames shrunk to this width (e.g. 320); None = full size.
+    max_faces: Optional[int] = None         # Find at most this many faces (the largest); None = all.
+    jpeg_quality: int = 80                  # Stream JPEG quality, 1-100.
+    presets_path: Optional[str] = None      # Slider presets file; None = app/presets.json.
+    loop: bool = True                       # Video files start again at their end.
+    width: Optional[int] = None             # Camera mode to ask for (None = the camera's default).
+    height: Optional[int] = None
+    fps: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.jpeg_quality <= 100:
+            raise PipelineConfigError(f"jpeg_quality must be 1-100, got {self.jpeg_quality}")
+
+
+@dataclass(frozen=True)
+class EncodedFrame:
+    jpeg: bytes              # The composited frame, JPEG-encoded once for every client.
+    version: int             # Version of the captured frame it shows (in the capture buffer).
+    params_version: int      # Version of the params its face was generated from; 0 before the first face.
+    timestamp: float         # Wall-clock time (time.time()) when it was encoded.
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> cuda if available else cpu; an explicit "cuda" without CUDA is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise PipelineConfigError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise PipelineConfigError(f"device {name!r} was asked for, but this PyTorch has no usable CUDA "
+                                  "(install a CUDA build of torch, or use --device cpu)")
+    if device.type not in ("cpu", "cuda"):
+        raise PipelineConfigError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
+    return device
+
+
+class CompositingWorker(Worker):
+    """For every detection result: paste the newest generated face onto each tracked face, encode once."""
+
+    name = "stylecam-compositing"
+
+    def __init__(self, detections: LatestBuffer, faces: LatestBuffer, frames: LatestBuffer, jpeg_quality: int):
+        super().__init__()
+        self.detections = detections
+        self.faces = faces
+        self.frames = frames
+        self.encode_options = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+        self.fps = RateMeter()
+        self.compositing_ms = SmoothedValue()
+        self.encoding_ms = SmoothedValue()
+
+    def run(self) -> None:
+        self.consume(self.detections, self.compose)
+
+    def compose(self, _: int, result: DetectionResult) -> None:
+        newest = self.faces.latest()
+        generated: Optional[GeneratedFace] = newest[1] if newest else None
+        image = result.frame.image
+        started = time.perf_counter()
+        if generated is not None and generated.face is not None and result.tracks:
+            image = composite(image, [track.face.landmarks for track in result.tracks], generated.face)
+            self.compositing_ms.add((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+        ok, jpeg = cv2.imencode(".jpg", image, self.encode_options)
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        self.encoding_ms.add((time.perf_counter() - started) * 1000)
+        params_version = generated.params_version if generated is not None else 0
+        self.frames.put(EncodedFrame(jpeg.tobytes(), result.frame_version, params_version, time.time()))
+        self.fps.tick()
+
+
+class Pipeline:
+    """Owns the workers and the buffers between them; the web layer reads ``frames`` and ``status()``.
+
+    Loads the generator (``stylegan2.load``) and the detector (``detectors.create_detector``) unless
+    they are given. ``start()`` opens the source (raising SourceError at once if it cannot) and starts
+    the threads; ``stop()`` ends them all, releases the camera and closes ``frames``. A pipeline is
+    started once.
+    """
+
+    def __init__(self, config: PipelineConfig, generator: Optional[torch.nn.Module] = None,
+                 detector: Optional[Detector] = None):
+        self.config = config
+        self.presets: List[Preset] = load_presets(config.presets_path)
+        self.source = parse_source(config.source, loop=config.loop, width=config.width, height=config.height,
+                                   fps=config.fps)
+        self.device = resolve_device(config.device)
+        if generator is None:
+            generator, meta = stylegan2.load(config.weights, self.device)
+        else:
+            generator = generator.to(self.device).eval().requires_grad_(False)
+            meta = {"format": "injected", "path": None}
+        self.model = {"weights": config.weights, "format": meta.get("format"), "path": meta.get("path"),
+                      "resolution": generator.img_resolution, "num_ws": generator.num_ws}
+        self.detector = detector or create_detector(config.detector, model_path=config.detector_model,
+                                                    max_faces=config.max_faces, detect_width=config.detect_width)
+        self.frames: LatestBuffer = LatestBuffer()       # EncodedFrame, shared by every stream client.
+        self._captured = LatestBuffer()
+        self._detected = LatestBuffer()
+        self._params_buffer = LatestBuffer()
+        self._generated = LatestBuffer()
+        self._params = default_params(self.presets)
+        self._params_lock = threading.Lock()
+        self.capture = CaptureWorker(self.source, self._captured)
+        self.detection = DetectionWorker(self.detector, self._captured, self._detected)
+        self.generation = GenerationWorker(FaceGenerator(generator, self.presets), self._params_buffer,
+                                           self._generated)
+        self.compositing = CompositingWorker(self._detected, self._generated, self.frames, config.jpeg_quality)
+        self._workers: List[Worker] = [self.capture, self.detection, self.generation, self.compositing]
+        self._started = False
+
+    @property
+    def params(self) -> Params:
+        return self._params
+
+    def update_params(self, payload: dict) -> Params:
+        """Validate and apply a partial update (raises ParamsError, changing nothing); returns the new params."""
+        with self._params_lock:
+            self._params = apply_update(self._params, payload, self.presets)
+            self._params_buffer.put(self._params)
+            return self._params
+
+    @property
+    def params_version(self) -> int:
+        return self._params_buffer.version
+
+    def start(self) -> None:
+        if self._started:
+            raise RuntimeError("a pipeline is started once; make a new one")
+        self._started = True
+        self.capture.open()
+        with self._params_lock:
+            self._params_buffer.put(self._params)
+        for worker in self._workers:
+            worker.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop every thread (waiting up to ``timeout`` seconds in all), release the camera, close ``frames``."""
+        for worker in self._workers:
+            worker.request_stop()
+        for buffer in (self._captured, self._detected, self._params_buffer, self._generated, self.frames):
+            buffer.close()
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            worker.stop(max(deadline - time.monotonic(), 0.0))
+
+    def __enter__(self) -> "Pipeline":
+        self.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.stop()
+
+    def status(self) -> dict:
+        """Live figures for the status panel and /api/status (plain JSON values)."""
+        source = self.capture.status()
+        errors = [worker.error for worker in self._workers if worker.error and worker is not self.capture]
+        return {
+            "source": {"name": source["source"], "kind": source["kind"], "state": source["state"],
+                       "error": source["error"], "frame_size": source["frame_size"]},
+            "camera_fps": source["camera_fps"],
+            "stream_fps": round(self.compositing.fps.rate(), 1),
+            "detection_ms": rounded(self.detection.detection_ms.value),
+            "generation_ms": rounded(self.generation.generation_ms.value),
+            "compositing_ms": rounded(self.compositing.compositing_ms.value),
+            "encoding_ms": rounded(self.compositing.encoding_ms.value),
+            "faces": self.detection.faces,
+            "renders": self.generation.renders,
+            "params_version": self.params_version,
+            "device": str(self.device),
+            "detector": self.detector.name,
+            "model": dict(self.model),
+            "errors": errors,
+        }
+
+
+def rounded(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(value, 1)
