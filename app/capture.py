@@ -60,11 +60,12 @@ class CaptureWorker(Worker):
 
     def __init__(self, source: Source, output: LatestBuffer,
                  opener: Callable[[Source], FrameSource] = open_source,
-                 first_retry: float = 0.5, max_retry: float = 8.0):
+                 first_retry: float = 0.5, max_retry: float = 8.0, clock: Callable[[], float] = time.monotonic):
         super().__init__()
         self.source = source
         self.output = output
         self.opener = opener                  # Injected in tests to simulate devices that vanish.
+        self.clock = clock                    # Injected in tests to check the pacing without timing it.
         self.first_retry = first_retry        # Seconds before the first reconnection attempt...
         self.max_retry = max_retry            # ...doubling up to this cap.
         self.fps = RateMeter()
@@ -90,7 +91,7 @@ class CaptureWorker(Worker):
                 "frame_size": list(self.frame_size) if self.frame_size else None}
 
     def run(self) -> None:
-        next_due = time.monotonic()
+        next_due: Optional[float] = None      # When the next file frame is due (None: now).
         try:
             while not self._stop.is_set():
                 if self._reader is None and not self._try_open():
@@ -133,15 +134,15 @@ class CaptureWorker(Worker):
     def _wait_before_retry(self) -> None:
         self.state = "lost" if self._retry_delay >= self.max_retry else "reconnecting"
         size = self.frame_size or PLACEHOLDER_SIZE
-        self.output.put(CapturedFrame(placeholder_frame(size, self.source.describe()), time.monotonic(),
+        self.output.put(CapturedFrame(placeholder_frame(size, self.source.describe()), self.clock(),
                                       placeholder=True))
         self._stop.wait(self._retry_delay)
         self._retry_delay = min(self._retry_delay * 2, self.max_retry)
 
-    def _wait_until_due(self, due: float, period: float) -> float:
+    def _wait_until_due(self, due: Optional[float], period: float) -> float:
         """Sleep until a file's frame is due; return when the next one is. Never bursts to catch up."""
-        now = time.monotonic()
-        if due < now - period:      # Decoding fell behind: restart the clock instead of rushing.
+        now = self.clock()
+        if due is None or due < now - period:   # First frame, or decoding fell behind: restart the clock.
             due = now
         self._stop.wait(max(due - now, 0.0))
         return due + period
@@ -152,7 +153,7 @@ class CaptureWorker(Worker):
         self.error = None
         self._retry_delay = self.first_retry
         self.fps.tick()
-        self.output.put(CapturedFrame(frame, time.monotonic()))
+        self.output.put(CapturedFrame(frame, self.clock()))
 
     def _release(self) -> None:
         reader, self._reader = self._reader, None

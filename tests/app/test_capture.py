@@ -188,3 +188,59 @@ def test_the_placeholder_is_a_dark_frame_with_the_message():
     assert image.shape == (480, 640, 3)
     assert np.median(image) == 32
     assert image.max() > 200                          # the white text is there
+
+
+class FakeClock:
+    """Time that passes only when the worker sleeps or a read takes time, so pacing is checked exactly."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class SleepOnFakeClock(threading.Event):
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+
+    def wait(self, timeout=None):
+        self.clock.now += timeout or 0.0
+        return self.is_set()
+
+
+class FakeVideoFile(FakeCamera):
+    """A file source at ``fps``; each read costs ``decode_s`` of fake time; stops the worker after ``count``."""
+
+    def __init__(self, clock, fps, decode_s, count, worker_box):
+        super().__init__(frames_of(32, 24, count))
+        self.clock, self.fps, self.decode_s, self.left, self.worker_box = clock, fps, decode_s, count, worker_box
+
+    def read(self):
+        self.clock.now += self.decode_s
+        self.left -= 1
+        if self.left == 0:
+            self.worker_box[0].request_stop()
+        return super().read()
+
+
+def timestamps_of_paced_file(fps, decode_s, count=6):
+    clock, box = FakeClock(), []
+    opener = lambda source: FakeVideoFile(clock, fps, decode_s, count, box)  # noqa: E731
+    worker = CaptureWorker(Source("clip.mp4", "video", "clip.mp4"), LatestBuffer(), opener=opener, clock=clock)
+    worker._stop = SleepOnFakeClock(clock)
+    box.append(worker)
+    stamps = []
+    worker.output.put = lambda frame: stamps.append(frame.timestamp)
+    worker.run()
+    return np.diff(stamps)
+
+
+def test_a_video_file_is_paced_to_its_own_frame_rate():
+    assert np.allclose(timestamps_of_paced_file(fps=10, decode_s=0.01), 0.1)
+
+
+def test_a_file_that_decodes_slower_than_its_rate_is_not_rushed_to_catch_up():
+    gaps = timestamps_of_paced_file(fps=10, decode_s=0.25)
+    assert np.allclose(gaps, 0.25)
