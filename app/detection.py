@@ -44,12 +44,15 @@ class DetectionWorker(Worker):
         self.consume(self.frames, lambda version, frame: self.output.put(self.detect(frame, version)))
 
     def detect(self, frame: CapturedFrame, version: int) -> DetectionResult:
-        """Faces and tracks for one frame; a placeholder frame has no faces."""
+        """Faces and tracks for one frame. A placeholder frame ("camera disconnected") has none, and
+        ends every track: whoever is in view when the camera returns is a new face."""
+        if frame.placeholder:
+            self.tracker.reset()
+            self.faces = 0
+            return DetectionResult(frame, version, [], 0.0)
         started = time.perf_counter()
-        faces = [] if frame.placeholder else self.detector.detect(frame.image)
-        tracks = self.tracker.update(faces, frame.timestamp)
+        tracks = self.tracker.update(self.detector.detect(frame.image), frame.timestamp)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        if not frame.placeholder:
-            self.detection_ms.add(elapsed_ms)
+        self.detection_ms.add(elapsed_ms)
         self.faces = len(tracks)
         return DetectionResult(frame, version, tracks, elapsed_ms)
