@@ -1,0 +1,128 @@
+"""What a browser opens: the page, the live MJPEG stream and a snapshot of the newest frame.
+
+Every frame is JPEG-encoded once by the pipeline and shared: each stream client waits on the
+pipeline's frame buffer for anything newer than what it sent last, so a client that is slow to
+receive simply skips the frames it missed, and never holds up the pipeline or the other clients.
+"""
+from __future__ import annotations
+
+import threading
+from typing import BinaryIO, Dict, Iterator, Tuple
+
+from flask import Blueprint, Response, abort, current_app, render_template
+
+from app import STREAMS, current_pipeline
+from app.buffers import LatestBuffer
+
+bp = Blueprint("web", __name__)
+
+BOUNDARY = "stylecam-frame"
+
+
+class StreamClients:
+    """The open streams: caps their number and tells them when the server shuts down."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.closing = threading.Event()      # set at shutdown: every stream ends at its next frame
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return self._count
+
+    def try_open(self) -> bool:
+        """Count one more stream, unless the cap is reached or the server is shutting down."""
+        with self._lock:
+            if self._count >= self.limit or self.closing.is_set():
+                return False
+            self._count += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._count -= 1
+
+
+class MjpegStream:
+    """One client's multipart stream: the newest frame each time the client is ready for one.
+
+    A class rather than a generator so that ``close()`` (called by the WSGI server when the client
+    goes away, even before the first frame) always gives the client's slot back.
+    """
+
+    def __init__(self, frames: LatestBuffer, clients: StreamClients, wait_s: float) -> None:
+        self._frames = frames
+        self._clients = clients
+        self._wait_s = wait_s
+        self._released = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        sent_version = 0
+        while not (self._clients.closing.is_set() or self._frames.closed):
+            newer = self._frames.get_newer(sent_version, timeout=self._wait_s)
+            if newer is not None:
+                sent_version, frame = newer
+                yield multipart_part(frame, sent_version)
+
+    def close(self) -> None:
+        if not self._released:
+            self._released = True
+            self._clients.release()
+
+
+def multipart_part(frame, buffer_version: int) -> bytes:
+    """One part of the stream; the headers let a client tell exactly which frame and params it shows."""
+    headers = (f"--{BOUNDARY}\r\n"
+               f"Content-Type: image/jpeg\r\n"
+               f"Content-Length: {len(frame.jpeg)}\r\n"
+               f"X-Frame-Version: {buffer_version}\r\n"
+               f"X-Params-Version: {frame.params_version}\r\n"
+               f"X-Timestamp: {frame.timestamp:.6f}\r\n\r\n")
+    return headers.encode("ascii") + frame.jpeg + b"\r\n"
+
+
+def read_parts(stream: BinaryIO) -> Iterator[Tuple[Dict[str, str], bytes]]:
+    """Parse a stream body back into (headers, jpeg) parts: the client side, for tests and benchmarks."""
+    while True:
+        line = stream.readline()
+        if not line:
+            return
+        if line.rstrip() != f"--{BOUNDARY}".encode("ascii"):
+            continue                        # the blank line that ends the previous part
+        headers = {}
+        while line := stream.readline().rstrip():
+            name, _, value = line.decode("ascii").partition(":")
+            headers[name.strip()] = value.strip()
+        if "Content-Length" not in headers:
+            return                          # the stream ended in the middle of a part
+        yield headers, stream.read(int(headers["Content-Length"]))
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("index.html")
+
+
+@bp.get("/stream.mjpg")
+def stream() -> Response:
+    clients: StreamClients = current_app.extensions[STREAMS]
+    if not clients.try_open():
+        abort(503, description=f"too many open streams (at most {clients.limit}); close one and retry")
+    frames = current_pipeline().frames
+    body = MjpegStream(frames, clients, current_app.config["SERVER"].stream_wait_s)
+    return Response(body, mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@bp.get("/snapshot.jpg")
+def snapshot() -> Response:
+    newest = current_pipeline().frames.latest()
+    if newest is None:
+        abort(503, description="no frame yet: the camera is still starting")
+    version, frame = newest
+    return Response(frame.jpeg, mimetype="image/jpeg",
+                    headers={"Cache-Control": "no-store", "X-Frame-Version": str(version),
+                             "X-Params-Version": str(frame.params_version)})
