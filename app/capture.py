@@ -86,9 +86,9 @@ class CaptureWorker(Worker):
         return stopped
 
     def status(self) -> dict:
-        return {"source": self.source.describe(), "kind": self.source.kind, "state": self.state,
-                "camera_fps": round(self.fps.rate(), 1), "error": self.error,
-                "frame_size": list(self.frame_size) if self.frame_size else None}
+        """The source as the status panel shows it (never with a stream's password)."""
+        return {"name": self.source.describe(), "kind": self.source.kind, "state": self.state,
+                "error": self.error, "frame_size": list(self.frame_size) if self.frame_size else None}
 
     def run(self) -> None:
         next_due: Optional[float] = None      # When the next file frame is due (None: now).

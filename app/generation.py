@@ -45,7 +45,6 @@ class FaceGenerator:
         self.generator = generator
         self.presets = presets
         self.device = next(generator.parameters()).device
-        self.resolution = generator.img_resolution
         self.ws_cache_size = ws_cache_size
         self._ws_cache: "OrderedDict[Tuple[int, float], torch.Tensor]" = OrderedDict()
 
@@ -55,7 +54,7 @@ class FaceGenerator:
             return None
         sliders = tuple((preset.name, params.sliders[preset.name], self.source_seed(preset, params))
                         for preset in self.presets if params.sliders.get(preset.name, 0.0) > 0.0)
-        return params.mode, params.seed, params.psi, sliders
+        return params.mode, params.seed, params.psi, params.projection, sliders
 
     def render(self, params: Params) -> np.ndarray:
         """Synthesise the face ``params`` describe (noise "const", so the same params give the same face)."""

@@ -203,12 +203,10 @@ class Pipeline:
 
     def status(self) -> dict:
         """Live figures for the status panel and /api/status (plain JSON values)."""
-        source = self.capture.status()
         errors = [worker.error for worker in self._workers if worker.error and worker is not self.capture]
         return {
-            "source": {"name": source["source"], "kind": source["kind"], "state": source["state"],
-                       "error": source["error"], "frame_size": source["frame_size"]},
-            "camera_fps": source["camera_fps"],
+            "source": self.capture.status(),
+            "camera_fps": round(self.capture.fps.rate(), 1),
             "stream_fps": round(self.compositing.fps.rate(), 1),
             "detection_ms": rounded(self.detection.detection_ms.value),
             "generation_ms": rounded(self.generation.generation_ms.value),
