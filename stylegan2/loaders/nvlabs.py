@@ -77,7 +77,8 @@ def read_pickle(path: PathLike) -> Any:
         raise WeightsFormatError(path, f"refused to load: {error}; nothing from the file was run") from None
     except (EOFError, pickle.UnpicklingError) as error:
         if isinstance(error, EOFError) or "truncated" in str(error):
-            raise WeightsFormatError(path, "is truncated: the pickle ends before its data does; download or copy it again") from None
+            raise WeightsFormatError(path, "is truncated: the pickle ends before its data does; "
+                                           "download or copy it again") from None
         raise WeightsFormatError(path, f"is not a readable StyleGAN2 pickle: {error}") from None
     except OSError as error:
         raise WeightsFormatError(path, f"cannot be read: {error}") from error

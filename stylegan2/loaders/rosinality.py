@@ -34,6 +34,10 @@ def load_rosinality(checkpoint: Mapping[str, Any], path: PathLike) -> Tuple[torc
     if not isinstance(g_ema, Mapping) or not is_rosinality_state_dict(g_ema):
         raise WeightsFormatError(path, "is not a rosinality generator: 'g_ema' lacks 'input.input' and "
                                        "'style.1.weight'")
+    odd = [str(key) for key, value in g_ema.items()
+           if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
+    if odd:
+        raise WeightsFormatError(path, f"'g_ema' holds entries that are not named tensors: {', '.join(odd[:5])}")
     latent_avg = checkpoint.get("latent_avg")
     layout = _infer_layout(g_ema, path)
     state_dict = _nvlabs_state_dict(g_ema, layout, path)
@@ -45,11 +49,11 @@ def load_rosinality(checkpoint: Mapping[str, Any], path: PathLike) -> Tuple[torc
     else:
         state_dict["mapping.w_avg"] = latent_avg.reshape(w_dim)
     generator = build_generator(_init_kwargs(layout), state_dict, path)
-    meta = generator_meta(generator, "rosinality", path)
-    meta["w_avg"] = "latent_avg"
     if latent_avg is None:
         generator.mapping.w_avg.copy_(estimate_w_avg(generator))
-        meta["w_avg"] = f"estimated from {W_AVG_SAMPLES} random z (seed {W_AVG_SEED})"
+    meta = generator_meta(generator, "rosinality", path)
+    meta["w_avg"] = "latent_avg" if latent_avg is not None else \
+        f"estimated from {W_AVG_SAMPLES} random z (seed {W_AVG_SEED})"
     return generator, meta
 
 

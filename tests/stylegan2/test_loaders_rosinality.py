@@ -101,6 +101,12 @@ def test_missing_tensor_is_named(tmp_path, golden_checkpoint):
         stylegan2.load(save(tmp_path, dict(golden_checkpoint, g_ema=g_ema)))
 
 
+def test_entry_that_is_not_a_tensor_is_named(tmp_path, golden_checkpoint):
+    g_ema = dict(golden_checkpoint["g_ema"], **{"convs.0.noise.weight": 0.5})
+    with pytest.raises(stylegan2.WeightsFormatError, match=r"not named tensors: convs\.0\.noise\.weight"):
+        stylegan2.load(save(tmp_path, dict(golden_checkpoint, g_ema=g_ema)))
+
+
 def test_latent_avg_of_the_wrong_size_is_refused(tmp_path, golden_checkpoint):
     with pytest.raises(stylegan2.WeightsFormatError, match="'latent_avg' should be 32 numbers"):
         stylegan2.load(save(tmp_path, dict(golden_checkpoint, latent_avg=torch.zeros(16))))
