@@ -1,0 +1,102 @@
+"""Perceptual distance for projection: LPIPS computed by NVIDIA's TorchScript VGG16.
+
+NVIDIA publishes VGG16 with the LPIPS layer weights folded in as a TorchScript archive (``vgg16.pt``,
+registry name "vgg16"). Called as ``net(images, resize_images=False, return_lpips=True)`` on images in
+[0, 255] it returns one flat feature vector per image, scaled so that the squared L2 distance between
+two vectors is their LPIPS distance. No torchvision is needed.
+
+Loading is deliberately narrow: the registry file is checked against its pinned sha256, and every file
+is opened with ``torch.jit.load`` (a TorchScript archive), never with ``torch.load`` or pickle, so a
+file that is really a pickle is refused instead of executed. Any TorchScript module with the same call
+signature loads through the same path (the tests use a small random-weight stand-in).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Union
+
+import torch
+import torch.nn.functional as F
+
+import weights
+
+REGISTRY_NAME = "vgg16"
+MAX_RESOLUTION = 256    # NVIDIA's projector downsamples larger images to 256 before VGG16.
+REQUIRED_ARGUMENTS = ("img", "resize_images", "return_lpips")
+FETCH_HINT = f"python -m app weights fetch {REGISTRY_NAME}"
+
+
+class PerceptualNetworkError(RuntimeError):
+    """The perceptual network file is missing, fails its checksum, or is not a usable TorchScript net."""
+
+
+class PerceptualNetwork:
+    """LPIPS features and distances for images in the generator's [-1, 1] range."""
+
+    def __init__(self, module: torch.jit.ScriptModule, source: str,
+                 max_resolution: int = MAX_RESOLUTION) -> None:
+        self.module = module.eval()
+        for parameter in self.module.parameters():
+            parameter.requires_grad_(False)   # Gradients flow to the images only.
+        self.source = source                # Where it was loaded from (for metadata and messages).
+        self.max_resolution = max_resolution
+
+    @property
+    def device(self) -> torch.device:
+        first = next(iter(self.module.parameters()), None)
+        return first.device if first is not None else torch.device("cpu")
+
+    def features(self, images: torch.Tensor, resolution: int = 0) -> torch.Tensor:
+        """LPIPS feature vectors [N, D] of images [N, 3, H, W] in [-1, 1] (differentiable).
+
+        Images larger than ``resolution`` (default: ``max_resolution``) are area-downsampled first.
+        """
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected images of shape [N, 3, H, W], got {list(images.shape)}")
+        size = min(resolution or self.max_resolution, self.max_resolution)
+        pixels = (images.float() + 1) * 127.5
+        if pixels.shape[2] > size or pixels.shape[3] > size:
+            pixels = F.interpolate(pixels, size=(size, size), mode="area")
+        return self.module(pixels, resize_images=False, return_lpips=True)
+
+    @staticmethod
+    def distance(features_a: torch.Tensor, features_b: torch.Tensor) -> torch.Tensor:
+        """LPIPS distance per image [N]: squared L2 between feature vectors (broadcasts over N)."""
+        return (features_a - features_b).square().sum(dim=1)
+
+
+def load_perceptual(name_or_path: Union[str, Path] = REGISTRY_NAME,
+                    device: Union[str, torch.device] = "cpu") -> PerceptualNetwork:
+    """Load the perceptual network by registry name (checksum verified) or from a TorchScript file.
+
+    A missing registry file raises ``weights.WeightsError`` naming the fetch command; a file that is
+    not a TorchScript network with NVIDIA's call signature raises ``PerceptualNetworkError``.
+    """
+    is_registry_name = str(name_or_path) in weights.REGISTRY
+    path = weights.resolve(name_or_path)
+    if is_registry_name:
+        weights.verify(str(name_or_path))
+    try:
+        with warnings.catch_warnings():   # TorchScript is deprecated, but it is the format NVIDIA publishes.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location=torch.device(device))
+    except Exception as error:   # TorchScript raises several types for foreign or corrupt files.
+        reason = str(error).strip().split(". ")[0] or type(error).__name__
+        raise PerceptualNetworkError(f"{path} is not a TorchScript perceptual network ({reason}); "
+                                     f"get NVIDIA's with: {FETCH_HINT}") from error
+    _check_signature(module, path)
+    return PerceptualNetwork(module, source=str(path))
+
+
+def _check_signature(module: torch.jit.ScriptModule, path: Path) -> None:
+    try:
+        arguments = {argument.name for argument in module.forward.schema.arguments}
+    except (AttributeError, RuntimeError) as error:
+        raise PerceptualNetworkError(f"{path} has no TorchScript forward method; get NVIDIA's with: "
+                                     f"{FETCH_HINT}") from error
+    missing = [name for name in REQUIRED_ARGUMENTS if name not in arguments]
+    if missing:
+        raise PerceptualNetworkError(
+            f"{path} does not take NVIDIA's VGG16 arguments (missing: {', '.join(missing)}); "
+            f"get NVIDIA's with: {FETCH_HINT}")

@@ -1,0 +1,103 @@
+"""TEST FIXTURES for projection: a stand-in perceptual network and generator-made targets.
+
+``StandInLpips`` is a small random-weight stand-in for NVIDIA's TorchScript ``vgg16.pt``. It has the
+real network's call signature and output convention (images in [0, 255]; with ``return_lpips=True``
+one flat vector per image whose squared L2 distances are LPIPS-style distances: channel-normalised
+features of several depths, weighted per channel, averaged over positions), so the projector and
+``stylegan2.perceptual.load_perceptual`` run exactly as with the real file. Its weights are random:
+its distances are meaningful for tests and benchmarks, not as a measure of human perception.
+
+Random-weight generators make images far outside [-1, 1]; ``fit_output_range`` rescales their output
+(exactly, through the ToRGB layers) so they look like a trained model's range, and ``make_target``
+renders a target from a known latent with noise images the projector never sees.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+from typing import List, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class StandInLpips(nn.Module):
+    """Three conv stages (3 -> 16 -> 32 -> 64 channels, halving the size), LPIPS-style output."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        widths = [3, 16, 32, 64]
+        self.convs = nn.ModuleList()
+        for index, (cin, cout) in enumerate(zip(widths[:-1], widths[1:])):
+            conv = nn.Conv2d(cin, cout, kernel_size=3, padding=1)
+            with torch.no_grad():
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * (2 / (cin * 9)) ** 0.5)
+                conv.bias.copy_(torch.randn(cout, generator=generator) * 0.1)
+            self.convs.append(conv)
+            self.register_buffer(f"lpips_weight{index}", torch.rand(cout, generator=generator) + 0.1)
+
+    def forward(self, img: torch.Tensor, resize_images: bool = True, return_features: bool = False,
+                return_lpips: bool = False) -> torch.Tensor:
+        x = img / 127.5 - 1
+        if resize_images:
+            x = F.interpolate(x, size=(224, 224), mode="area")
+        lpips_parts: List[torch.Tensor] = []
+        weights = [self.lpips_weight0, self.lpips_weight1, self.lpips_weight2]
+        for index, conv in enumerate(self.convs):
+            if index > 0:
+                x = F.avg_pool2d(x, 2)
+            x = F.relu(conv(x))
+            unit = x / (x.square().sum(dim=1, keepdim=True) + 1e-10).sqrt()
+            scaled = unit * weights[index].sqrt()[None, :, None, None] / float(x.shape[2] * x.shape[3]) ** 0.5
+            lpips_parts.append(scaled.flatten(1))
+        if return_lpips:
+            return torch.cat(lpips_parts, dim=1)
+        if return_features:
+            return x.mean(dim=(2, 3))
+        return x
+
+
+def save_standin(path: Path, seed: int = 0) -> Path:
+    """Script the stand-in with ``torch.jit.script`` and save it where the real file would be loaded from."""
+    with warnings.catch_warnings():   # TorchScript is deprecated, but it is the format of the real file.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(StandInLpips(seed).eval()).save(str(path))
+    return Path(path)
+
+
+def fit_output_range(G: torch.nn.Module, num_samples: int = 16, seed: int = 0) -> torch.nn.Module:
+    """Scale G's ToRGB layers in place so that 99.5 % of the pixels of random images lie in [-1, 1].
+
+    The skip architecture's image is the sum of the ToRGB outputs, each linear in its weight and bias,
+    so scaling those scales the image exactly; returns G for chaining.
+    """
+    z = torch.randn(num_samples, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        images = G.synthesis(G.mapping(z, None), noise_mode="const")
+        scale = 1.0 / float(images.abs().flatten().quantile(0.995))
+        for name, module in G.named_modules():
+            if name.endswith("torgb"):
+                module.weight.mul_(scale)
+                module.bias.mul_(scale)
+    return G
+
+
+def make_target(G: torch.nn.Module, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(target [1, 3, R, R] in [-1, 1], its true ws [1, num_ws, w_dim]) for z seed ``seed``.
+
+    Rendered with fresh noise images (seeded by ``seed`` too), not G's stored ones, and clamped to
+    [-1, 1] like any photo, so a projector cannot match it exactly by reusing G's noise.
+    """
+    rng = torch.Generator().manual_seed(seed)
+    z = torch.randn(1, G.z_dim, generator=rng)
+    renderer = copy.deepcopy(G)
+    with torch.no_grad():
+        ws = renderer.mapping(z, None)
+        for name, buf in renderer.named_buffers():
+            if name.endswith("noise_const"):
+                buf.copy_(torch.randn(buf.shape, generator=rng))
+        image = renderer.synthesis(ws, noise_mode="const").clamp(-1, 1)
+    return image, ws
