@@ -1,0 +1,232 @@
+"""Saved projections: one folder per projection, written atomically and loaded back by folder.
+
+    <folder>/latent.pt    {"ws": [1, num_ws, w_dim] float32, "noise": {state_dict name: tensor}}
+                          (plain tensors: loads with torch.load(..., weights_only=True))
+    <folder>/target.png   the aligned target the projection matched
+    <folder>/result.png   the generator's image of the result
+    <folder>/meta.json    format, created, source, model, space, steps, seconds, losses, config
+
+Everything is written into a hidden staging folder beside the destination and renamed into place in
+one step, so a failure (disk full, crash, bad input) never leaves half a result under the real name.
+Folders whose names start with "." are staging leftovers and are never listed.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from stylegan2.projector import ProjectionResult
+
+FORMAT = "stylecam-projection"
+VERSION = 1
+LATENT_FILE = "latent.pt"
+TARGET_FILE = "target.png"
+RESULT_FILE = "result.png"
+META_FILE = "meta.json"
+
+PathLike = Union[str, Path]
+
+
+class ProjectionFormatError(RuntimeError):
+    """A saved projection is missing, incomplete, corrupt, or made for another generator."""
+
+
+@dataclass
+class SavedProjection:
+    """A projection loaded from its folder."""
+
+    path: Path
+    ws: torch.Tensor                # [1, num_ws, w_dim] float32.
+    noise: Dict[str, torch.Tensor]  # Optimised noise images by G.state_dict() name; empty if none.
+    target: np.ndarray              # uint8 [H, W, 3] RGB.
+    image: np.ndarray               # uint8 [H, W, 3] RGB.
+    meta: Dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass
+class ProjectionRecord:
+    """A saved projection as listed: its folder and metadata, without loading tensors or images."""
+
+    path: Path
+    meta: Dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def save_projection(result: ProjectionResult, folder: PathLike, *, source: str = "",
+                    model: Optional[Dict[str, Any]] = None, overwrite: bool = False) -> Path:
+    """Write ``result`` into ``folder`` atomically and return the folder.
+
+    ``source`` says where the target came from (e.g. "camera", "upload:me.jpg"); ``model`` describes
+    the generator (e.g. {"name": "ffhq-256", "sha256": ...}); both go into meta.json as given. An
+    existing folder raises FileExistsError unless ``overwrite``.
+    """
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"a projection named '{folder.name}' already exists at {folder}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+    try:
+        torch.save({"ws": result.ws.detach().float().cpu().contiguous(),
+                    "noise": {name: buf.detach().float().cpu().contiguous() for name, buf in result.noise.items()}},
+                   staging / LATENT_FILE)
+        _write_png(result.target, staging / TARGET_FILE)
+        _write_png(result.image, staging / RESULT_FILE)
+        meta = _metadata(result, source, model)
+        (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        for path in staging.iterdir():
+            _fsync(path)
+        _move_into_place(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _fsync(folder.parent)
+    return folder
+
+
+def load_projection(folder: PathLike, G: Optional[torch.nn.Module] = None) -> SavedProjection:
+    """Load a saved projection; with ``G``, also check that it was made for a compatible generator."""
+    folder = Path(folder)
+    meta = read_meta(folder)
+    latent_path = folder / LATENT_FILE
+    try:
+        latent = torch.load(latent_path, map_location="cpu", weights_only=True)
+    except Exception as error:   # torch.load raises many types for missing, truncated or foreign files.
+        raise ProjectionFormatError(f"{latent_path} cannot be read: {error}") from error
+    ws, noise = _check_latent(latent, latent_path, meta)
+    if G is not None:
+        check_compatible(meta, G, folder)
+    return SavedProjection(path=folder, ws=ws, noise=noise, target=_read_png(folder / TARGET_FILE),
+                           image=_read_png(folder / RESULT_FILE), meta=meta)
+
+
+def read_meta(folder: PathLike) -> Dict[str, Any]:
+    """The metadata of a saved projection, checked for format and version."""
+    path = Path(folder) / META_FILE
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ProjectionFormatError(f"{Path(folder)} is not a saved projection ({META_FILE} is missing)") from None
+    except (OSError, ValueError) as error:
+        raise ProjectionFormatError(f"{path} cannot be read: {error}") from error
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ProjectionFormatError(f"{path} is not StyleCam projection metadata")
+    if meta.get("version") != VERSION:
+        raise ProjectionFormatError(f"{path} has format version {meta.get('version')!r}; "
+                                    f"this StyleCam reads version {VERSION}")
+    return meta
+
+
+def list_projections(root: PathLike) -> List[ProjectionRecord]:
+    """The saved projections directly under ``root``, oldest first; unreadable folders are skipped."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    records = []
+    for folder in root.iterdir():
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        try:
+            records.append(ProjectionRecord(path=folder, meta=read_meta(folder)))
+        except ProjectionFormatError:
+            continue
+    return sorted(records, key=lambda record: (str(record.meta.get("created", "")), record.name))
+
+
+def check_compatible(meta: Dict[str, Any], G: torch.nn.Module, folder: PathLike = "") -> None:
+    """Raise ProjectionFormatError unless a projection's latent fits ``G`` (layers and W size)."""
+    model = meta.get("model", {})
+    expected = (model.get("num_ws"), model.get("w_dim"))
+    if expected != (G.num_ws, G.w_dim):
+        raise ProjectionFormatError(
+            f"projection '{Path(folder).name}' was made for a generator with {expected[0]} layers of "
+            f"{expected[1]}-d W; the loaded generator has {G.num_ws} layers of {G.w_dim}-d W")
+
+
+def _metadata(result: ProjectionResult, source: str, model: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    num_ws, w_dim = result.ws.shape[1], result.ws.shape[2]
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "source": source,
+        "model": {**(model or {}), "num_ws": num_ws, "w_dim": w_dim, "img_resolution": result.image.shape[0]},
+        "space": result.space,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "stopped_early": result.stopped_early,
+        "losses": result.losses,
+        "config": result.config.to_dict(),
+        "files": {"latent": LATENT_FILE, "target": TARGET_FILE, "result": RESULT_FILE},
+    }
+
+
+def _check_latent(latent: Any, path: Path, meta: Dict[str, Any]):
+    ws = latent.get("ws") if isinstance(latent, dict) else None
+    noise = latent.get("noise", {}) if isinstance(latent, dict) else None
+    model = meta.get("model", {})
+    expected = [1, model.get("num_ws"), model.get("w_dim")]
+    if not isinstance(ws, torch.Tensor) or list(ws.shape) != expected or not ws.is_floating_point():
+        got = list(ws.shape) if isinstance(ws, torch.Tensor) else type(ws).__name__
+        raise ProjectionFormatError(f"{path} must hold 'ws' as a float tensor {expected}, got {got}")
+    if not torch.isfinite(ws).all():
+        raise ProjectionFormatError(f"{path} holds non-finite values in 'ws'")
+    if not isinstance(noise, dict) or not all(isinstance(v, torch.Tensor) for v in noise.values()):
+        raise ProjectionFormatError(f"{path} must hold 'noise' as a dict of tensors")
+    return ws.float(), noise
+
+
+def _write_png(image: np.ndarray, path: Path) -> None:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"images are saved from uint8 [H, W, 3] arrays, got {image.dtype} {list(image.shape)}")
+    Image.fromarray(image).save(path, format="PNG")
+
+
+def _read_png(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB")).copy()
+    except (OSError, ValueError) as error:
+        raise ProjectionFormatError(f"{path} cannot be read: {error}") from error
+
+
+def _move_into_place(staging: Path, folder: Path) -> None:
+    """Rename the finished staging folder to ``folder``; an existing one is replaced only at the end."""
+    if not folder.exists():
+        os.rename(staging, folder)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+    os.rename(folder, retired / folder.name)
+    try:
+        os.rename(staging, folder)
+    except BaseException:
+        os.rename(retired / folder.name, folder)
+        raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or folder to disk, so a crash right after saving cannot lose the rename's content."""
+    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() and hasattr(os, "O_DIRECTORY") else 0)
+    descriptor = os.open(path, flags)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

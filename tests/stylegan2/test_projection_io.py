@@ -1,0 +1,132 @@
+"""Saved projections: atomic folders that round-trip and refuse what is broken or foreign."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from stylegan2 import projection_io
+from stylegan2.projection_io import (ProjectionFormatError, list_projections, load_projection,
+                                     save_projection)
+from stylegan2.projection_schedule import ProjectionConfig
+from stylegan2.projector import ProjectionResult
+from stylegan2.testing import make_random_generator
+
+
+def make_result(num_ws=8, w_dim=32, resolution=32, seed=0) -> ProjectionResult:
+    """A projection result as the projector returns it (values random, shapes real)."""
+    rng = np.random.default_rng(seed)
+    return ProjectionResult(
+        ws=torch.from_numpy(rng.standard_normal((1, num_ws, w_dim)).astype(np.float32)),
+        noise={"synthesis.b4.conv1.noise_const": torch.randn(4, 4, generator=torch.Generator().manual_seed(seed))},
+        target=rng.integers(0, 256, (resolution, resolution, 3), dtype=np.uint8),
+        image=rng.integers(0, 256, (resolution, resolution, 3), dtype=np.uint8),
+        losses={"total": 0.5, "lpips": 0.4, "pixel": 0.1, "noise": 0.0},
+        steps=42, seconds=1.5, stopped_early=True, config=ProjectionConfig.fast(steps=60, seed=seed))
+
+
+def entries(folder):
+    return sorted(path.name for path in folder.iterdir())
+
+
+def test_a_saved_projection_loads_back_unchanged(tmp_path):
+    result = make_result()
+    folder = save_projection(result, tmp_path / "me", source="camera", model={"name": "ffhq-256"})
+    loaded = load_projection(folder)
+    assert loaded.name == "me"
+    assert torch.equal(loaded.ws, result.ws)
+    assert torch.equal(loaded.noise["synthesis.b4.conv1.noise_const"], result.noise["synthesis.b4.conv1.noise_const"])
+    assert np.array_equal(loaded.target, result.target) and np.array_equal(loaded.image, result.image)
+    assert loaded.meta["source"] == "camera" and loaded.meta["model"]["name"] == "ffhq-256"
+    assert loaded.meta["steps"] == 42 and loaded.meta["losses"] == result.losses
+    assert ProjectionConfig.from_dict(loaded.meta["config"]) == result.config
+
+
+def test_the_folder_holds_the_documented_files(tmp_path):
+    folder = save_projection(make_result(), tmp_path / "me")
+    assert entries(folder) == ["latent.pt", "meta.json", "result.png", "target.png"]
+    latent = torch.load(folder / "latent.pt", weights_only=True)
+    assert latent["ws"].shape == (1, 8, 32)
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["model"] == {"num_ws": 8, "w_dim": 32, "img_resolution": 32}
+    assert meta["created"].endswith("+00:00")
+
+
+def test_a_failure_mid_save_leaves_nothing_behind(tmp_path, monkeypatch):
+    real_write = projection_io._write_png
+
+    def fail_on_result(image, path):
+        if path.name == projection_io.RESULT_FILE:
+            raise OSError("disk full")
+        real_write(image, path)
+
+    monkeypatch.setattr(projection_io, "_write_png", fail_on_result)
+    with pytest.raises(OSError, match="disk full"):
+        save_projection(make_result(), tmp_path / "me")
+    assert entries(tmp_path) == []
+
+
+def test_an_existing_projection_is_not_overwritten_by_default(tmp_path):
+    save_projection(make_result(seed=1), tmp_path / "me")
+    with pytest.raises(FileExistsError, match="'me' already exists"):
+        save_projection(make_result(seed=2), tmp_path / "me")
+    assert torch.equal(load_projection(tmp_path / "me").ws, make_result(seed=1).ws)
+
+
+def test_overwrite_replaces_the_whole_projection(tmp_path):
+    save_projection(make_result(seed=1), tmp_path / "me")
+    save_projection(make_result(seed=2), tmp_path / "me", overwrite=True)
+    assert torch.equal(load_projection(tmp_path / "me").ws, make_result(seed=2).ws)
+    assert entries(tmp_path) == ["me"]
+
+
+def test_a_failed_overwrite_keeps_the_old_projection(tmp_path, monkeypatch):
+    save_projection(make_result(seed=1), tmp_path / "me")
+
+    def fail(image, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(projection_io, "_write_png", fail)
+    with pytest.raises(OSError):
+        save_projection(make_result(seed=2), tmp_path / "me", overwrite=True)
+    assert torch.equal(load_projection(tmp_path / "me").ws, make_result(seed=1).ws)
+    assert entries(tmp_path) == ["me"]
+
+
+def test_listing_shows_saved_projections_oldest_first_and_skips_the_rest(tmp_path):
+    save_projection(make_result(seed=1), tmp_path / "b")
+    save_projection(make_result(seed=2), tmp_path / "a")
+    (tmp_path / ".c.partial").mkdir()
+    (tmp_path / "not-a-projection").mkdir()
+    meta_b = json.loads((tmp_path / "b" / "meta.json").read_text())
+    meta_b["created"] = "2000-01-01T00:00:00+00:00"
+    (tmp_path / "b" / "meta.json").write_text(json.dumps(meta_b))
+    assert [record.name for record in list_projections(tmp_path)] == ["b", "a"]
+    assert list_projections(tmp_path / "missing") == []
+
+
+def test_a_projection_for_another_generator_is_refused(tmp_path):
+    folder = save_projection(make_result(num_ws=8, w_dim=32), tmp_path / "me")
+    other = make_random_generator(resolution=64, seed=0)      # 10 ws of 32-d W.
+    with pytest.raises(ProjectionFormatError, match="8 layers of 32-d W.*10 layers of 32-d W"):
+        load_projection(folder, G=other)
+
+
+def test_a_corrupt_latent_names_the_file(tmp_path):
+    folder = save_projection(make_result(), tmp_path / "me")
+    (folder / "latent.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ProjectionFormatError, match="latent.pt"):
+        load_projection(folder)
+
+
+def test_a_latent_of_the_wrong_shape_is_refused(tmp_path):
+    folder = save_projection(make_result(), tmp_path / "me")
+    torch.save({"ws": torch.zeros(1, 3, 32), "noise": {}}, folder / "latent.pt")
+    with pytest.raises(ProjectionFormatError, match=r"\[1, 8, 32\]"):
+        load_projection(folder)
+
+
+def test_a_folder_without_metadata_is_not_a_projection(tmp_path):
+    (tmp_path / "me").mkdir()
+    with pytest.raises(ProjectionFormatError, match="meta.json is missing"):
+        load_projection(tmp_path / "me")
