@@ -57,9 +57,13 @@ def load_nvlabs(path: PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     g_ema = snapshot["G_ema"]
     if not isinstance(g_ema, NetworkRecord):
         raise WeightsFormatError(path, f"'G_ema' is a {type(g_ema).__name__}, not a pickled network")
-    _check_architecture(g_ema, path)
-    init_kwargs, ignored = _constructor_kwargs(g_ema, path)
-    generator = build_generator(init_kwargs, dict(_tensors(g_ema, path)), path)
+    try:
+        _check_architecture(g_ema, path)
+        init_kwargs, ignored = _constructor_kwargs(g_ema, path)
+        tensors = dict(_tensors(g_ema, path))
+    except RecursionError:
+        raise WeightsFormatError(path, "'G_ema' nests its data too deeply to be a StyleGAN2 network") from None
+    generator = build_generator(init_kwargs, tensors, path)
     meta = generator_meta(generator, "nvlabs-pickle", path)
     meta["snapshot_keys"] = sorted(map(str, snapshot))
     if ignored:

@@ -163,3 +163,15 @@ def test_registry_model_not_yet_downloaded_says_how_to_fetch(tmp_path, monkeypat
     monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
     with pytest.raises(stylegan2.WeightsFormatError, match="python -m app weights fetch ffhq-256"):
         stylegan2.load("ffhq-256")
+
+
+def test_absurdly_deep_nesting_is_refused(tmp_path):
+    with nvidia_modules() as nvidia:
+        record = Call(nvidia.reconstruct, {"type": "class", "class_name": "Generator",
+                                           "state": {"_init_kwargs": "PLACEHOLDER"}})
+        data = pickle.dumps({"G_ema": record}, protocol=2)
+    depth = 200_000  # {"x": {"x": ...}} spelled out in pickle opcodes: EMPTY_DICT, key, ..., SETITEM
+    nested = b"}" + b"X\x01\x00\x00\x00x}" * depth + b"s" * depth
+    path = tmp_path / "deep.pkl"
+    path.write_bytes(data.replace(b"X\x0b\x00\x00\x00PLACEHOLDER", nested))
+    assert "nests its data too deeply" in refusal(path)
