@@ -1,0 +1,106 @@
+"""The production server: waitress in front of the Flask app, and an orderly shutdown of everything.
+
+Each open MJPEG stream holds one server thread for as long as it is watched, so the server gets many
+threads and a cap on streams (``ServerConfig.max_streams``) that keeps some free for the page and the
+API. A client that reads slowly makes only its own thread wait (waitress blocks a writer once that
+client has ``send_watermark_bytes`` unsent), and that thread then skips to the newest frame.
+
+Shutdown (Ctrl-C, SIGTERM, or ``stop()``): stop accepting connections, let the open streams end, stop
+the pipeline (which joins its workers and releases the camera), close the remaining connections and
+join every server thread.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Dict, Optional
+
+import waitress
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
+
+from app import STREAMS, create_app
+from app.config import ServerConfig
+
+POLL_INTERVAL_S = 0.25       # how often the network loop looks at the stop flag when idle
+THREAD_JOIN_TIMEOUT_S = 5.0
+
+
+class StyleCamServer:
+    """The web app for ``pipeline`` on a waitress server; owns the pipeline's start and stop."""
+
+    def __init__(self, config: ServerConfig, pipeline) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.app = create_app(config, pipeline)
+        self._socket_map: Dict[int, wasyncore.dispatcher] = {}
+        self._stop_requested = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        # Binding happens here, so a port in use fails before anything else has started.
+        self._wsgi = waitress.create_server(
+            self.app,
+            map=self._socket_map,
+            host=config.host,
+            port=config.port,
+            threads=config.threads,
+            outbuf_high_watermark=config.send_watermark_bytes,
+            ident="StyleCam",
+        )
+        self._listeners = [d for d in self._socket_map.values() if isinstance(d, BaseWSGIServer)]
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on (the one the OS picked when the config asked for 0)."""
+        return int(self._listeners[0].effective_port)
+
+    def start(self) -> None:
+        """Start the pipeline (opening the camera, which may raise SourceError); on failure, close all."""
+        try:
+            self.pipeline.start()
+        except BaseException:
+            self._shut_down()
+            raise
+
+    def serve_forever(self) -> None:
+        """Serve until ``request_stop()``, then shut everything down in order. Call ``start()`` first."""
+        try:
+            while not self._stop_requested.is_set():
+                wasyncore.loop(timeout=POLL_INTERVAL_S, map=self._socket_map, use_poll=True, count=1)
+        finally:
+            self._shut_down()
+
+    def request_stop(self) -> None:
+        """Ask ``serve_forever`` to return; safe from a signal handler and from any thread."""
+        self._stop_requested.set()
+
+    def start_in_thread(self) -> None:
+        """Start, then serve from a background thread (tests, benchmarks); ``stop()`` ends it."""
+        self.start()
+        self._thread = threading.Thread(target=self.serve_forever, name="stylecam-server")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop a server started with ``start_in_thread`` and wait until it has fully shut down."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _shut_down(self) -> None:
+        for listener in self._listeners:
+            listener.accepting = False      # no new connections from here on
+        streams = self.app.extensions[STREAMS]
+        streams.closing.set()
+        self._serve_until(lambda: streams.count == 0, self.config.shutdown_grace_s)
+        self.pipeline.stop()
+        for dispatcher in list(self._socket_map.values()):
+            if isinstance(dispatcher, HTTPChannel):
+                dispatcher.handle_close()   # also wakes a thread still waiting to send on it
+        wasyncore.close_all(self._socket_map)
+        self._wsgi.task_dispatcher.shutdown(timeout=THREAD_JOIN_TIMEOUT_S)
+
+    def _serve_until(self, done: Callable[[], bool], timeout: float) -> None:
+        """Keep the network loop turning so that ending streams can send their last bytes."""
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            wasyncore.loop(timeout=0.05, map=self._socket_map, use_poll=True, count=1)
