@@ -1,0 +1,264 @@
+"""The command line: ``python -m app serve`` runs StyleCam; ``python -m app weights ...`` manages models.
+
+User mistakes (a bad source, a missing or broken weights file, a port in use, ...) end in one line
+that says what is wrong and what to do, and a non-zero exit code, never a traceback.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import click
+
+import weights
+from app.auth import generate_token
+from app.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, ServerConfig
+
+DEFAULT_GENERATOR = "ffhq-256"
+DEFAULT_DETECTOR_MODEL = "yunet"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """StyleCam: your face, live, replaced by a StyleGAN2 face you edit with sliders."""
+
+
+# --- serve -------------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--source", default="0", show_default=True,
+              help="Camera index (0), device (/dev/video0), video or image file, rtsp:// or http:// URL, "
+                   "GStreamer pipeline, or csi://N on a Jetson.")
+@click.option("--weights", "weights_name", default=DEFAULT_GENERATOR, show_default=True,
+              help="Generator: a registry name (see `weights list`) or a file (NVIDIA .pkl, rosinality .pt, "
+                   "StyleCam's own).")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda or cuda:N.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
+              help="Interface to listen on; 127.0.0.1 keeps StyleCam to this machine.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--token", envvar=TOKEN_ENV, metavar="TOKEN",
+              help=f"Access token to require (default: a new random one, printed). Also ${TOKEN_ENV}.")
+@click.option("--no-token", is_flag=True, help="Require no token: anyone on the network can watch the camera.")
+@click.option("--detector", default="auto", show_default=True, type=click.Choice(["auto", "yunet", "haar"]),
+              help="Face detector; auto = YuNet, or the Haar cascade (with a warning) where YuNet cannot run.")
+@click.option("--detector-model", metavar="PATH_OR_NAME", help="Detector model file (default: the registry's).")
+@click.option("--detect-width", type=click.IntRange(32), help="Detect on frames shrunk to this width (e.g. 320).")
+@click.option("--max-faces", type=click.IntRange(1), help="Replace at most this many faces, the largest.")
+@click.option("--presets", "presets_path", type=click.Path(dir_okay=False), help="Slider presets file (JSON).")
+@click.option("--jpeg-quality", default=80, show_default=True, type=click.IntRange(1, 100))
+@click.option("--loop/--no-loop", default=True, show_default=True, help="Play a video file again at its end.")
+@click.option("--threads", default=ServerConfig.threads, show_default=True, type=click.IntRange(5),
+              help="Server threads; each watching browser holds one (4 stay free for the API).")
+@click.option("--offline", is_flag=True, help="Never download: fail if a registry model is missing.")
+def serve(source: str, weights_name: str, device: str, host: str, port: int, token: Optional[str],
+          no_token: bool, detector: str, detector_model: Optional[str], detect_width: Optional[int],
+          max_faces: Optional[int], presets_path: Optional[str], jpeg_quality: int, loop: bool, threads: int,
+          offline: bool) -> None:
+    """Run StyleCam: open the camera, serve the page, print the address to open."""
+    if token and no_token:
+        raise click.UsageError("--token and --no-token contradict each other: give one")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    for name in models_to_fetch(weights_name, detector, detector_model):
+        if not offline:
+            click.echo(f"{name} is not downloaded yet: fetching it now (once).")
+            fetch_model(name)
+        elif not (name == DEFAULT_DETECTOR_MODEL and detector == "auto"):   # auto falls back to Haar
+            raise click.ClickException(f"model '{name}' is not downloaded and --offline forbids fetching it; "
+                                       f"run: python -m app weights fetch {name}")
+
+    from app.pipeline import Pipeline, PipelineConfig
+    from app.server import StyleCamServer
+
+    config = ServerConfig(host=host, port=port, token=None if no_token else token or generate_token(),
+                          threads=threads)
+    with user_errors():
+        pipeline = Pipeline(PipelineConfig(source=source, weights=weights_name, device=device, detector=detector,
+                                           detector_model=detector_model, detect_width=detect_width,
+                                           max_faces=max_faces, jpeg_quality=jpeg_quality,
+                                           presets_path=presets_path, loop=loop))
+        try:
+            server = StyleCamServer(config, pipeline)
+        except OSError as error:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}; is StyleCam already "
+                                       f"running? Pick another --port") from None
+        server.start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: server.request_stop())
+    announce(config, server.port, pipeline)
+    server.serve_forever()
+    click.echo("StyleCam stopped.")
+
+
+def models_to_fetch(weights_name: str, detector: str, detector_model: Optional[str]) -> List[str]:
+    """The registry models this run needs that are not downloaded yet."""
+    needed = [weights_name] if weights_name in weights.REGISTRY else []
+    if detector in ("auto", "yunet") and detector_model is None:
+        needed.append(DEFAULT_DETECTOR_MODEL)
+    return [name for name in needed if not weights.is_available(name)]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can cause and fix (bad source, weights, presets, device) into one clean line."""
+    import stylegan2
+    from app.params import PresetsError
+    from app.pipeline import PipelineConfigError
+    from app.sources import SourceError
+    from detectors import DetectorUnavailable
+
+    try:
+        yield
+    except (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, PipelineConfigError,
+            DetectorUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def announce(config: ServerConfig, port: int, pipeline) -> None:
+    """Print where to open StyleCam, Jupyter-style: the full URL with the token."""
+    query = f"/?token={config.token}" if config.token else "/"
+    hosts = [config.host] if config.host not in ("0.0.0.0", "::", "") else [lan_address(), "127.0.0.1"]
+    click.echo(f"\nStyleCam is running ({pipeline.source.describe()} on {pipeline.device}). Open in a browser:")
+    for host in filter(None, hosts):
+        shown = f"[{host}]" if ":" in host else host
+        click.secho(f"    http://{shown}:{port}{query}", bold=True)
+    if config.token is None:
+        click.secho(f"warning: no access token (--no-token): anyone who can reach port {port} can watch "
+                    f"the camera", fg="yellow", err=True)
+    click.echo("Press Ctrl-C to stop.\n")
+
+
+def lan_address() -> Optional[str]:
+    """This machine's address on its local network (what a phone should open), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))     # UDP connect sends nothing; it only picks a route
+            return probe.getsockname()[0]
+        except OSError:
+            return None
+
+
+# --- weights -----------------------------------------------------------------------------------------
+
+@cli.group("weights")
+def weights_group() -> None:
+    """List, download and convert model files (stored in weights/ or $STYLECAM_WEIGHTS)."""
+
+
+@weights_group.command("list")
+def weights_list() -> None:
+    """Show every known model: file, whether it is present and passes its checksum, size, URL."""
+    rows = [("NAME", "FILE", "PRESENT", "VERIFIED", "SIZE", "URL")]
+    for name, model in weights.REGISTRY.items():
+        path = weights.local_path(name)
+        present = path.is_file()
+        size = path.stat().st_size if present else model.size
+        rows.append((name, model.filename, "yes" if present else "no", _verification(name) if present else "-",
+                     _human_size(size), model.url))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    click.echo(f"\nfolder: {weights.weights_dir()}")
+
+
+@weights_group.command("fetch")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Download again even if a verified copy is present.")
+@click.option("--url", metavar="URL", help="Download from this address instead (a mirror); one NAME only.")
+def weights_fetch(names: List[str], force: bool, url: Optional[str]) -> None:
+    """Download models by NAME (see `weights list`) and check their sha256."""
+    if url and len(names) > 1:
+        raise click.UsageError("--url gives the address of one model: name exactly one")
+    for name in names:
+        fetch_model(name, force=force, url=url)
+
+
+@weights_group.command("convert")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+def weights_convert(source: Path, target: Path) -> None:
+    """Convert an NVIDIA pickle or a rosinality checkpoint into StyleCam's own safe format."""
+    import stylegan2
+
+    try:
+        stylegan2.convert(source, target)
+    except (stylegan2.WeightsFormatError, weights.WeightsError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {target}")
+
+
+def fetch_model(name: str, force: bool = False, url: Optional[str] = None) -> Path:
+    """Download one registry model with a progress bar, or say that a verified copy is already there."""
+    try:
+        model = weights.get(name)
+        if weights.is_available(name) and not force:
+            weights.verify(name)
+            click.echo(f"{name}: already present and verified ({weights.local_path(name)})")
+            return weights.local_path(name)
+        with DownloadProgress(f"{name} ({model.filename})") as progress:
+            path = weights.fetch(name, progress=progress, force=force, url=url)
+    except weights.WeightsError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{name}: saved {path}")
+    if model.sha256 is None:
+        click.secho(f"warning: {name} has no published checksum; its sha256 {weights.expected_sha256(name)} "
+                    f"was recorded now and every later check compares against it (trust on first use)",
+                    fg="yellow", err=True)
+    return path
+
+
+class DownloadProgress:
+    """Feeds ``weights.fetch``'s progress callback into a click progress bar (or a byte count)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar = None
+        self._shown = 0
+
+    def __enter__(self) -> "DownloadProgress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc_info)
+        elif self._shown:
+            click.echo(err=True)
+
+    def __call__(self, done: int, total: Optional[int]) -> None:
+        if total and self._bar is None:
+            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self._bar.__enter__()
+        if self._bar is not None:
+            self._bar.update(done - self._shown)
+        else:
+            click.echo(f"\r{self.label}: {_human_size(done)}", nl=False, err=True)
+        self._shown = done
+
+
+def _verification(name: str) -> str:
+    try:
+        weights.verify(name)
+    except weights.WeightsError:
+        return "MISMATCH"
+    if weights.get(name).sha256:
+        return "yes"
+    return "first-use record" if weights.expected_sha256(name) else "no checksum"
+
+
+def _human_size(size: Optional[int]) -> str:
+    if size is None:
+        return "?"
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def main() -> None:
+    cli(prog_name="python -m app")
