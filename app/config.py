@@ -23,7 +23,8 @@ class ServerConfig:
     threads: int = 24                   # Server threads: each open stream holds one for its lifetime.
     max_request_bytes: int = 8 << 20    # Largest request body (room for a photo upload); bigger gets 413.
     stream_wait_s: float = 0.5          # How long a stream waits for a frame before checking for shutdown.
-    send_watermark_bytes: int = 128 << 10  # Unsent bytes a client may hold before its stream waits for it.
+    send_watermark_bytes: int = 128 << 10  # Bytes waitress buffers for a client before its stream waits.
+    socket_send_buffer_bytes: int = 128 << 10  # The kernel's share of that backlog (SO_SNDBUF, per connection).
     shutdown_grace_s: float = 2.0       # Time open streams get to end cleanly at shutdown.
 
     def __post_init__(self) -> None:

@@ -2,8 +2,11 @@
 
 Each open MJPEG stream holds one server thread for as long as it is watched, so the server gets many
 threads and a cap on streams (``ServerConfig.max_streams``) that keeps some free for the page and the
-API. A client that reads slowly makes only its own thread wait (waitress blocks a writer once that
-client has ``send_watermark_bytes`` unsent), and that thread then skips to the newest frame.
+API. A client that reads slowly makes only its own thread wait, and that thread then skips to the
+newest frame. For "slowly" to mean anything, what may pile up for a client is kept small: waitress
+blocks a writer once ``send_watermark_bytes`` are unsent (its default, 16 MB, is minutes of stale
+video), and the kernel's send buffer is fixed at ``socket_send_buffer_bytes`` instead of growing to
+megabytes on its own.
 
 Shutdown (Ctrl-C, SIGTERM, or ``stop()``): stop accepting connections, let the open streams end, stop
 the pipeline (which joins its workers and releases the camera), close the remaining connections and
@@ -11,6 +14,7 @@ join every server thread.
 """
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Callable, Dict, Optional
@@ -48,6 +52,11 @@ class StyleCamServer:
             ident="StyleCam",
         )
         self._listeners = [d for d in self._socket_map.values() if isinstance(d, BaseWSGIServer)]
+        # Options for every accepted connection; waitress reads them from its adjustments (no keyword).
+        self._listeners[0].adj.socket_options = [
+            (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+            (socket.SOL_SOCKET, socket.SO_SNDBUF, config.socket_send_buffer_bytes),
+        ]
 
     @property
     def port(self) -> int:
