@@ -65,7 +65,7 @@ class MjpegStream:
             newer = self._frames.get_newer(sent_version, timeout=self._wait_s)
             if newer is not None:
                 sent_version, frame = newer
-                yield multipart_part(frame, sent_version)
+                yield multipart_part(frame)
 
     def close(self) -> None:
         if not self._released:
@@ -73,12 +73,12 @@ class MjpegStream:
             self._clients.release()
 
 
-def multipart_part(frame, buffer_version: int) -> bytes:
-    """One part of the stream; the headers let a client tell exactly which frame and params it shows."""
+def multipart_part(frame) -> bytes:
+    """One part of the stream; the headers say which camera frame it shows, with which params' face."""
     headers = (f"--{BOUNDARY}\r\n"
                f"Content-Type: image/jpeg\r\n"
                f"Content-Length: {len(frame.jpeg)}\r\n"
-               f"X-Frame-Version: {buffer_version}\r\n"
+               f"X-Frame-Version: {frame.version}\r\n"
                f"X-Params-Version: {frame.params_version}\r\n"
                f"X-Timestamp: {frame.timestamp:.6f}\r\n\r\n")
     return headers.encode("ascii") + frame.jpeg + b"\r\n"
@@ -122,7 +122,7 @@ def snapshot() -> Response:
     newest = current_pipeline().frames.latest()
     if newest is None:
         abort(503, description="no frame yet: the camera is still starting")
-    version, frame = newest
+    _, frame = newest
     return Response(frame.jpeg, mimetype="image/jpeg",
-                    headers={"Cache-Control": "no-store", "X-Frame-Version": str(version),
+                    headers={"Cache-Control": "no-store", "X-Frame-Version": str(frame.version),
                              "X-Params-Version": str(frame.params_version)})

@@ -1,22 +1,36 @@
-"""Fixtures for the web layer: a Flask app over a stand-in pipeline with the real params validation.
+"""Fixtures for the web layer.
 
-The stand-in has the ``Pipeline`` interface (params, update_params, presets, frames, status, start,
-stop) without cameras or models, so the API, auth and stream tests run in milliseconds. The HTTP and
-browser tests use the real ``Pipeline``.
+Unit tests get a Flask app over a stand-in pipeline: the ``Pipeline`` interface (params,
+update_params, presets, frames, status, start, stop) with the real params validation but no camera
+or model, so the API, auth and stream tests run in milliseconds. The HTTP and browser tests run the
+real server and the real ``Pipeline`` on the selfie clip, with a small random-weight generator saved
+to a temporary file (a test fixture: the app never shows such a model), and check what the stream
+shows against ``SelfieClip``: the clip's own frames with the faces YuNet finds in them.
 """
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
+from typing import Iterator, List
 
 import cv2
 import numpy as np
 import pytest
 
+import stylegan2
 from app import create_app
 from app.buffers import LatestBuffer
+from app.compositor import PreparedFace, composite, prepare_face
 from app.config import ServerConfig
-from app.params import apply_update, default_params, load_presets
-from app.pipeline import EncodedFrame
+from app.generation import FaceGenerator
+from app.params import Params, apply_update, default_params, load_presets
+from app.pipeline import EncodedFrame, Pipeline, PipelineConfig
+from app.server import StyleCamServer
+from stylegan2.testing import make_random_generator
+
+SELFIE = "media/videos/selfie_webcam_10s.mp4"
+YUNET = "weights/face_detection_yunet_2026may.onnx"
 
 TOKEN = "test-token-1234"
 
@@ -54,7 +68,8 @@ class StandInPipeline:
     def publish(self, shade: int) -> EncodedFrame:
         """Put a small grey frame of the given shade, as the pipeline's encoder would."""
         image = np.full((48, 64, 3), shade, np.uint8)
-        frame = EncodedFrame(jpeg=cv2.imencode(".jpg", image)[1].tobytes(), version=self.frames.version + 1,
+        captured_version = 100 + self.frames.version      # the camera's count, unlike the buffer's
+        frame = EncodedFrame(jpeg=cv2.imencode(".jpg", image)[1].tobytes(), version=captured_version,
                              params_version=self.params_version, timestamp=time.time())
         self.frames.put(frame)
         return frame
@@ -88,3 +103,92 @@ def client(make_client):
     client = make_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
     return client
+
+
+# --- the real server on the selfie clip ----------------------------------------------------------------
+
+class SelfieClip:
+    """The selfie clip as the pipeline reads it, and the faces YuNet finds in each frame (faces.json).
+
+    ``X-Frame-Version`` n is the clip's frame (n - 1) modulo its length (the source loops), so a test
+    can rebuild what any streamed frame should show: that camera frame with a given face pasted on.
+    """
+
+    def __init__(self, video: Path, faces_json: Path) -> None:
+        self.video = video
+        described = json.loads(faces_json.read_text())["videos"]["videos/" + video.name]
+        self.frame_count = described["frame_count"]
+        self.landmarks = {entry["frame"]: [np.array(face["landmarks"], np.float32) for face in entry["faces"]]
+                          for entry in described["frames"]}
+
+    def index(self, frame_version: int) -> int:
+        return (frame_version - 1) % self.frame_count
+
+    def has_face(self, frame_version: int) -> bool:
+        return bool(self.landmarks[self.index(frame_version)])
+
+    def camera_frame(self, frame_version: int) -> np.ndarray:
+        capture = cv2.VideoCapture(str(self.video))
+        try:
+            for _ in range(self.index(frame_version) + 1):
+                ok, image = capture.read()
+                assert ok, f"cannot decode {self.video}"
+            return image
+        finally:
+            capture.release()
+
+    def distances(self, shown: np.ndarray, frame_version: int, faces: List[PreparedFace]) -> List[float]:
+        """How far ``shown`` is from the camera frame with each of ``faces`` pasted on, over the pixels
+        where those candidates differ (mean absolute difference, summed over channels)."""
+        camera = self.camera_frame(frame_version)
+        landmarks = self.landmarks[self.index(frame_version)]
+        candidates = [composite(camera, landmarks, face).astype(int) for face in faces]
+        differs = np.zeros(camera.shape[:2], bool)
+        for other in candidates[1:]:
+            differs |= np.abs(other - candidates[0]).sum(axis=2) > 30
+        assert differs.sum() > 500, "the candidate faces look alike: nothing to tell them apart by"
+        return [float(np.abs(shown.astype(int) - candidate).sum(axis=2)[differs].mean()) for candidate in candidates]
+
+
+@pytest.fixture(scope="session")
+def selfie(shared_file) -> SelfieClip:
+    return SelfieClip(shared_file(SELFIE), shared_file("media/faces.json"))
+
+
+@pytest.fixture(scope="session")
+def yunet_file(shared_file) -> Path:
+    return shared_file(YUNET)
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory) -> Path:
+    """A small random-weight generator saved like real weights (64 px, renders in milliseconds)."""
+    path = tmp_path_factory.mktemp("weights") / "random-g64.pt"
+    stylegan2.save(make_random_generator(resolution=64), path, meta={"note": "random weights, test fixture"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def render_face(random_weights):
+    """Params -> the face the pipeline pastes for them, rendered independently of the running pipeline."""
+    faces = FaceGenerator(stylegan2.load(random_weights).generator, load_presets())
+
+    def render(params: Params) -> PreparedFace:
+        return prepare_face(faces.render(params))
+
+    return render
+
+
+@pytest.fixture(scope="session")
+def selfie_pipeline_config(selfie, random_weights, yunet_file) -> PipelineConfig:
+    return PipelineConfig(source=str(selfie.video), weights=str(random_weights), device="cpu",
+                          detector="yunet", detector_model=str(yunet_file))
+
+
+@pytest.fixture(scope="module")
+def live_server(selfie_pipeline_config) -> Iterator[StyleCamServer]:
+    """The real server and pipeline on the selfie clip, on a free port of 127.0.0.1, token required."""
+    server = StyleCamServer(ServerConfig(host="127.0.0.1", port=0, token=TOKEN), Pipeline(selfie_pipeline_config))
+    server.start_in_thread()
+    yield server
+    server.stop()

@@ -1,11 +1,19 @@
-"""The command line: model management from local file:// URLs (never the network) and clear user errors."""
+"""The command line: model management from local file:// URLs (never the network), clear user errors,
+and a server that prints where to open it and stops cleanly on Ctrl-C or SIGTERM."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+
 import pytest
 from click.testing import CliRunner
 
 import weights
+from app import PROJECT_ROOT
 from app.cli import cli
-
-YUNET = "weights/face_detection_yunet_2026may.onnx"
 
 
 @pytest.fixture
@@ -37,8 +45,8 @@ def test_weights_list_shows_every_registry_model_as_missing_in_an_empty_folder(w
         assert model.filename in line and model.url in line and " no " in line
 
 
-def test_weights_fetch_downloads_and_verifies_the_file(weights_dir, shared_file):
-    source = shared_file(YUNET)
+def test_weights_fetch_downloads_and_verifies_the_file(weights_dir, yunet_file):
+    source = yunet_file
     result = run("weights", "fetch", "yunet", "--url", source.as_uri())
     assert result.exit_code == 0, result.output
     assert (weights_dir / source.name).read_bytes() == source.read_bytes()
@@ -47,8 +55,8 @@ def test_weights_fetch_downloads_and_verifies_the_file(weights_dir, shared_file)
     assert yunet_line.split()[2:4] == ["yes", "yes"]
 
 
-def test_weights_fetch_keeps_a_verified_copy(weights_dir, shared_file):
-    run("weights", "fetch", "yunet", "--url", shared_file(YUNET).as_uri())
+def test_weights_fetch_keeps_a_verified_copy(weights_dir, yunet_file):
+    run("weights", "fetch", "yunet", "--url", yunet_file.as_uri())
     result = run("weights", "fetch", "yunet", "--url", "file:///nonexistent")
     assert result.exit_code == 0
     assert "already present and verified" in result.output
@@ -84,3 +92,87 @@ def test_weights_fetch_refuses_one_url_for_several_models(weights_dir):
     result = run("weights", "fetch", "yunet", "haarcascade", "--url", "file:///x")
     assert result.exit_code == 2
     assert "name exactly one" in result.output
+
+
+# --- serve ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def serve_args(selfie, random_weights, yunet_file):
+    """A serve command line that works on this machine: the selfie clip, a random-weight test model."""
+    return ["serve", "--source", str(selfie.video), "--weights", str(random_weights), "--device", "cpu",
+            "--detector-model", str(yunet_file), "--host", "127.0.0.1", "--offline"]
+
+
+def with_option(args, option, value):
+    """``args`` with ``option`` set to ``value`` (replaced where it is already given)."""
+    if option in args:
+        args = args[:args.index(option)] + args[args.index(option) + 2:]
+    return args + [option, value]
+
+
+def test_serve_with_a_missing_source_file_fails_cleanly(serve_args, tmp_path):
+    result = run(*with_option(serve_args, "--source", str(tmp_path / "gone.mp4")))
+    assert_clean_failure(result, "gone.mp4")
+
+
+def test_serve_with_a_missing_weights_file_fails_cleanly(serve_args, tmp_path):
+    result = run(*with_option(serve_args, "--weights", str(tmp_path / "gone.pt")))
+    assert_clean_failure(result, "gone.pt")
+
+
+def test_serve_with_a_broken_weights_file_fails_cleanly(serve_args, tmp_path):
+    broken = tmp_path / "broken.pkl"
+    broken.write_bytes(b"\x80\x04 this is not a generator")
+    assert_clean_failure(run(*with_option(serve_args, "--weights", str(broken))), "broken.pkl")
+
+
+def test_serve_with_a_broken_presets_file_fails_cleanly(serve_args, tmp_path):
+    presets = tmp_path / "presets.json"
+    presets.write_text('{"presets": "smile"}')
+    assert_clean_failure(run(*serve_args, "--presets", str(presets)), "presets.json")
+
+
+def test_serve_on_a_port_in_use_fails_cleanly(serve_args):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert_clean_failure(run(*serve_args, "--port", port), f"cannot listen on 127.0.0.1:{port}", "--port")
+
+
+def test_serve_offline_without_the_default_model_says_how_to_fetch_it(serve_args, weights_dir):
+    result = run(*with_option(serve_args, "--weights", "ffhq-256"))
+    assert_clean_failure(result, "--offline", "python -m app weights fetch ffhq-256")
+
+
+def test_serve_refuses_a_token_and_no_token_together(serve_args):
+    result = run(*serve_args, "--token", "abc", "--no-token")
+    assert result.exit_code == 2
+    assert "contradict" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_prints_the_url_with_the_token_and_stops_cleanly_on_a_signal(serve_args, stop_signal):
+    server = subprocess.Popen([sys.executable, "-m", "app", *with_option(serve_args, "--port", "0")],
+                              cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "STYLECAM_TOKEN": "secret-token-42"})
+    try:
+        printed = ""
+        while "?token=" not in printed:
+            line = server.stdout.readline()
+            assert line, f"serve ended before printing its URL:\n{printed}"
+            printed += line
+        address = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=secret-token-42", printed)
+        assert address, printed
+        stream = urllib.request.urlopen(f"http://127.0.0.1:{address[1]}/stream.mjpg?token=secret-token-42",
+                                        timeout=30)
+        assert stream.read(100).startswith(b"--")
+        server.send_signal(stop_signal)
+        stream.read()                               # the server ends the open stream, then exits
+        remaining = server.communicate(timeout=30)[0]
+        assert server.returncode == 0, remaining
+        assert "StyleCam stopped." in remaining and "Traceback" not in remaining
+    finally:
+        server.kill()
+        server.wait()
