@@ -4,11 +4,12 @@ Parameter and buffer names match NVlabs stylegan2-ada-pytorch so that its state 
 Weights are stored unscaled ("equalised learning rate"): each layer multiplies by its gain when it runs.
 """
 import math
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 
-from . import ops
+from . import inference, ops
 
 
 class FullyConnectedLayer(torch.nn.Module):
@@ -43,7 +44,10 @@ class FullyConnectedLayer(torch.nn.Module):
 
 
 class SynthesisLayer(torch.nn.Module):
-    """Modulated 3x3 convolution (optionally upsampling 2x), per-pixel noise, bias, leaky ReLU, clamp."""
+    """Modulated 3x3 convolution (optionally upsampling 2x), per-pixel noise, bias, leaky ReLU, clamp.
+
+    `forward(..., fast=True)` uses the CPU inference layouts of `inference` (the caller decides when).
+    """
 
     def __init__(self,
         in_channels: int,                   # Number of input channels.
@@ -73,23 +77,60 @@ class SynthesisLayer(torch.nn.Module):
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = torch.nn.Parameter(torch.zeros([]))
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
+        self.winograd = inference.use_winograd(in_channels, resolution, kernel_size, up)
+        self.fast_path_supported = up == 1 or (kernel_size == 3 and len(resample_filter) == 4)
+        self.cache = inference.WeightCache()
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", fused: bool = True,
-                ) -> torch.Tensor:
+                fast: bool = False) -> torch.Tensor:
         in_resolution = self.resolution // self.up
         if x.shape[1:] != (self.in_channels, in_resolution, in_resolution):
             raise ValueError(f"expected input [N, {self.in_channels}, {in_resolution}, {in_resolution}], "
                              f"got {list(x.shape)}")
         styles = self.affine(w)
-        noise = None
-        if self.use_noise and noise_mode == "random":
-            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device)
-            noise = noise * self.noise_strength
-        elif self.use_noise and noise_mode == "const":
-            noise = self.noise_const * self.noise_strength
+        noise = self._noise(x.shape[0], noise_mode, x.device)
+        if fast and self.fast_path_supported:
+            return self._forward_fast(x, styles, noise)
         x = ops.modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up,
                                  resample_filter=self.resample_filter, fused=fused)
         return ops.bias_act(x, self.bias.to(x.dtype), self.activation, gain=self.act_gain, clamp=self.conv_clamp)
+
+    def _noise(self, batch_size: int, noise_mode: str, device: torch.device) -> Optional[torch.Tensor]:
+        """[H, W] for 'const', [N, 1, H, W] for 'random', None for 'none' or a layer without noise."""
+        if not self.use_noise or noise_mode == "none":
+            return None
+        if noise_mode == "random":
+            noise = torch.randn([batch_size, 1, self.resolution, self.resolution], device=device)
+            return noise * self.noise_strength
+        return self.noise_const * self.noise_strength
+
+    def _forward_fast(self, x: torch.Tensor, styles: torch.Tensor, noise: Optional[torch.Tensor]) -> torch.Tensor:
+        """The same function as the reference path, in the CPU inference layouts (see `inference`)."""
+        batch_size = x.shape[0]
+        squared_norms = self.cache.get("squared_norms", self.weight, lambda w: w.square().sum(dim=[2, 3]))
+        scale = (styles.square() @ squared_norms.t() + 1e-8).rsqrt() * self.act_gain  # demodulation [N, O]
+        bias = self.bias * self.act_gain
+        noise = noise * self.act_gain if noise is not None else None
+        if self.winograd:
+            u = self.cache.get("winograd", self.weight, inference.winograd_weights)
+            y = inference.winograd_conv3x3(x, u, styles)  # [N, H/4, 4, W/4, 4, O]
+            out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
+            if noise is not None:
+                noise = noise.reshape(-1, *y.shape[1:-1], 1)
+            inference.output_pass(y, scale.view(batch_size, 1, 1, 1, 1, -1), bias, noise,
+                                  self.activation, self.conv_clamp, out=out)
+            return out.view(batch_size, self.resolution, self.resolution, -1).permute(0, 3, 1, 2)
+        if self.up == 1:
+            weight = self.cache.get("channels_last", self.weight, _channels_last)
+            y = _modulated_conv(F.conv2d, x, weight, styles, padding=self.weight.shape[-1] // 2)
+        else:
+            transposed = self.cache.get("transposed", self.weight, lambda w: _channels_last(w.transpose(0, 1)))
+            y = _modulated_conv(F.conv_transpose2d, x, transposed, styles, stride=2, weight_in_dim=0)
+            lowpass = self.cache.get("lowpass", self.resample_filter,
+                                     lambda f: (f * 4).flip([0, 1]).expand(self.out_channels, 1, 4, 4).contiguous())
+            y = F.conv2d(y, lowpass, padding=1, groups=self.out_channels)
+        return inference.output_pass(y, scale.view(batch_size, -1, 1, 1), bias.view(1, -1, 1, 1), noise,
+                                     self.activation, self.conv_clamp, out=y)
 
 
 class ToRGBLayer(torch.nn.Module):
@@ -107,8 +148,32 @@ class ToRGBLayer(torch.nn.Module):
         self.weight = torch.nn.Parameter(torch.randn([out_channels, in_channels, 1, 1]))
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels)
+        self.cache = inference.WeightCache()
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = True, fast: bool = False) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
+        if fast:
+            weight = self.cache.get("channels_last", self.weight, _channels_last)
+            y = _modulated_conv(F.conv2d, x, weight, styles).add_(self.bias.view(1, -1, 1, 1))
+            return y.clamp_(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else y
         x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
         return ops.bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
+
+
+def _channels_last(weight: torch.Tensor) -> torch.Tensor:
+    """A weight in the memory format of channels-last activations, so oneDNN need not convert it per call."""
+    return weight.contiguous(memory_format=torch.channels_last)
+
+
+def _modulated_conv(conv: Callable, x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
+                    weight_in_dim: int = 1, **conv_kwargs) -> torch.Tensor:
+    """conv(x * styles, weight): scales the weight's input channels instead when that is less work.
+
+    That is a single sample whose weight has fewer elements than its activations (high resolutions).
+    """
+    batch_size, in_channels = styles.shape
+    if batch_size == 1 and weight.numel() < x.numel():
+        shape = [1] * weight.ndim
+        shape[weight_in_dim] = in_channels
+        return conv(x, weight * styles.view(shape), **conv_kwargs)
+    return conv(x * styles.view(batch_size, in_channels, 1, 1), weight, **conv_kwargs)

@@ -118,21 +118,25 @@ class SynthesisBlock(torch.nn.Module):
             self.num_torgb += 1
 
     def forward(self, x: Optional[torch.Tensor], img: Optional[torch.Tensor], ws: torch.Tensor,
-                dtype: torch.dtype, noise_mode: str, fused: bool):
-        """Return (features in `dtype`, image in float32); `ws` holds this block's num_conv + num_torgb ws."""
+                dtype: torch.dtype, noise_mode: str, fused: bool, fast: bool):
+        """Return (features in `dtype`, image in float32); `ws` holds this block's num_conv + num_torgb ws.
+
+        `fast` selects the CPU inference layouts, which keep features in the channels-last format.
+        """
         w_iter = iter(ws.unbind(dim=1))
-        memory_format = torch.channels_last if self.channels_last and dtype == torch.float16 \
-            else torch.contiguous_format
+        channels_last = fast or (self.channels_last and dtype == torch.float16)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        layer_kwargs = dict(noise_mode=noise_mode, fused=fused, fast=fast)
         if self.in_channels == 0:
             x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
         else:
             x = x.to(dtype=dtype)
-            x = self.conv0(x.to(memory_format=memory_format), next(w_iter), noise_mode=noise_mode, fused=fused)
-        x = self.conv1(x.to(memory_format=memory_format), next(w_iter), noise_mode=noise_mode, fused=fused)
+            x = self.conv0(x.to(memory_format=memory_format), next(w_iter), **layer_kwargs)
+        x = self.conv1(x.to(memory_format=memory_format), next(w_iter), **layer_kwargs)
         if img is not None:
             img = ops.upsample2d(img, self.resample_filter)
         if self.num_torgb:
-            y = self.torgb(x, next(w_iter), fused=fused)
+            y = self.torgb(x, next(w_iter), fused=fused, fast=fast)
             y = y.to(dtype=torch.float32, memory_format=torch.contiguous_format)
             img = img + y if img is not None else y
         return x, img
@@ -174,11 +178,14 @@ class SynthesisNetwork(torch.nn.Module):
             setattr(self, f"b{res}", block)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
-                fp16_on_cpu: bool = False, fused_modconv: Optional[bool] = None) -> torch.Tensor:
+                fp16_on_cpu: bool = False, fused_modconv: Optional[bool] = None, fast: bool = True,
+                ) -> torch.Tensor:
         """Render ws to float32 images in about [-1, 1].
 
         fp16 blocks run in fp16 only on CUDA (or on the CPU when `fp16_on_cpu`, for testing) unless
-        `force_fp32`. `fused_modconv` picks the modulated-conv layout, None = automatic.
+        `force_fp32`. fp32 blocks on the CPU use the fast inference layouts of `inference` when autograd
+        is off and `fast` is left on; otherwise the reference layout, where `fused_modconv` picks between
+        per-sample weights (True) and scaled activations (False), None = as NVlabs.
         """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
@@ -186,14 +193,16 @@ class SynthesisNetwork(torch.nn.Module):
             raise ValueError(f"expected ws [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         ws = ws.to(torch.float32)
         fp16_allowed = not force_fp32 and (ws.device.type == "cuda" or fp16_on_cpu)
+        fast_allowed = fast and ws.device.type == "cpu" and not torch.is_grad_enabled()
         x = img = None
         w_idx = 0
         for res in self.block_resolutions:
             block = getattr(self, f"b{res}")
             dtype = torch.float16 if block.use_fp16 and fp16_allowed else torch.float32
             fused = fused_modconv if fused_modconv is not None else (dtype == torch.float32 or ws.shape[0] == 1)
+            block_fast = fast_allowed and dtype == torch.float32
             block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
-            x, img = block(x, img, block_ws, dtype=dtype, noise_mode=noise_mode, fused=fused)
+            x, img = block(x, img, block_ws, dtype=dtype, noise_mode=noise_mode, fused=fused, fast=block_fast)
             w_idx += block.num_conv
         return img
 

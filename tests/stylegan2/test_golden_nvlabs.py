@@ -25,14 +25,22 @@ def test_mapping_and_truncation_match(nvlabs_golden, golden_generator, psi, cuto
     assert_close(ws, io[expected])
 
 
-@pytest.mark.parametrize("fused_modconv", [None, True, False], ids=["auto", "fused", "unfused"])
+LAYOUTS = {
+    "fast": {},
+    "reference": dict(fast=False),
+    "reference-fused": dict(fast=False, fused_modconv=True),
+    "reference-unfused": dict(fast=False, fused_modconv=False),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("ws_name, noise_mode, expected", [("ws_psi07", "const", "img_const"),
                                                            ("ws_psi07", "none", "img_none"),
                                                            ("ws_mixed", "const", "img_mixed_const")])
-def test_synthesis_matches(nvlabs_golden, golden_generator, ws_name, noise_mode, expected, fused_modconv):
+def test_synthesis_matches(nvlabs_golden, golden_generator, ws_name, noise_mode, expected, layout):
     io = nvlabs_golden[2]
     with torch.no_grad():
-        img = golden_generator.synthesis(io[ws_name], noise_mode=noise_mode, fused_modconv=fused_modconv)
+        img = golden_generator.synthesis(io[ws_name], noise_mode=noise_mode, **LAYOUTS[layout])
     assert img.dtype == torch.float32
     assert_close(img, io[expected])
 

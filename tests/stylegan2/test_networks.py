@@ -120,18 +120,61 @@ def test_noise_mode_none_differs_from_const(small_generator):
     assert not torch.allclose(render(small_generator, ws, noise_mode="none"), render(small_generator, ws))
 
 
-@pytest.mark.parametrize("fused_modconv", [True, False])
-def test_batch_items_are_independent(small_generator, fused_modconv):
+LAYOUTS = {"fast": {}, "fused": dict(fast=False, fused_modconv=True), "unfused": dict(fast=False, fused_modconv=False)}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_batch_items_are_independent(small_generator, layout):
     ws = random_ws(small_generator, batch_size=3)
-    batch = render(small_generator, ws, fused_modconv=fused_modconv)
-    single = torch.cat([render(small_generator, ws[i:i + 1], fused_modconv=fused_modconv) for i in range(3)])
+    batch = render(small_generator, ws, **LAYOUTS[layout])
+    single = torch.cat([render(small_generator, ws[i:i + 1], **LAYOUTS[layout]) for i in range(3)])
     assert (batch - single).abs().max() < 1e-4
 
 
 def test_fused_and_unfused_layouts_agree(small_generator):
     ws = random_ws(small_generator, batch_size=2)
-    fused, unfused = render(small_generator, ws, fused_modconv=True), render(small_generator, ws, fused_modconv=False)
-    assert (fused - unfused).abs().max() < 1e-4
+    assert (render(small_generator, ws, **LAYOUTS["fused"]) - render(small_generator, ws, **LAYOUTS["unfused"])).abs().max() < 1e-4
+
+
+@pytest.fixture(scope="module")
+def winograd_generator():
+    """256 channels at 16x16 and 32x32: the resolutions where the fast layout uses Winograd convolutions."""
+    G = make_random_generator(resolution=32, channel_base=8192, channel_max=256)
+    assert G.synthesis.b16.conv1.winograd and G.synthesis.b32.conv1.winograd
+    return G
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+@pytest.mark.parametrize("noise_mode", ["const", "none"])
+def test_fast_layout_matches_reference(winograd_generator, batch_size, noise_mode):
+    ws = random_ws(winograd_generator, batch_size=batch_size)
+    fast = render(winograd_generator, ws, noise_mode=noise_mode)
+    reference = render(winograd_generator, ws, noise_mode=noise_mode, fast=False)
+    assert fast.is_contiguous() and fast.dtype == torch.float32
+    assert not torch.equal(fast, reference)  # a different computation ...
+    assert (fast - reference).abs().max() < 1e-4  # ... of the same function
+
+
+def test_fast_layout_runs_under_inference_mode(small_generator):
+    ws = random_ws(small_generator)
+    with torch.inference_mode():
+        fast = small_generator.synthesis(ws)
+    assert (fast - render(small_generator, ws, fast=False)).abs().max() < 1e-4
+
+
+def test_autograd_uses_the_reference_layout(small_generator):
+    ws = random_ws(small_generator)
+    with torch.enable_grad():
+        img = small_generator.synthesis(ws)
+    assert torch.equal(img, render(small_generator, ws, fast=False))
+
+
+def test_fast_layout_follows_weights_changed_in_place(small_generator):
+    G = make_random_generator(resolution=16, seed=1)
+    ws = random_ws(G)
+    render(G, ws)  # fills the weight caches
+    G.load_state_dict(make_random_generator(resolution=16, seed=2).state_dict())
+    assert (render(G, ws) - render(G, ws, fast=False)).abs().max() < 1e-4
 
 
 def test_gradients_reach_ws_and_noise_buffers(small_generator):

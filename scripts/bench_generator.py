@@ -1,0 +1,113 @@
+"""Benchmark the StyleGAN2 generator on the FFHQ-256 configuration with random weights; prints JSON.
+
+    python scripts/bench_generator.py                    # CPU, batches 1 and 8
+    python scripts/bench_generator.py --device cuda      # fp16 in the top 4 resolutions; --fp32 to disable
+
+Times `G.synthesis(ws, noise_mode="const")` under torch.inference_mode in two layouts, interleaved so that
+load from other processes affects both alike: "fast" (the default: the CPU inference layouts on a CPU) and
+"reference" (`fast=False`, the NVlabs layout). Reports the median milliseconds per image over the repeats
+after warm-up, the peak memory, and the largest difference between the two layouts' images.
+"""
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stylegan2.testing import make_random_generator  # noqa: E402
+
+FFHQ_256 = dict(resolution=256, z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
+                num_fp16_res=4, conv_clamp=256)
+WARMUP_RUNS = 2
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="batch sizes (default 1 8)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per batch and layout (default 7, min 5)")
+    parser.add_argument("--fp32", action="store_true", help="on CUDA, run every resolution in fp32")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--fast-only", action="store_true", help="skip timing the reference layout")
+    args = parser.parse_args()
+    if args.repeats < 5:
+        parser.error("--repeats must be at least 5")
+    if min(args.batch) < 1:
+        parser.error("--batch sizes must be positive")
+    return args
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_layouts(G, ws, layouts: dict, repeats: int, device: torch.device) -> dict:
+    """Median seconds per call of each layout, the layouts taking turns within every repeat."""
+    times = {name: [] for name in layouts}
+    for run in range(WARMUP_RUNS + repeats):
+        for name, kwargs in layouts.items():
+            synchronize(device)
+            start = time.perf_counter()
+            G.synthesis(ws, noise_mode="const", **kwargs)
+            synchronize(device)
+            if run >= WARMUP_RUNS:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    G = make_random_generator(**FFHQ_256).to(device)
+    fp16 = device.type == "cuda" and not args.fp32
+    layouts = {"fast": dict(force_fp32=not fp16)}
+    if not args.fast_only:
+        layouts["reference"] = dict(force_fp32=not fp16, fast=False)
+
+    results = []
+    with torch.inference_mode():
+        for batch_size in args.batch:
+            z = torch.randn([batch_size, G.z_dim], generator=torch.Generator().manual_seed(batch_size))
+            ws = G.mapping(z.to(device), truncation_psi=0.7)
+            seconds = time_layouts(G, ws, layouts, args.repeats, device)
+            result = {"batch": batch_size}
+            result.update({f"{name}_ms_per_image": round(1000 * s / batch_size, 1) for name, s in seconds.items()})
+            if "reference" in seconds:
+                result["speedup"] = round(seconds["reference"] / seconds["fast"], 2)
+                fast_img = G.synthesis(ws, **layouts["fast"])
+                reference_img = G.synthesis(ws, **layouts["reference"])
+                result["max_abs_diff_fast_vs_reference"] = float((fast_img - reference_img).abs().max())
+                result["image_max_abs"] = float(reference_img.abs().max())
+            results.append(result)
+
+    print(json.dumps({
+        "benchmark": "G.synthesis(ws, noise_mode='const'), FFHQ-256 configuration, random weights",
+        "config": FFHQ_256,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "dtype": f"float16 in the top {FFHQ_256['num_fp16_res']} resolutions" if fp16 else "float32",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "results": results,
+        "peak_memory_mb": round(peak_memory_mb(device), 1),
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()

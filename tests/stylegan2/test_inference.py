@@ -1,0 +1,44 @@
+"""The CPU inference building blocks, against the plain PyTorch operations they replace."""
+import torch
+import torch.nn.functional as F
+
+from stylegan2 import inference
+
+
+def test_winograd_conv3x3_matches_modulated_conv2d():
+    x, weight, styles = torch.randn(2, 8, 12, 12), torch.randn(5, 8, 3, 3), torch.rand(2, 8) + 0.5
+    expected = F.conv2d(x * styles[:, :, None, None], weight, padding=1)
+    tiles = inference.winograd_conv3x3(x, inference.winograd_weights(weight), styles)
+    assert tiles.shape == (2, 3, 4, 3, 4, 5)
+    actual = tiles.reshape(2, 12, 12, 5).permute(0, 3, 1, 2)
+    assert (actual - expected).abs().max() < 1e-4 * expected.abs().max()
+
+
+def test_winograd_accepts_channels_last_input():
+    x, weight, styles = torch.randn(1, 8, 8, 8), torch.randn(4, 8, 3, 3), torch.ones(1, 8)
+    u = inference.winograd_weights(weight)
+    plain = inference.winograd_conv3x3(x, u, styles)
+    channels_last = inference.winograd_conv3x3(x.contiguous(memory_format=torch.channels_last), u, styles)
+    assert torch.equal(plain, channels_last)
+
+
+def test_output_pass_is_bias_noise_activation_clamp():
+    y, scale, bias, noise = torch.randn(2, 3, 4, 4) * 100, torch.rand(2, 3, 1, 1), torch.randn(1, 3, 1, 1), torch.randn(4, 4)
+    expected = F.leaky_relu(y * scale + bias + noise, 0.2).clamp(-20, 20)
+    actual = inference.output_pass(y.clone(), scale, bias, noise, "lrelu", 20, out=torch.empty_like(y))
+    assert torch.allclose(actual, expected)
+
+
+def test_weight_cache_rebuilds_only_when_the_source_changes():
+    source, builds = torch.ones(3), []
+    cache = inference.WeightCache()
+
+    def build(tensor):
+        builds.append(1)
+        return tensor * 2
+
+    first = cache.get("double", source, build)
+    assert cache.get("double", source, build) is first and len(builds) == 1
+    source.add_(1)
+    assert torch.equal(cache.get("double", source, build), torch.full((3,), 4.0)) and len(builds) == 2
+    assert torch.equal(cache.get("double", torch.zeros(3), build), torch.zeros(3)) and len(builds) == 3
