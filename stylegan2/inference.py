@@ -12,6 +12,8 @@ less work, because on a CPU nearly all the time goes into the convolutions and i
   2.25 instead of 9 multiplications per output, identical up to float rounding (about 1e-6 relative).
 - Activations are kept in the channels-last memory format, in which oneDNN runs the transposed and
   depthwise convolutions several times faster.
+- Batches run together at low resolutions (weights are reused across samples) and one sample at a time
+  from PER_SAMPLE_MIN_RESOLUTION up (activations stay in the CPU caches from one layer to the next).
 """
 from typing import Callable, Dict, Optional, Tuple
 
@@ -30,6 +32,7 @@ _WINOGRAD_OUTPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_AT, dtype=torch.f
                                         torch.tensor(_WINOGRAD_AT, dtype=torch.float32))  # [16, 36]
 WINOGRAD_MIN_CHANNELS = 256     # Below this the tile transforms cost more than the multiplications saved.
 WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost more memory traffic.
+PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
 
 _INPLACE_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda x: x,

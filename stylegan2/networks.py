@@ -8,7 +8,7 @@ from typing import Dict, Optional, Sequence, Union
 
 import torch
 
-from . import ops
+from . import inference, ops
 from .layers import FullyConnectedLayer, SynthesisLayer, ToRGBLayer
 
 NOISE_MODES = ("const", "random", "none")
@@ -192,19 +192,37 @@ class SynthesisNetwork(torch.nn.Module):
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"expected ws [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         ws = ws.to(torch.float32)
-        fp16_allowed = not force_fp32 and (ws.device.type == "cuda" or fp16_on_cpu)
-        fast_allowed = fast and ws.device.type == "cpu" and not torch.is_grad_enabled()
-        x = img = None
-        w_idx = 0
+        settings = dict(noise_mode=noise_mode, fused_modconv=fused_modconv,
+                        fp16_allowed=not force_fp32 and (ws.device.type == "cuda" or fp16_on_cpu),
+                        fast_allowed=fast and ws.device.type == "cpu" and not torch.is_grad_enabled())
+        stages, w_idx = [], 0
         for res in self.block_resolutions:
             block = getattr(self, f"b{res}")
-            dtype = torch.float16 if block.use_fp16 and fp16_allowed else torch.float32
-            fused = fused_modconv if fused_modconv is not None else (dtype == torch.float32 or ws.shape[0] == 1)
-            block_fast = fast_allowed and dtype == torch.float32
-            block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
-            x, img = block(x, img, block_ws, dtype=dtype, noise_mode=noise_mode, fused=fused, fast=block_fast)
+            stages.append((block, ws.narrow(1, w_idx, block.num_conv + block.num_torgb)))
             w_idx += block.num_conv
-        return img
+        # The fast CPU layout renders the high resolutions one sample at a time: a sample's activations
+        # then stay in the CPU caches between layers, which beats batching there.
+        split = len(stages)
+        if settings["fast_allowed"] and ws.shape[0] > 1:
+            split = next((i for i, (block, _) in enumerate(stages)
+                          if block.resolution >= inference.PER_SAMPLE_MIN_RESOLUTION), split)
+        x, img = self._run_blocks(stages[:split], None, None, slice(None), **settings)
+        if split == len(stages):
+            return img
+        return torch.cat([self._run_blocks(stages[split:], _rows(x, i), _rows(img, i), slice(i, i + 1), **settings)[1]
+                          for i in range(ws.shape[0])])
+
+    @staticmethod
+    def _run_blocks(stages: list, x: Optional[torch.Tensor], img: Optional[torch.Tensor], samples: slice,
+                    noise_mode: str, fused_modconv: Optional[bool], fp16_allowed: bool, fast_allowed: bool):
+        """Run (block, block_ws) stages on the samples `samples` of the ws; returns (features, image)."""
+        for block, block_ws in stages:
+            block_ws = block_ws[samples]
+            dtype = torch.float16 if block.use_fp16 and fp16_allowed else torch.float32
+            fused = fused_modconv if fused_modconv is not None else (dtype == torch.float32 or len(block_ws) == 1)
+            x, img = block(x, img, block_ws, dtype=dtype, noise_mode=noise_mode, fused=fused,
+                           fast=fast_allowed and dtype == torch.float32)
+        return x, img
 
 
 class Generator(torch.nn.Module):
@@ -244,6 +262,10 @@ class Generator(torch.nn.Module):
                 ) -> torch.Tensor:
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)
+
+
+def _rows(tensor: Optional[torch.Tensor], index: int) -> Optional[torch.Tensor]:
+    return None if tensor is None else tensor[index:index + 1]
 
 
 def _check_matrix(name: str, value: Optional[torch.Tensor], features: int) -> None:
