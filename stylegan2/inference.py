@@ -9,7 +9,8 @@ less work, because on a CPU nearly all the time goes into the convolutions and i
 - Demodulation, noise, bias, activation gain and clamping are applied in one pass over the output, with
   the gain folded into the other factors (lrelu(a) * g == lrelu(a * g) for g > 0).
 - 3x3 convolutions with many channels at 16x16 and above use Winograd's F(4x4, 3x3) algorithm:
-  2.25 instead of 9 multiplications per output, identical up to float rounding (about 1e-6 relative).
+  2.25 instead of 9 multiplications per output; the same result up to float rounding (differences of
+  about 1e-5 of the output range).
 - Activations are kept in the channels-last memory format, in which oneDNN runs the transposed and
   depthwise convolutions several times faster.
 - Batches run together at low resolutions (weights are reused across samples) and one sample at a time

@@ -23,7 +23,8 @@ def test_winograd_accepts_channels_last_input():
 
 
 def test_output_pass_is_bias_noise_activation_clamp():
-    y, scale, bias, noise = torch.randn(2, 3, 4, 4) * 100, torch.rand(2, 3, 1, 1), torch.randn(1, 3, 1, 1), torch.randn(4, 4)
+    y, scale = torch.randn(2, 3, 4, 4) * 100, torch.rand(2, 3, 1, 1)
+    bias, noise = torch.randn(1, 3, 1, 1), torch.randn(4, 4)
     expected = F.leaky_relu(y * scale + bias + noise, 0.2).clamp(-20, 20)
     actual = inference.output_pass(y.clone(), scale, bias, noise, "lrelu", 20, out=torch.empty_like(y))
     assert torch.allclose(actual, expected)
