@@ -26,6 +26,15 @@ def test_num_ws_follows_resolution(resolution, num_ws):
     assert G.num_ws == num_ws
 
 
+@pytest.mark.parametrize("resolution", [4, 1024])
+def test_smallest_and_largest_resolutions_render(resolution):
+    G = make_random_generator(resolution=resolution, channel_base=4096, channel_max=4)
+    ws = random_ws(G, batch_size=1)
+    fast, reference = render(G, ws), render(G, ws, fast=False)
+    assert fast.shape == (1, 3, resolution, resolution)
+    assert (fast - reference).abs().max() < 1e-4
+
+
 def test_channel_rule_must_leave_channels_at_every_resolution():
     with pytest.raises(ValueError, match="channel_base 64"):
         Generator(8, 0, 8, 256, 3, synthesis_kwargs=dict(channel_base=64, channel_max=8))
