@@ -186,10 +186,10 @@ def weights_convert(source: Path, target: Path) -> None:
     import stylegan2
 
     try:
-        stylegan2.convert(source, target)
+        meta = stylegan2.convert(source, target)
     except (stylegan2.WeightsFormatError, weights.WeightsError, OSError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"wrote {target}")
+    click.echo(f"wrote {target} (from the {meta['source_format']} file {source.name})")
 
 
 def fetch_model(name: str, force: bool = False, url: Optional[str] = None) -> Path:

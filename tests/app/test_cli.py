@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
+import stylegan2
 import weights
 from app import PROJECT_ROOT
 from app.cli import cli
@@ -92,6 +93,22 @@ def test_weights_fetch_refuses_one_url_for_several_models(weights_dir):
     result = run("weights", "fetch", "yunet", "haarcascade", "--url", "file:///x")
     assert result.exit_code == 2
     assert "name exactly one" in result.output
+
+
+def test_weights_convert_writes_stylecams_own_format(shared_file, tmp_path):
+    converted = tmp_path / "converted.pt"
+    result = run("weights", "convert", str(shared_file("golden/rosinality_g64/ckpt.pt")), str(converted))
+    assert result.exit_code == 0, result.output
+    assert "rosinality" in result.output
+    assert stylegan2.load(converted).meta["format"] == "stylecam"
+
+
+def test_weights_convert_of_a_file_that_is_no_generator_fails_cleanly(tmp_path):
+    not_weights = tmp_path / "notes.pkl"
+    not_weights.write_text("just some text")
+    result = run("weights", "convert", str(not_weights), str(tmp_path / "out.pt"))
+    assert_clean_failure(result, "notes.pkl")
+    assert not (tmp_path / "out.pt").exists()
 
 
 # --- serve ---------------------------------------------------------------------------------------------
