@@ -129,6 +129,7 @@ function showParams(params) {
   if (!sender.idle) return;
   const busy = document.activeElement;
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.checked = radio.value === params.mode;
+  showMode(params.mode);
   for (const id of ["seed", "style_seed", "psi"]) {
     if ($(id) !== busy) $(id).value = params[id];
   }
@@ -141,9 +142,17 @@ function showParams(params) {
   }
 }
 
+// The face controls do nothing in camera-only mode: show them dimmed there.
+function showMode(mode) {
+  document.body.dataset.mode = mode;
+}
+
 function bindControls() {
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
-    radio.addEventListener("change", () => sender.update({ mode: radio.value }));
+    radio.addEventListener("change", () => {
+      showMode(radio.value);
+      sender.update({ mode: radio.value });
+    });
   }
   $("psi").addEventListener("input", () => {
     $("psi-value").textContent = Number($("psi").value).toFixed(2);
@@ -180,7 +189,8 @@ function showStatus(status) {
   $("fig-generation-ms").textContent = figure(status.generation_ms, 0);
   $("fig-faces").textContent = figure(status.faces, 0);
   $("fig-device").textContent = status.device;
-  showWarning(SOURCE_WARNINGS[state] || "");
+  const problems = [SOURCE_WARNINGS[state], status.source.error, ...status.errors];
+  showWarning(problems.filter(Boolean).join(" "));
 }
 
 function showWarning(text) {

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.request
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -160,6 +161,20 @@ def test_serve_on_a_port_in_use_fails_cleanly(serve_args):
 def test_serve_offline_without_the_default_model_says_how_to_fetch_it(serve_args, weights_dir):
     result = run(*with_option(serve_args, "--weights", "ffhq-256"))
     assert_clean_failure(result, "--offline", "python -m app weights fetch ffhq-256")
+
+
+def test_serve_fetches_missing_registry_models_before_anything_else(weights_dir, monkeypatch):
+    fetched = []
+
+    def fetch_model(name):
+        fetched.append(name)
+        raise click.ClickException("no network in tests")
+
+    monkeypatch.setattr("app.cli.fetch_model", fetch_model)
+    result = run("serve", "--source", "missing.mp4")
+    assert_clean_failure(result, "no network in tests")
+    assert fetched == ["ffhq-256"]
+    assert "fetching it now" in result.output
 
 
 def test_serve_refuses_a_token_and_no_token_together(serve_args):
