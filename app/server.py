@@ -22,7 +22,6 @@ from typing import Callable, Dict, Optional
 import waitress
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
 
 from app import STREAMS, create_app
 from app.config import ServerConfig
@@ -41,27 +40,19 @@ class StyleCamServer:
         self._socket_map: Dict[int, wasyncore.dispatcher] = {}
         self._stop_requested = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        # Binding happens here, so a port in use fails before anything else has started.
         self._wsgi = waitress.create_server(
             self.app,
             map=self._socket_map,
-            host=config.host,
-            port=config.port,
+            sockets=[listening_socket(config)],
             threads=config.threads,
             outbuf_high_watermark=config.send_watermark_bytes,
             ident="StyleCam",
         )
-        self._listeners = [d for d in self._socket_map.values() if isinstance(d, BaseWSGIServer)]
-        # Options for every accepted connection; waitress reads them from its adjustments (no keyword).
-        self._listeners[0].adj.socket_options = [
-            (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
-            (socket.SOL_SOCKET, socket.SO_SNDBUF, config.socket_send_buffer_bytes),
-        ]
 
     @property
     def port(self) -> int:
         """The port actually listened on (the one the OS picked when the config asked for 0)."""
-        return int(self._listeners[0].effective_port)
+        return int(self._wsgi.effective_port)
 
     def start(self) -> None:
         """Start the pipeline (opening the camera, which may raise SourceError); on failure, close all."""
@@ -96,8 +87,7 @@ class StyleCamServer:
             self._thread.join()
 
     def _shut_down(self) -> None:
-        for listener in self._listeners:
-            listener.accepting = False      # no new connections from here on
+        self._wsgi.accepting = False        # no new connections from here on
         streams = self.app.extensions[STREAMS]
         streams.closing.set()
         self._serve_until(lambda: streams.count == 0, self.config.shutdown_grace_s)
@@ -113,3 +103,20 @@ class StyleCamServer:
         deadline = time.monotonic() + timeout
         while not done() and time.monotonic() < deadline:
             wasyncore.loop(timeout=0.05, map=self._socket_map, use_poll=True, count=1)
+
+
+def listening_socket(config: ServerConfig) -> socket.socket:
+    """The bound server socket, made first, so that a port in use fails before anything has started.
+
+    Connections accepted on it inherit its send buffer size (``socket_send_buffer_bytes``).
+    """
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.socket_send_buffer_bytes)
+        listening.bind((config.host, config.port))
+    except OSError:
+        listening.close()
+        raise
+    return listening

@@ -24,7 +24,7 @@ class StreamClients:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.closing = threading.Event()      # set at shutdown: every stream ends at its next frame
+        self.closing = threading.Event()      # set at shutdown: streams end within their wait for a frame
         self._count = 0
         self._lock = threading.Lock()
 
