@@ -142,12 +142,13 @@ class ProjectionConfig:
 
     @classmethod
     def fast(cls, steps: int = 150, space: str = "w+", seed: int = 0,
-             early_stop: Optional[bool] = True) -> "ProjectionConfig":
+             early_stop: bool = True) -> "ProjectionConfig":
         """StyleCam's interactive default (see scripts/bench_projection.py for how it compares).
 
         Starts from the best of 16 sampled latents, fits in W for a third of the steps (the coarse
         face, robustly), then refines in W+ (details) with a lower rate; LPIPS plus pixel MSE; the
-        generator's own noise is kept, so the latent alone reproduces the result in the live app.
+        generator's own noise is kept, so the latent alone reproduces the result in the live app;
+        the unfused modulated-conv layout, whose backward pass needs no conv weight gradients.
         ``space="w"`` keeps everything in W (a latent that mixes most predictably).
         """
         if space not in SPACES:
@@ -163,4 +164,4 @@ class ProjectionConfig:
                             lr_rampdown=0.3))
         return cls(stages=stages, start="candidates", num_candidates=16, w_avg_samples=2000,
                    lpips_weight=1.0, pixel_weight=1.0, optimize_noise=False,
-                   early_stop_patience=15 if early_stop else 0, seed=seed)
+                   early_stop_patience=15 if early_stop else 0, fused_modconv=False, seed=seed)

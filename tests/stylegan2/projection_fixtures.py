@@ -23,21 +23,46 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-class StandInLpips(nn.Module):
-    """Three conv stages (3 -> 16 -> 32 -> 64 channels, halving the size), LPIPS-style output."""
+SMALL_STAGES = ((16, 1), (32, 1), (64, 1))                                  # Fast: for tests.
+VGG16_STAGES = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))             # VGG16's shape and cost.
 
-    def __init__(self, seed: int = 0) -> None:
+
+class StandInStage(nn.Module):
+    """3x3 conv + ReLU layers at one resolution, and the per-channel LPIPS weights of their output."""
+
+    def __init__(self, in_channels: int, out_channels: int, num_convs: int, generator: torch.Generator):
         super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        widths = [3, 16, 32, 64]
         self.convs = nn.ModuleList()
-        for index, (cin, cout) in enumerate(zip(widths[:-1], widths[1:])):
-            conv = nn.Conv2d(cin, cout, kernel_size=3, padding=1)
+        for index in range(num_convs):
+            cin = in_channels if index == 0 else out_channels
+            conv = nn.Conv2d(cin, out_channels, kernel_size=3, padding=1)
             with torch.no_grad():
                 conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * (2 / (cin * 9)) ** 0.5)
-                conv.bias.copy_(torch.randn(cout, generator=generator) * 0.1)
+                conv.bias.copy_(torch.randn(out_channels, generator=generator) * 0.1)
             self.convs.append(conv)
-            self.register_buffer(f"lpips_weight{index}", torch.rand(cout, generator=generator) + 0.1)
+        self.register_buffer("lpips_weight", torch.rand(out_channels, generator=generator) + 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        return x
+
+    def lpips_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Channel-normalised, weighted, position-averaged features, flattened (LPIPS's convention)."""
+        unit = x / (x.square().sum(dim=1, keepdim=True) + 1e-10).sqrt()
+        scaled = unit * self.lpips_weight.sqrt()[None, :, None, None] / float(x.shape[2] * x.shape[3]) ** 0.5
+        return scaled.flatten(1)
+
+
+class StandInLpips(nn.Module):
+    """Conv stages separated by 2x pooling; LPIPS features taken at the end of every stage."""
+
+    def __init__(self, stages=SMALL_STAGES, seed: int = 0) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        widths = [3] + [channels for channels, _ in stages]
+        self.stages = nn.ModuleList([StandInStage(widths[index], channels, num_convs, generator)
+                                     for index, (channels, num_convs) in enumerate(stages)])
 
     def forward(self, img: torch.Tensor, resize_images: bool = True, return_features: bool = False,
                 return_lpips: bool = False) -> torch.Tensor:
@@ -45,14 +70,11 @@ class StandInLpips(nn.Module):
         if resize_images:
             x = F.interpolate(x, size=(224, 224), mode="area")
         lpips_parts: List[torch.Tensor] = []
-        weights = [self.lpips_weight0, self.lpips_weight1, self.lpips_weight2]
-        for index, conv in enumerate(self.convs):
+        for index, stage in enumerate(self.stages):
             if index > 0:
-                x = F.avg_pool2d(x, 2)
-            x = F.relu(conv(x))
-            unit = x / (x.square().sum(dim=1, keepdim=True) + 1e-10).sqrt()
-            scaled = unit * weights[index].sqrt()[None, :, None, None] / float(x.shape[2] * x.shape[3]) ** 0.5
-            lpips_parts.append(scaled.flatten(1))
+                x = F.max_pool2d(x, 2)
+            x = stage(x)
+            lpips_parts.append(stage.lpips_features(x))
         if return_lpips:
             return torch.cat(lpips_parts, dim=1)
         if return_features:
@@ -60,11 +82,14 @@ class StandInLpips(nn.Module):
         return x
 
 
-def save_standin(path: Path, seed: int = 0) -> Path:
-    """Script the stand-in with ``torch.jit.script`` and save it where the real file would be loaded from."""
+def save_standin(path: Path, stages=SMALL_STAGES, seed: int = 0) -> Path:
+    """Script the stand-in with ``torch.jit.script`` and save it where the real file would be loaded from.
+
+    ``VGG16_STAGES`` gives VGG16's layer shapes (and cost) with random weights, for timing.
+    """
     with warnings.catch_warnings():   # TorchScript is deprecated, but it is the format of the real file.
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.script(StandInLpips(seed).eval()).save(str(path))
+        torch.jit.script(StandInLpips(stages, seed).eval()).save(str(path))
     return Path(path)
 
 
