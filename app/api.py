@@ -74,7 +74,11 @@ def register_error_handlers(app: Flask) -> None:
         if error.code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"]
             return json_error(413, f"request body too large (at most {limit} bytes)")
-        return json_error(error.code or 500, error.description or error.name)
+        response = json_error(error.code or 500, error.description or error.name)
+        for name, value in error.get_headers():          # e.g. Allow, which a 405 must carry
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Response:

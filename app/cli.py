@@ -12,6 +12,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional
+from urllib.parse import quote
 
 import click
 
@@ -121,7 +122,7 @@ def user_errors() -> Iterator[None]:
 
 def announce(config: ServerConfig, port: int, pipeline) -> None:
     """Print where to open StyleCam, Jupyter-style: the full URL with the token."""
-    query = f"/?token={config.token}" if config.token else "/"
+    query = f"/?token={quote(config.token, safe='')}" if config.token else "/"
     hosts = [config.host] if config.host not in ("0.0.0.0", "::", "") else [lan_address(), "127.0.0.1"]
     click.echo(f"\nStyleCam is running ({pipeline.source.describe()} on {pipeline.device}). Open in a browser:")
     for host in filter(None, hosts):

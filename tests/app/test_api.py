@@ -74,6 +74,7 @@ def test_wrong_method_gets_a_json_405(client):
     answer = client.delete("/api/params")
     assert answer.status_code == 405
     assert "error" in answer.get_json()
+    assert set(answer.headers["Allow"].split(", ")) >= {"GET", "POST"}
 
 
 def test_too_large_a_body_gets_a_json_413(make_client):
