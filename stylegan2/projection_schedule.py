@@ -101,6 +101,10 @@ class ProjectionConfig:
             raise ValueError("at least one of lpips_weight and pixel_weight must be positive")
         if self.early_stop_patience < 0 or self.preview_every < 0:
             raise ValueError("early_stop_patience and preview_every must be >= 0")
+        if not 0.0 <= self.candidate_psi <= 1.0:
+            raise ValueError(f"candidate_psi must lie in [0, 1], got {self.candidate_psi}")
+        if self.perceptual_resolution < 1:
+            raise ValueError(f"perceptual_resolution must be positive, got {self.perceptual_resolution}")
 
     @property
     def num_steps(self) -> int:
