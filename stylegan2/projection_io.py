@@ -164,7 +164,7 @@ def _metadata(result: ProjectionResult, source: str, model: Optional[Dict[str, A
     return {
         "format": FORMAT,
         "version": VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
         "source": source,
         "model": {**(model or {}), "num_ws": num_ws, "w_dim": w_dim, "img_resolution": result.image.shape[0]},
         "space": result.space,
