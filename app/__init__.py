@@ -16,11 +16,12 @@ STREAMS = "stylecam.streams"
 
 
 def create_app(config: ServerConfig, pipeline) -> Flask:
-    """The Flask app over a ``Pipeline`` (or anything with its interface: ``params``, ``frames``, ...).
+    """The Flask app over a ``Pipeline`` (or anything with its interface: ``params``, ``frames``, ...,
+    and for projection ``projections``, ``projection_jobs``, ``face_finder`` and ``camera_target()``).
 
     The app never starts or stops the pipeline: whoever made it owns it (``app.server.StyleCamServer``).
     """
-    from app import api, auth, web
+    from app import api, api_projection, auth, web
 
     app = Flask(__name__, template_folder=PROJECT_ROOT / "templates", static_folder=PROJECT_ROOT / "static")
     app.config.from_mapping(
@@ -36,6 +37,7 @@ def create_app(config: ServerConfig, pipeline) -> Flask:
     api.register_error_handlers(app)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_projection.bp)
     return app
 
 

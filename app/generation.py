@@ -7,15 +7,16 @@ or the style seed while every slider is at 0, re-uses the last face. Seed -> W+ 
 small LRU cache, so dragging a slider costs one synthesis and nothing else.
 
 ``FaceGenerator.target_ws`` is the one place that says which face a mode shows ("seed": the seed's face;
-issue 5 adds "me": a saved projection's latent); the sliders are then applied on top with
-``stylegan2.latents.mix``, each over its preset's layer range scaled to the model's layer count.
+"me": a saved projection's latent, the user's own face), and ``source_ws`` the one that says what the
+sliders mix in (the style seed's latent, or a saved projection chosen as the style source); each slider
+is applied with ``stylegan2.latents.mix`` over its preset's layer range scaled to the model's layer count.
 """
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Hashable, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ import torch
 from app.buffers import LatestBuffer
 from app.compositor import PreparedFace, prepare_face
 from app.params import Params, Preset
+from app.projections import ProjectionStore
 from app.stats import SmoothedValue
 from app.worker import Worker
 from stylegan2.latents import mix, scale_layers, seed_to_ws
@@ -38,12 +40,14 @@ class GeneratedFace:
 class FaceGenerator:
     """Params -> a BGR uint8 face in the FFHQ aligned layout, at the generator's resolution."""
 
-    def __init__(self, generator: torch.nn.Module, presets: List[Preset], ws_cache_size: int = 8):
+    def __init__(self, generator: torch.nn.Module, presets: List[Preset], ws_cache_size: int = 8,
+                 projections: Optional[ProjectionStore] = None):
         if getattr(generator, "c_dim", 0):
             raise ValueError("conditional generators (c_dim > 0) are not supported: use a face model such as "
                              "ffhq-256")
         self.generator = generator
         self.presets = presets
+        self.projections = projections       # Saved projections (mode "me", style_projection); None = none.
         self.device = next(generator.parameters()).device
         self.ws_cache_size = ws_cache_size
         self._ws_cache: "OrderedDict[Tuple[int, float], torch.Tensor]" = OrderedDict()
@@ -52,9 +56,22 @@ class FaceGenerator:
         """What determines the rendered image: equal keys, equal images. None = nothing to render."""
         if params.mode == "passthrough":
             return None
-        sliders = tuple((preset.name, params.sliders[preset.name], self.source_seed(preset, params))
+        sliders = tuple((preset.name, params.sliders[preset.name], self.source_key(preset, params))
                         for preset in self.presets if params.sliders.get(preset.name, 0.0) > 0.0)
-        return params.mode, params.seed, params.psi, params.projection, sliders
+        return self.target_key(params), sliders
+
+    @staticmethod
+    def target_key(params: Params) -> Hashable:
+        """What decides the face before the sliders: a seed and psi, or a projection (psi does not apply)."""
+        if params.mode == "me":
+            return "me", params.projection
+        return params.mode, params.seed, params.psi
+
+    def source_key(self, preset: Preset, params: Params) -> Hashable:
+        """What a slider mixes in: a projection, or a seed truncated by psi."""
+        if preset.source == "style" and params.style_projection is not None:
+            return "projection", params.style_projection
+        return "seed", self.source_seed(preset, params), params.psi
 
     def render(self, params: Params) -> np.ndarray:
         """Synthesise the face ``params`` describe (noise "const", so the same params give the same face)."""
@@ -69,15 +86,28 @@ class FaceGenerator:
         for preset in self.presets:
             strength = params.sliders.get(preset.name, 0.0)
             if strength > 0.0:
-                source = self.seed_ws(self.source_seed(preset, params), params.psi)
-                ws = mix(ws, source, self.layers(preset), strength)
+                ws = mix(ws, self.source_ws(preset, params), self.layers(preset), strength)
         return ws
 
     def target_ws(self, params: Params) -> torch.Tensor:
         """The W+ latent [1, num_ws, w_dim] of the face the mode shows, before any slider."""
         if params.mode == "seed":
             return self.seed_ws(params.seed, params.psi)
+        if params.mode == "me":
+            return self.projection_ws(params.projection)
         raise ValueError(f"mode {params.mode!r} has no face to generate")
+
+    def source_ws(self, preset: Preset, params: Params) -> torch.Tensor:
+        """The W+ latent a slider mixes in: the style projection if one is chosen, else its seed's."""
+        if preset.source == "style" and params.style_projection is not None:
+            return self.projection_ws(params.style_projection)
+        return self.seed_ws(self.source_seed(preset, params), params.psi)
+
+    def projection_ws(self, name: Optional[str]) -> torch.Tensor:
+        """A saved projection's W+ latent on the generator's device (the store loads each one once)."""
+        if self.projections is None or name is None:
+            raise ValueError("no saved projection is selected")
+        return self.projections.load_ws(name).to(self.device)
 
     def layers(self, preset: Preset) -> slice:
         """The preset's layer range, scaled from the model it was chosen on to this one."""

@@ -5,7 +5,12 @@ never see half an update. ``apply_update`` checks a whole partial update from th
 ``ParamsError`` naming the first bad field before anything changes.
 
 The sliders are style-mixing edits defined by presets (``app/presets.json``, or a user's file of the
-same shape): each moves a range of W+ layers of the face toward a style source.
+same shape): each moves a range of W+ layers of the face toward a style source: the style seed, or a
+saved projection chosen as ``style_projection``.
+
+Mode "me" shows a saved projection (the user's own face, ``projection``) instead of a seed's face. Which
+projections exist is not the params' business: the caller passes a ``check_projection`` function that
+raises ValueError, with the reason, for a name that cannot be selected.
 """
 from __future__ import annotations
 
@@ -15,11 +20,11 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from stylegan2.latents import parse_layers
 
-MODES = ("seed", "passthrough")    # Issue 5 adds "me" (a saved projection of the user's face).
+MODES = ("seed", "me", "passthrough")   # "me": a saved projection of the user's face.
 SEED_MAX = 2 ** 32 - 1
 PSI_MAX = 1.0                      # Truncation above 1 pushes away from the average face: mostly artefacts.
 DEFAULT_PRESETS = Path(__file__).with_name("presets.json")
@@ -60,14 +65,16 @@ class Params:
     psi: float = 0.7                         # Truncation: 0 = the average face, 1 = untruncated.
     style_seed: int = 1                      # The style source the sliders mix in.
     sliders: Mapping[str, float] = field(default_factory=dict)   # Preset name -> strength in [0, 1].
-    projection: Optional[str] = None         # Reserved for issue 5: the selected projection's id.
+    projection: Optional[str] = None         # The saved projection mode "me" shows.
+    style_projection: Optional[str] = None   # A saved projection as the style source instead of style_seed.
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sliders", MappingProxyType(dict(self.sliders)))
 
     def to_json(self) -> dict:
         return {"mode": self.mode, "seed": self.seed, "psi": self.psi, "style_seed": self.style_seed,
-                "sliders": dict(self.sliders), "projection": self.projection}
+                "sliders": dict(self.sliders), "projection": self.projection,
+                "style_projection": self.style_projection}
 
 
 def default_params(presets: List[Preset]) -> Params:
@@ -75,29 +82,49 @@ def default_params(presets: List[Preset]) -> Params:
     return Params(sliders={preset.name: 0.0 for preset in presets})
 
 
-def apply_update(current: Params, payload: Any, presets: List[Preset]) -> Params:
+def no_projections(name: str) -> None:
+    """The ``check_projection`` of a caller without saved projections: none can be selected."""
+    raise ValueError("there are no saved projections here")
+
+
+@dataclass(frozen=True)
+class UpdateContext:
+    """What the field checks need besides the value: the slider presets and which projections exist."""
+
+    presets: List[Preset]
+    check_projection: Callable[[str], None]
+
+
+def apply_update(current: Params, payload: Any, presets: List[Preset],
+                 check_projection: Callable[[str], None] = no_projections) -> Params:
     """``current`` with the fields in ``payload`` changed, or ParamsError for the first bad field.
 
     ``payload`` is a partial update as the API receives it, e.g. ``{"seed": 7, "sliders": {"smile": 0.5}}``;
-    ``sliders`` may name only the presets it changes.
+    ``sliders`` may name only the presets it changes. ``check_projection(name)`` raises ValueError for a
+    projection that cannot be selected (it is asked only about the names in ``payload``).
     """
     if not isinstance(payload, dict):
         raise ParamsError("body", f"expected a JSON object of fields to change, got {type(payload).__name__}")
+    context = UpdateContext(presets, check_projection)
     changes: Dict[str, Any] = {}
     for name, value in payload.items():
         if name not in FIELD_CHECKS:
             raise ParamsError(str(name), f"unknown field; the fields are {', '.join(FIELD_CHECKS)}")
-        changes[name] = FIELD_CHECKS[name](name, value, current, presets)
-    return replace(current, **changes)
+        changes[name] = FIELD_CHECKS[name](name, value, current, context)
+    updated = replace(current, **changes)
+    if updated.mode == "me" and updated.projection is None:
+        raise ParamsError("projection", "mode 'me' shows a saved projection: select one with \"projection\" "
+                                        "(see GET /api/projections) or make one (POST /api/project)")
+    return updated
 
 
-def check_mode(name: str, value: Any, current: Params, presets: List[Preset]) -> str:
+def check_mode(name: str, value: Any, current: Params, context: UpdateContext) -> str:
     if value not in MODES:
         raise ParamsError(name, f"must be one of {', '.join(MODES)}, got {value!r}")
     return value
 
 
-def check_seed(name: str, value: Any, current: Params, presets: List[Preset]) -> int:
+def check_seed(name: str, value: Any, current: Params, context: UpdateContext) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ParamsError(name, f"must be an integer, got {json.dumps(value)}")
     if not 0 <= value <= SEED_MAX:
@@ -105,14 +132,14 @@ def check_seed(name: str, value: Any, current: Params, presets: List[Preset]) ->
     return value
 
 
-def check_psi(name: str, value: Any, current: Params, presets: List[Preset]) -> float:
+def check_psi(name: str, value: Any, current: Params, context: UpdateContext) -> float:
     return check_fraction(name, value, PSI_MAX)
 
 
-def check_sliders(name: str, value: Any, current: Params, presets: List[Preset]) -> Dict[str, float]:
+def check_sliders(name: str, value: Any, current: Params, context: UpdateContext) -> Dict[str, float]:
     if not isinstance(value, dict):
         raise ParamsError(name, f"must be an object of preset name -> strength, got {json.dumps(value)}")
-    known = [preset.name for preset in presets]
+    known = [preset.name for preset in context.presets]
     sliders = dict(current.sliders)
     for preset_name, strength in value.items():
         if preset_name not in known:
@@ -121,10 +148,17 @@ def check_sliders(name: str, value: Any, current: Params, presets: List[Preset])
     return sliders
 
 
-def check_projection(name: str, value: Any, current: Params, presets: List[Preset]) -> None:
-    if value is not None:
-        raise ParamsError(name, "selecting a projection needs mode 'me', which this version does not have")
-    return None
+def check_projection(name: str, value: Any, current: Params, context: UpdateContext) -> Optional[str]:
+    """A saved projection's name, or null (none: the style seed, for ``style_projection``)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ParamsError(name, f"must be the name of a saved projection or null, got {json.dumps(value)}")
+    try:
+        context.check_projection(value)
+    except ValueError as error:
+        raise ParamsError(name, str(error)) from None
+    return value
 
 
 def check_fraction(name: str, value: Any, maximum: float) -> float:
@@ -136,7 +170,7 @@ def check_fraction(name: str, value: Any, maximum: float) -> float:
 
 
 FIELD_CHECKS = {"mode": check_mode, "seed": check_seed, "psi": check_psi, "style_seed": check_seed,
-                "sliders": check_sliders, "projection": check_projection}
+                "sliders": check_sliders, "projection": check_projection, "style_projection": check_projection}
 
 
 def load_presets(path: Union[str, Path, None] = None) -> List[Preset]:

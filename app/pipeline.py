@@ -13,6 +13,7 @@ so a client can tell exactly when a change became visible.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from app.compositor import composite
 from app.detection import DetectionResult, DetectionWorker
 from app.generation import FaceGenerator, GeneratedFace, GenerationWorker
 from app.params import Params, Preset, apply_update, default_params, load_presets
+from app.projection_jobs import ProjectionJobs
+from app.projection_targets import DETECT_WIDTH, FaceFinder, NoFaceFound, Target, aligned_target, largest_face
+from app.projections import ProjectionStore, default_projections_dir
+from app.projectors import make_projector
 from app.sources import parse_source
 from app.stats import RateMeter, SmoothedValue
 from app.worker import Worker
@@ -53,6 +58,12 @@ class PipelineConfig:
     width: Optional[int] = None             # Camera mode to ask for (None = the camera's default).
     height: Optional[int] = None
     fps: Optional[float] = None
+    projections_dir: Optional[str] = None   # Saved projections; None = $STYLECAM_PROJECTIONS or projections/.
+    perceptual: str = "vgg16"               # Projection's perceptual network: registry name or TorchScript file.
+    projector_url: Optional[str] = None     # Another StyleCam to project on (http://host:port); None = here.
+    projector_token: Optional[str] = None   # Its access token.
+    projector_fallback: bool = True         # Project here when the remote projector fails.
+    projection_queue: int = 4               # Projection jobs that may wait; more are refused (HTTP 429).
 
     def __post_init__(self) -> None:
         if not 1 <= self.jpeg_quality <= 100:
@@ -144,6 +155,16 @@ class Pipeline:
                       "resolution": generator.img_resolution, "num_ws": generator.num_ws}
         self.detector = detector or create_detector(config.detector, model_path=config.detector_model,
                                                     max_faces=config.max_faces, detect_width=config.detect_width)
+        self.projections = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
+                                           model={"weights": config.weights})
+        self.face_finder = FaceFinder(lambda: create_detector(config.detector, model_path=config.detector_model,
+                                                              detect_width=DETECT_WIDTH), generator.img_resolution)
+        on_cpu = self.device.type == "cpu"
+        self.projection_jobs = ProjectionJobs(
+            make_projector(generator, self.projections.fingerprint, config.perceptual, config.projector_url,
+                           config.projector_token, config.projector_fallback),
+            self.projections, max_queued=config.projection_queue,
+            cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None, nice=10 if on_cpu else 0)
         self.frames: LatestBuffer = LatestBuffer()       # EncodedFrame, shared by every stream client.
         self._captured = LatestBuffer()
         self._detected = LatestBuffer()
@@ -153,10 +174,11 @@ class Pipeline:
         self._params_lock = threading.Lock()
         self.capture = CaptureWorker(self.source, self._captured)
         self.detection = DetectionWorker(self.detector, self._captured, self._detected)
-        self.generation = GenerationWorker(FaceGenerator(generator, self.presets), self._params_buffer,
-                                           self._generated)
+        self.generation = GenerationWorker(FaceGenerator(generator, self.presets, projections=self.projections),
+                                           self._params_buffer, self._generated)
         self.compositing = CompositingWorker(self._detected, self._generated, self.frames, config.jpeg_quality)
-        self._workers: List[Worker] = [self.capture, self.detection, self.generation, self.compositing]
+        self._workers: List[Worker] = [self.capture, self.detection, self.generation, self.compositing,
+                                       self.projection_jobs]
         self._started = False
 
     @property
@@ -166,9 +188,17 @@ class Pipeline:
     def update_params(self, payload: dict) -> Params:
         """Validate and apply a partial update (raises ParamsError, changing nothing); returns the new params."""
         with self._params_lock:
-            self._params = apply_update(self._params, payload, self.presets)
+            self._params = apply_update(self._params, payload, self.presets, self.projections.check)
             self._params_buffer.put(self._params)
             return self._params
+
+    def camera_target(self) -> Target:
+        """The largest tracked face of the newest frame, aligned for projection (NoFaceFound if none)."""
+        newest = self._detected.latest()
+        face = largest_face([track.face for track in newest[1].tracks]) if newest else None
+        if face is None:
+            raise NoFaceFound("no face in view of the camera right now: look into the camera and try again")
+        return aligned_target(newest[1].frame.image, face.landmarks, self.model["resolution"], "camera")
 
     @property
     def params_version(self) -> int:
@@ -216,6 +246,7 @@ class Pipeline:
             "renders": self.generation.renders,
             "params_version": self.params_version,
             "device": str(self.device),
+            "projector": self.projection_jobs.projector.describe(),
             "detector": self.detector.name,
             "model": dict(self.model),
             "errors": errors,

@@ -2,7 +2,9 @@
 
 Unit tests get a Flask app over a stand-in pipeline: the ``Pipeline`` interface (params,
 update_params, presets, frames, status, start, stop) with the real params validation but no camera
-or model, so the API, auth and stream tests run in milliseconds. The HTTP and browser tests run the
+or model, so the API, auth and stream tests run in milliseconds. The projection tests add the real
+projections store, job worker and face finder to it (``projection_helpers``), and the fixtures for
+a real projection: a tiny generator and the stand-in perceptual network of the engine's tests. The HTTP and browser tests run the
 real server and the real ``Pipeline`` on the selfie clip, with a small random-weight generator saved
 to a temporary file (a test fixture: the app never shows such a model), and check what the stream
 shows against ``SelfieClip``: the clip's own frames with the faces YuNet finds in them.
@@ -10,6 +12,7 @@ shows against ``SelfieClip``: the clip's own frames with the faces YuNet finds i
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Iterator, List, Optional, Tuple
 import cv2
 import numpy as np
 import pytest
+import torch
 
 import stylegan2
 from app import create_app
@@ -27,8 +31,15 @@ from app.config import ServerConfig
 from app.generation import FaceGenerator
 from app.params import Params, apply_update, default_params, load_presets
 from app.pipeline import EncodedFrame, Pipeline, PipelineConfig
+from app.projection_jobs import ProjectionJobs
+from app.projection_targets import FaceFinder, NoFaceFound, Target, aligned_target, largest_face
+from app.projections import ProjectionStore
 from app.server import StyleCamServer
+from detectors import create_detector
 from stylegan2.testing import make_random_generator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stylegan2"))   # the engine's test fixtures
+from projection_fixtures import fit_output_range, save_standin  # noqa: E402
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
 YUNET = "weights/face_detection_yunet_2026may.onnx"
@@ -104,6 +115,86 @@ def client(make_client):
     client = make_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
     return client
+
+
+# --- projection ----------------------------------------------------------------------------------------
+
+PROJECTION_RESOLUTION = 32      # Tiny generator for projection tests: 8 W+ layers, a real projection in ~1 s.
+
+
+@pytest.fixture(scope="session")
+def projection_weights(tmp_path_factory) -> Path:
+    """A 32 px random-weight generator with images in [-1, 1], saved like real weights (test fixture)."""
+    G = fit_output_range(make_random_generator(resolution=PROJECTION_RESOLUTION, seed=3))
+    path = tmp_path_factory.mktemp("weights") / "random-g32.pt"
+    stylegan2.save(G, path, meta={"note": "random weights, test fixture"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def projection_generator(projection_weights) -> torch.nn.Module:
+    """The generator of ``projection_weights``; tests must not modify it."""
+    return stylegan2.load(projection_weights).generator
+
+
+@pytest.fixture(scope="session")
+def standin_perceptual(tmp_path_factory) -> Path:
+    """The engine tests' random-weight stand-in for NVIDIA's vgg16.pt, as a TorchScript file."""
+    return save_standin(tmp_path_factory.mktemp("perceptual") / "standin_vgg16.pt")
+
+
+@pytest.fixture(scope="session")
+def face_finder(yunet_file, projection_generator) -> FaceFinder:
+    return FaceFinder(lambda: create_detector("yunet", model_path=yunet_file), projection_generator.img_resolution)
+
+
+class ProjectionStandInPipeline(StandInPipeline):
+    """The stand-in pipeline with the real projection parts: store, job worker (over ``projector``), face
+    finder; the "camera" shows ``camera_frame`` (a BGR photo) when a test sets it."""
+
+    def __init__(self, generator, folder: Path, face_finder: FaceFinder, projector, **jobs_options) -> None:
+        super().__init__()
+        self.projections = ProjectionStore(folder, generator)
+        self.face_finder = face_finder
+        self.projection_jobs = ProjectionJobs(projector, self.projections, **jobs_options)
+        self.camera_frame: Optional[np.ndarray] = None
+
+    def update_params(self, payload):
+        self._params = apply_update(self._params, payload, self.presets, self.projections.check)
+        self.params_version += 1
+        return self._params
+
+    def camera_target(self) -> Target:
+        faces = self.face_finder.faces(self.camera_frame) if self.camera_frame is not None else []
+        if not faces:
+            raise NoFaceFound("no face in view of the camera right now")
+        return aligned_target(self.camera_frame, largest_face(faces).landmarks, self.face_finder.resolution,
+                              "camera")
+
+    def start(self) -> None:
+        super().start()
+        self.projection_jobs.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        super().stop(timeout)
+        self.projection_jobs.stop(timeout)
+
+
+@pytest.fixture
+def make_projection_pipeline(tmp_path, projection_generator, face_finder):
+    """Build a started ``ProjectionStandInPipeline`` over ``projector`` (stopped after the test)."""
+    made = []
+
+    def make(projector, **jobs_options) -> ProjectionStandInPipeline:
+        pipeline = ProjectionStandInPipeline(projection_generator, tmp_path / "projections", face_finder, projector,
+                                             **jobs_options)
+        pipeline.start()
+        made.append(pipeline)
+        return pipeline
+
+    yield make
+    for pipeline in made:
+        pipeline.stop()
 
 
 # --- the real server on the selfie clip ----------------------------------------------------------------
@@ -215,9 +306,10 @@ def render_face(random_weights):
 
 
 @pytest.fixture(scope="session")
-def selfie_pipeline_config(selfie, random_weights, yunet_file) -> PipelineConfig:
+def selfie_pipeline_config(selfie, random_weights, yunet_file, tmp_path_factory) -> PipelineConfig:
     return PipelineConfig(source=str(selfie.video), weights=str(random_weights), device="cpu",
-                          detector="yunet", detector_model=str(yunet_file))
+                          detector="yunet", detector_model=str(yunet_file),
+                          projections_dir=str(tmp_path_factory.mktemp("projections")))
 
 
 @pytest.fixture(scope="module")

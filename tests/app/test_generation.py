@@ -1,4 +1,5 @@
-"""Generation: StyleGAN2 runs only when the face changes, sliders mix the right layers, seeds are cached.
+"""Generation: StyleGAN2 runs only when the face changes, sliders mix the right layers, seeds are cached,
+and mode "me" shows a saved projection with the sliders mixing the style source into it.
 
 Uses a small random-weight 64 px generator (10 W+ layers), a test fixture only.
 """
@@ -12,6 +13,8 @@ import torch
 from app.buffers import LatestBuffer
 from app.generation import FaceGenerator, GenerationWorker
 from app.params import apply_update, default_params, load_presets
+from app.projections import ProjectionStore
+from projection_helpers import fake_result
 from stylegan2.latents import seed_to_ws
 from stylegan2.testing import make_random_generator
 
@@ -178,3 +181,71 @@ def test_a_failed_render_is_reported_and_the_worker_carries_on(worker, params, p
         worker.stop()
     assert published[1].params_version == good
     assert worker.error is None
+
+
+# --- mode "me": a saved projection is the face ------------------------------------------------------------
+
+@pytest.fixture
+def projections(tmp_path, generator):
+    store = ProjectionStore(tmp_path / "projections", generator)
+    for seed, name in ((11, "me"), (12, "friend")):
+        store.save(fake_result(generator, seed=seed), name, source="camera")
+    return store
+
+
+@pytest.fixture
+def me_generator(generator, presets, projections):
+    return FaceGenerator(generator, presets, projections=projections)
+
+
+@pytest.fixture
+def me(params, presets, projections):
+    return apply_update(params, {"mode": "me", "projection": "me"}, presets, projections.check)
+
+
+def test_me_mode_targets_the_projections_latent(me_generator, projections, me):
+    assert torch.equal(me_generator.target_ws(me), projections.load_ws("me"))
+
+
+def test_sliders_mix_the_style_seed_into_the_projection_at_their_layers(me_generator, generator, projections, me,
+                                                                        presets):
+    ws = me_generator.edited_ws(update(me, presets, sliders={"smile": 1.0}))
+    mine, style = projections.load_ws("me"), seed_to_ws(generator, me.style_seed, psi=me.psi)
+    assert torch.equal(ws[:, 2:4], style[:, 2:4])
+    assert torch.equal(ws[:, :2], mine[:, :2]) and torch.equal(ws[:, 4:], mine[:, 4:])
+
+
+def test_a_half_slider_lands_halfway_between_face_and_style(me_generator, generator, projections, me, presets):
+    ws = me_generator.edited_ws(update(me, presets, sliders={"style": 0.5}))
+    mine, style = projections.load_ws("me"), seed_to_ws(generator, me.style_seed, psi=me.psi)
+    assert torch.allclose(ws[:, 5:10], (mine[:, 5:10] + style[:, 5:10]) / 2)
+
+
+def test_another_projection_can_be_the_style_source(me_generator, projections, me, presets):
+    styled = apply_update(me, {"style_projection": "friend", "sliders": {"style": 1.0}}, presets,
+                          projections.check)
+    ws = me_generator.edited_ws(styled)
+    assert torch.equal(ws[:, 5:10], projections.load_ws("friend")[:, 5:10])
+    assert torch.equal(ws[:, :5], projections.load_ws("me")[:, :5])
+
+
+def test_a_projection_style_source_works_for_the_seed_face_too(me_generator, generator, projections, params,
+                                                                presets):
+    styled = apply_update(params, {"style_projection": "friend", "sliders": {"hair": 1.0}}, presets,
+                          projections.check)
+    ws = me_generator.edited_ws(styled)
+    assert torch.equal(ws[:, 4:9], projections.load_ws("friend")[:, 4:9])
+    assert torch.equal(ws[:, :4], seed_to_ws(generator, params.seed, psi=params.psi)[:, :4])
+
+
+def test_the_projection_face_is_rendered_and_differs_from_the_seed_face(me_generator, params, me):
+    assert np.abs(me_generator.render(me).astype(int) - me_generator.render(params).astype(int)).mean() > 1
+
+
+def test_seed_and_psi_do_not_rerender_the_projection_face(me_generator, generator, me, presets, projections):
+    worker = GenerationWorker(me_generator, LatestBuffer(), LatestBuffer())
+    worker.face_for(me)
+    worker.face_for(update(me, presets, seed=5, psi=0.3))     # no slider: neither changes the face
+    assert generator.synthesis.calls == 1
+    worker.face_for(apply_update(me, {"projection": "friend"}, presets, projections.check))
+    assert generator.synthesis.calls == 2

@@ -52,7 +52,7 @@ def test_to_json_is_plain_json(current):
 
 @pytest.mark.parametrize("payload, field, message", [
     ({"colour": 3}, "colour", "unknown field"),
-    ({"mode": "cartoon"}, "mode", "must be one of seed, passthrough"),
+    ({"mode": "cartoon"}, "mode", "must be one of seed, me, passthrough"),
     ({"seed": "42"}, "seed", "must be an integer"),
     ({"seed": 4.5}, "seed", "must be an integer"),
     ({"seed": True}, "seed", "must be an integer"),
@@ -66,7 +66,10 @@ def test_to_json_is_plain_json(current):
     ({"sliders": {"nose": 0.5}}, "sliders.nose", "no such preset"),
     ({"sliders": {"smile": 2}}, "sliders.smile", "between 0 and 1"),
     ({"sliders": {"smile": "max"}}, "sliders.smile", "must be a number"),
-    ({"projection": "abc"}, "projection", "needs mode 'me'"),
+    ({"projection": "abc"}, "projection", "no saved projections"),
+    ({"projection": 3}, "projection", "name of a saved projection"),
+    ({"style_projection": "abc"}, "style_projection", "no saved projections"),
+    ({"mode": "me"}, "projection", "mode 'me' shows a saved projection"),
 ])
 def test_each_kind_of_bad_input_names_its_field(current, presets, payload, field, message):
     with pytest.raises(ParamsError, match=message) as caught:
@@ -90,6 +93,41 @@ def test_nothing_changes_when_one_field_is_bad(current, presets):
 def test_integers_are_accepted_where_numbers_are_expected(current, presets):
     updated = apply_update(current, {"psi": 1, "sliders": {"smile": 0}}, presets)
     assert updated.psi == 1.0 and isinstance(updated.psi, float)
+
+
+# --- mode "me" and projections ---------------------------------------------------------------------------
+
+def saved(*names):
+    """A check_projection that knows ``names``, as the projections store's check does."""
+    def check(name):
+        if name not in names:
+            raise ValueError(f"no saved projection named '{name}'")
+    return check
+
+
+def test_me_mode_selects_a_saved_projection(current, presets):
+    updated = apply_update(current, {"mode": "me", "projection": "me"}, presets, saved("me"))
+    assert (updated.mode, updated.projection) == ("me", "me")
+    assert updated.to_json()["projection"] == "me"
+
+
+def test_a_projection_that_is_not_saved_is_refused_with_the_reason(current, presets):
+    with pytest.raises(ParamsError, match="no saved projection named 'ghost'") as caught:
+        apply_update(current, {"mode": "me", "projection": "ghost"}, presets, saved("me"))
+    assert caught.value.field == "projection"
+
+
+def test_me_mode_cannot_lose_its_projection(current, presets):
+    me = apply_update(current, {"mode": "me", "projection": "me"}, presets, saved("me"))
+    with pytest.raises(ParamsError, match="mode 'me' shows a saved projection"):
+        apply_update(me, {"projection": None}, presets, saved("me"))
+    assert apply_update(me, {"mode": "seed", "projection": None}, presets, saved("me")).projection is None
+
+
+def test_a_projection_can_be_the_style_source_and_null_goes_back_to_the_style_seed(current, presets):
+    styled = apply_update(current, {"style_projection": "friend"}, presets, saved("friend"))
+    assert styled.style_projection == "friend"
+    assert apply_update(styled, {"style_projection": None}, presets).style_projection is None
 
 
 def write_presets(tmp_path, document):

@@ -29,9 +29,10 @@ def weights_file(tmp_path_factory):
 
 
 @pytest.fixture
-def config(shared_file, weights_file):
+def config(shared_file, weights_file, tmp_path):
     return PipelineConfig(source=str(shared_file(SELFIE)), weights=str(weights_file), device="cpu",
-                          detector="yunet", detector_model=str(shared_file(YUNET)), jpeg_quality=80)
+                          detector="yunet", detector_model=str(shared_file(YUNET)), jpeg_quality=80,
+                          projections_dir=str(tmp_path / "projections"))
 
 
 def next_frame(pipeline, after_version=0, timeout=30.0):

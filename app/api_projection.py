@@ -1,0 +1,228 @@
+"""The projection API: make a projection of a face (a job), follow it, and manage the saved ones.
+
+    POST   /api/project                      a job from the camera's face (JSON or empty body) or an
+                                             uploaded photo (multipart, file field "image"): 202
+    GET    /api/project                      recent jobs, newest first
+    GET    /api/project/<id>                 state, step, loss, preview URL, ...
+    GET    /api/project/<id>/preview.jpg     the newest preview image of the job
+    DELETE /api/project/<id>                 cancel it
+    GET    /api/projections                  the saved projections, oldest first
+    GET    /api/projections/<name>           one of them
+    GET    /api/projections/<name>/<file>    latent.pt, target.png, result.png or meta.json
+    DELETE /api/projections/<name>           delete one (not while it is selected)
+
+Options (JSON fields or form fields): ``steps``, ``space`` ("w" or "w+"), ``name`` (what to save it as;
+default: a new name, which is also the job's id). Uploads may say ``aligned=1`` for a face already in
+the FFHQ layout at the generator's resolution (what a remote StyleCam sends), with ``model`` = the
+generator fingerprint it was aligned for. Errors use the one JSON shape of ``app.api``: 400 bad
+option (naming the field), 413 too large, 415 not a JPEG/PNG/WebP, 422 no face, 429 queue full,
+503 projection unavailable (e.g. the perceptual network is not downloaded).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from flask import Blueprint, Response, jsonify, request, send_file, url_for
+from werkzeug.utils import secure_filename
+
+from app import current_pipeline
+from app.api import json_error
+from app.projection_jobs import (DEFAULT_STEPS, JobFinished, JobNotFound, JobOptions, OptionError, ProjectionJob,
+                                 ProjectorUnavailable, QueueFull)
+from app.projection_targets import Target, TargetError, decode_image, prealigned_target
+from app.projections import ProjectionNotFound, ProjectionUnavailable, check_name
+from stylegan2.projection_io import LATENT_FILE, META_FILE, RESULT_FILE, TARGET_FILE
+
+bp = Blueprint("projection_api", __name__, url_prefix="/api")
+
+DOWNLOADS = {LATENT_FILE: "application/octet-stream", TARGET_FILE: "image/png", RESULT_FILE: "image/png",
+             META_FILE: "application/json"}
+QUEUE_RETRY_AFTER_S = 30
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+class FieldError(ValueError):
+    """A bad request option; ``field`` names it."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+# --- jobs --------------------------------------------------------------------------------------------
+
+@bp.post("/project")
+def submit_job() -> Response:
+    pipeline = current_pipeline()
+    try:
+        values = request_values()
+        options, name = job_options(values)
+        target = upload_target(values) if "image" in request.files else camera_target(values)
+        job = pipeline.projection_jobs.submit(target, options, name)
+    except FieldError as error:
+        return json_error(error.status, str(error), error.field)
+    except TargetError as error:
+        return json_error(error.status, str(error), "image" if request.files else "source")
+    except FileExistsError as error:
+        return json_error(409, str(error), "name")
+    except QueueFull as error:
+        response = json_error(429, str(error))
+        response.headers["Retry-After"] = str(QUEUE_RETRY_AFTER_S)
+        return response
+    except ProjectorUnavailable as error:
+        return json_error(503, str(error))
+    response = jsonify(job_json(job))
+    response.status_code = 202
+    response.headers["Location"] = url_for(".get_job", job_id=job.id)
+    return response
+
+
+@bp.get("/project")
+def list_jobs() -> Response:
+    return jsonify([job_json(job) for job in current_pipeline().projection_jobs.jobs()])
+
+
+@bp.get("/project/<job_id>")
+def get_job(job_id: str) -> Response:
+    try:
+        return jsonify(job_json(current_pipeline().projection_jobs.get(job_id)))
+    except JobNotFound as error:
+        return json_error(404, str(error))
+
+
+@bp.get("/project/<job_id>/preview.jpg")
+def get_preview(job_id: str) -> Response:
+    try:
+        preview = current_pipeline().projection_jobs.get(job_id).preview
+    except JobNotFound as error:
+        return json_error(404, str(error))
+    if preview is None:
+        return json_error(404, f"projection job '{job_id}' has no preview yet")
+    return Response(preview, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@bp.delete("/project/<job_id>")
+def cancel_job(job_id: str) -> Response:
+    try:
+        return jsonify(job_json(current_pipeline().projection_jobs.cancel(job_id)))
+    except JobNotFound as error:
+        return json_error(404, str(error))
+    except JobFinished as error:
+        return json_error(409, str(error))
+
+
+def job_json(job: ProjectionJob) -> Dict[str, Any]:
+    """The job as JSON, with the URLs a client follows."""
+    body = job.to_json()
+    body["url"] = url_for(".get_job", job_id=job.id)
+    body["preview_url"] = (url_for(".get_preview", job_id=job.id, step=body["preview_step"])
+                           if body["preview_step"] is not None else None)
+    return body
+
+
+def request_values() -> Mapping[str, Any]:
+    """The options of a POST: form fields of a multipart upload, else the JSON object (may be empty)."""
+    if request.files or request.form:
+        return request.form
+    if not request.get_data(cache=True):
+        return {}
+    payload = request.get_json(force=True, silent=True)
+    if not isinstance(payload, dict):
+        raise FieldError("body", 'the body must be a JSON object such as {"source": "camera"}, or a '
+                                 'multipart upload with the photo in the file field "image"')
+    return payload
+
+
+def job_options(values: Mapping[str, Any]) -> Tuple[JobOptions, Optional[str]]:
+    known = {"source", "steps", "space", "name", "aligned", "model"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise FieldError(unknown[0], f"unknown option; the options are {', '.join(sorted(known))}")
+    steps = values.get("steps", DEFAULT_STEPS)
+    if isinstance(steps, str):
+        steps = int(steps) if steps.strip().isdigit() else steps
+    try:
+        options = JobOptions(steps=steps, space=values.get("space", "w+"))
+    except OptionError as error:
+        raise FieldError(error.field, str(error)) from None
+    name = values.get("name") or None
+    if name is not None:
+        try:
+            check_name(name)
+        except ValueError as error:
+            raise FieldError("name", str(error)) from None
+    return options, name
+
+
+def upload_target(values: Mapping[str, Any]) -> Target:
+    pipeline = current_pipeline()
+    upload = request.files["image"]
+    source = "upload:" + (secure_filename(upload.filename or "")[:64] or "photo")
+    image = decode_image(upload.read())
+    if str(values.get("aligned", "")).lower() not in TRUE_WORDS:
+        return pipeline.face_finder.target(image, source)
+    model = values.get("model")
+    if model is not None and model != pipeline.projections.fingerprint:
+        raise FieldError("model", f"this StyleCam runs other generator weights (fingerprint "
+                                  f"{pipeline.projections.fingerprint}, asked for {model}): the projection "
+                                  f"would not fit", status=409)
+    return prealigned_target(image, pipeline.face_finder.resolution, source)
+
+
+def camera_target(values: Mapping[str, Any]) -> Target:
+    if values.get("source", "camera") != "camera":
+        raise FieldError("source", 'must be "camera" (or upload a photo in the file field "image")')
+    if "aligned" in values or "model" in values:
+        raise FieldError("aligned", "aligned and model go with an uploaded image")
+    return current_pipeline().camera_target()
+
+
+# --- saved projections -------------------------------------------------------------------------------
+
+@bp.get("/projections")
+def list_projections() -> Response:
+    return jsonify([projection_json(entry) for entry in current_pipeline().projections.list()])
+
+
+@bp.get("/projections/<name>")
+def get_projection(name: str) -> Response:
+    try:
+        return jsonify(projection_json(current_pipeline().projections.get(name)))
+    except ProjectionUnavailable as error:
+        return unavailable(error)
+
+
+@bp.get("/projections/<name>/<filename>")
+def get_projection_file(name: str, filename: str) -> Response:
+    if filename not in DOWNLOADS:
+        return json_error(404, f"a projection has the files {', '.join(DOWNLOADS)}; not {filename!r}")
+    try:
+        path = current_pipeline().projections.file(name, filename)
+    except ProjectionUnavailable as error:
+        return unavailable(error)
+    return send_file(path, mimetype=DOWNLOADS[filename], max_age=0)
+
+
+@bp.delete("/projections/<name>")
+def delete_projection(name: str) -> Response:
+    pipeline = current_pipeline()
+    params = pipeline.params
+    if name in (params.projection, params.style_projection):
+        return json_error(409, f"projection '{name}' is selected; select another one first", "name")
+    try:
+        pipeline.projections.delete(name)
+    except ProjectionUnavailable as error:
+        return unavailable(error)
+    return Response(status=204)
+
+
+def projection_json(entry: Dict[str, Any]) -> Dict[str, Any]:
+    name = entry["name"]
+    return {**entry, "url": url_for(".get_projection", name=name),
+            "result_url": url_for(".get_projection_file", name=name, filename=RESULT_FILE),
+            "target_url": url_for(".get_projection_file", name=name, filename=TARGET_FILE)}
+
+
+def unavailable(error: ProjectionUnavailable) -> Response:
+    return json_error(404 if isinstance(error, ProjectionNotFound) else 409, str(error))

@@ -1,0 +1,139 @@
+"""Projection targets: the aligned face a projection matches, from a photo or from the camera.
+
+Photos arrive from the network, so they are untrusted: their type is told from their first bytes
+(never from the file name or the declared Content-Type) and only JPEG, PNG and WebP are opened; their
+pixel count is read from the header and checked before anything is decoded, so a small file that
+declares a huge image (a decompression bomb) is refused without allocating it; Pillow's own
+``MAX_IMAGE_PIXELS`` guard counts as a refusal too. The photo is turned upright from its EXIF
+orientation (phones store portraits sideways), then the largest face is found and aligned to the
+FFHQ layout at the generator's resolution, as ``stylegan2.projector.project`` expects.
+
+Every refusal is a ``TargetError`` whose ``status`` is the HTTP status the API answers with.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from detectors import Detector, Face
+from detectors.alignment import align_face
+
+MAX_PIXELS = 40_000_000        # Largest photo decoded (a 50-megapixel phone photo is refused): ~120 MB as RGB.
+DETECT_WIDTH = 1024            # Photos are searched for faces at this width (faces are mapped back to full size).
+SIGNATURES = {                 # Leading bytes -> (Pillow format, name for messages).
+    b"\xff\xd8\xff": ("JPEG", "JPEG"),
+    b"\x89PNG\r\n\x1a\n": ("PNG", "PNG"),
+}
+NO_FACE_HINT = "use a photo in which one face is clearly visible, facing the camera, not too small"
+
+
+class TargetError(ValueError):
+    """A photo or frame that cannot become a projection target; ``status`` is the HTTP answer."""
+
+    status = 400
+
+
+class UnsupportedImage(TargetError):
+    status = 415
+
+
+class ImageTooLarge(TargetError):
+    status = 413
+
+
+class NoFaceFound(TargetError):
+    status = 422
+
+
+@dataclass(frozen=True)
+class Target:
+    image: np.ndarray       # uint8 [R, R, 3] RGB in the FFHQ layout: what the projector matches.
+    source: str             # Where it came from, for the saved metadata: "camera", "upload:me.jpg", ...
+
+
+def sniff_format(data: bytes) -> str:
+    """The Pillow format of an image from its leading bytes; UnsupportedImage for anything else."""
+    for signature, (pillow_format, _) in SIGNATURES.items():
+        if data.startswith(signature):
+            return pillow_format
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    raise UnsupportedImage("not a JPEG, PNG or WebP image (judged by its content, not its name)")
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """An untrusted JPEG, PNG or WebP file's bytes -> an upright BGR uint8 image, or TargetError."""
+    if not data:
+        raise TargetError("the image is empty")
+    pillow_format = sniff_format(data)
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+    try:
+        image = Image.open(io.BytesIO(data), formats=[pillow_format])   # reads the header only
+    except Image.DecompressionBombError as error:
+        raise ImageTooLarge(f"the image declares too many pixels to decode safely ({error})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise undecodable(pillow_format, error) from None
+    with image:
+        width, height = image.size
+        if width * height > limit:
+            raise ImageTooLarge(f"the image is {width}x{height} pixels; at most {limit:,} pixels are "
+                                f"accepted: send a smaller photo")
+        try:
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+        except (OSError, ValueError, SyntaxError) as error:
+            raise undecodable(pillow_format, error) from None
+    return np.ascontiguousarray(np.asarray(upright)[:, :, ::-1])
+
+
+def undecodable(pillow_format: str, error: Exception) -> TargetError:
+    return TargetError(f"the {pillow_format} image cannot be decoded (truncated or damaged?): {error}")
+
+
+def largest_face(faces: List[Face]) -> Optional[Face]:
+    """The face with the largest box, or None."""
+    return max(faces, key=lambda face: float(face.box[2] * face.box[3]), default=None)
+
+
+def aligned_target(frame: np.ndarray, landmarks: np.ndarray, resolution: int, source: str) -> Target:
+    """The face at ``landmarks`` in a BGR frame, aligned to the FFHQ layout at ``resolution``, as RGB."""
+    crop, _ = align_face(frame, landmarks, resolution)
+    return Target(np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)), source)
+
+
+def prealigned_target(image: np.ndarray, resolution: int, source: str) -> Target:
+    """A BGR image that is already an aligned face (what a remote StyleCam sends) used as it is."""
+    if image.shape[:2] != (resolution, resolution):
+        raise TargetError(f"an aligned face must be exactly {resolution}x{resolution} pixels (this "
+                          f"generator's resolution), got {image.shape[1]}x{image.shape[0]}")
+    return Target(np.ascontiguousarray(image[:, :, ::-1]), source)
+
+
+class FaceFinder:
+    """Finds and aligns the largest face of still photos, with a detector of its own.
+
+    Detectors are not thread-safe, and the live pipeline's is busy with the camera, so photos get
+    their own, shared by the request threads under a lock (a photo takes tens of milliseconds).
+    """
+
+    def __init__(self, make_detector: Callable[[], Detector], resolution: int) -> None:
+        self.resolution = resolution
+        self._detector = make_detector()
+        self._lock = threading.Lock()
+
+    def faces(self, image: np.ndarray) -> List[Face]:
+        """Every face in a BGR image, largest first."""
+        with self._lock:
+            return self._detector.detect(image)
+
+    def target(self, image: np.ndarray, source: str) -> Target:
+        """The aligned largest face of a BGR photo; NoFaceFound if there is none."""
+        face = largest_face(self.faces(image))
+        if face is None:
+            raise NoFaceFound(f"no face found in the image; {NO_FACE_HINT}")
+        return aligned_target(image, face.landmarks, self.resolution, source)

@@ -1,0 +1,179 @@
+"""The saved projections of the live app: one folder, one sub-folder per projection, by name.
+
+The folder format and its atomic saves are ``stylegan2.projection_io``'s; this store adds what the
+app needs on top: names that are safe as folder names and URL parts, a listing for the API, a check
+that a projection fits the loaded generator, and the latents of the selected projections, loaded once.
+
+A projection fits the generator when it was made with the same weights: the store fingerprints the
+generator's tensors (``generator_fingerprint``) and saves the fingerprint in each projection's
+metadata, so a projection made with other weights of the same shape (another model, a fine-tune) is
+listed but cannot be selected: its latent would show a stranger's face.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+
+from app import PROJECT_ROOT
+from stylegan2.projection_io import (ProjectionFormatError, ProjectionRecord, check_compatible, list_projections,
+                                     load_projection, read_meta, save_projection)
+from stylegan2.projector import ProjectionResult
+
+PROJECTIONS_ENV = "STYLECAM_PROJECTIONS"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+NAME_RULE = "1-64 letters, digits, '-' and '_', starting with a letter or digit"
+FINGERPRINT_CHARS = 16
+
+
+class ProjectionUnavailable(ValueError):
+    """A projection that cannot be used: missing, unreadable, or made for other generator weights."""
+
+
+class ProjectionNotFound(ProjectionUnavailable):
+    """No saved projection of that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no saved projection named '{name}'")
+        self.name = name
+
+
+def default_projections_dir() -> Path:
+    """Where projections are kept: ``$STYLECAM_PROJECTIONS`` or ``projections/`` in the project."""
+    return Path(os.environ.get(PROJECTIONS_ENV, PROJECT_ROOT / "projections"))
+
+
+def check_name(name: Any) -> str:
+    """``name`` if it can name a projection (a folder, a URL part), else ValueError saying the rule."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"a projection name must be {NAME_RULE}, got {name!r}")
+    return name
+
+
+def new_name(prefix: str = "face") -> str:
+    """A fresh name that sorts by time, e.g. ``face-20240521-142233-3fa2``."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{prefix}-{stamp}-{secrets.token_hex(2)}"
+
+
+def generator_fingerprint(G: torch.nn.Module) -> str:
+    """A short sha256 of every tensor of ``G`` by name: equal for the same weights in any file format."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(G.state_dict().items()):
+        digest.update(name.encode("utf-8"))
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:FINGERPRINT_CHARS]
+
+
+class ProjectionStore:
+    """The projections folder, for one generator: save, list, check, load latents, delete."""
+
+    def __init__(self, root: Union[str, Path], generator: torch.nn.Module, model: Optional[Dict[str, Any]] = None,
+                 cache_size: int = 8) -> None:
+        self.root = Path(root)
+        self.generator = generator
+        self.fingerprint = generator_fingerprint(generator)
+        self.model = {**(model or {}), "fingerprint": self.fingerprint}   # saved in each projection's meta
+        self._cache_size = cache_size
+        self._cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def path(self, name: str) -> Path:
+        return self.root / check_name(name)
+
+    def exists(self, name: str) -> bool:
+        return NAME_PATTERN.fullmatch(name) is not None and (self.root / name).is_dir()
+
+    def list(self) -> List[Dict[str, Any]]:
+        """Every saved projection, oldest first, as JSON-ready summaries (see ``summary``)."""
+        return [self.summary(record) for record in list_projections(self.root)
+                if NAME_PATTERN.fullmatch(record.name)]
+
+    def get(self, name: str) -> Dict[str, Any]:
+        """The summary of one projection (ProjectionUnavailable if it is missing or unreadable)."""
+        folder = self._existing(name)
+        return self.summary(ProjectionRecord(path=folder, meta=self._meta(folder)))
+
+    def summary(self, record: ProjectionRecord) -> Dict[str, Any]:
+        meta = record.meta
+        return {"name": record.name, "created": meta.get("created"), "source": meta.get("source"),
+                "space": meta.get("space"), "steps": meta.get("steps"), "seconds": meta.get("seconds"),
+                "losses": meta.get("losses", {}), "model": meta.get("model", {}),
+                "compatible": self.incompatibility(meta, record.name) is None}
+
+    def check(self, name: str) -> None:
+        """Raise unless ``name`` is a saved projection the loaded generator can show (the message says why)."""
+        folder = self._existing(name)
+        problem = self.incompatibility(self._meta(folder), name)
+        if problem:
+            raise ProjectionUnavailable(problem)
+
+    def incompatibility(self, meta: Dict[str, Any], name: str) -> Optional[str]:
+        """Why a projection cannot be used with this generator, or None if it can."""
+        try:
+            check_compatible(meta, self.generator, name)
+        except ProjectionFormatError as error:
+            return str(error)
+        fingerprint = meta.get("model", {}).get("fingerprint")
+        if fingerprint != self.fingerprint:
+            return (f"projection '{name}' was made with other generator weights (fingerprint {fingerprint}, "
+                    f"loaded {self.fingerprint}); project the face again with this model")
+        return None
+
+    def load_ws(self, name: str) -> torch.Tensor:
+        """The latent [1, num_ws, w_dim] (CPU, float32) of a compatible projection; loaded once, then cached."""
+        with self._lock:
+            if name in self._cache:
+                self._cache.move_to_end(name)
+                return self._cache[name]
+        self.check(name)
+        try:
+            ws = load_projection(self.path(name)).ws
+        except ProjectionFormatError as error:
+            raise ProjectionUnavailable(str(error)) from error
+        with self._lock:
+            self._cache[name] = ws
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return ws
+
+    def save(self, result: ProjectionResult, name: str, source: str) -> Path:
+        """Save a finished projection atomically under ``name`` (FileExistsError if that name is taken)."""
+        return save_projection(result, self.path(name), source=source, model=self.model)
+
+    def file(self, name: str, filename: str) -> Path:
+        """One of a projection's files (latent.pt, target.png, result.png), for download."""
+        path = self._existing(name) / filename
+        if not path.is_file():
+            raise ProjectionUnavailable(f"projection '{name}' has no {filename}")
+        return path
+
+    def delete(self, name: str) -> None:
+        """Remove a projection: renamed out of sight first, so no reader ever sees half a folder."""
+        folder = self._existing(name)
+        retired = self.root / f".{name}.{secrets.token_hex(4)}.deleted"
+        os.rename(folder, retired)
+        shutil.rmtree(retired, ignore_errors=True)
+        with self._lock:
+            self._cache.pop(name, None)
+
+    def _existing(self, name: str) -> Path:
+        if not self.exists(name):
+            raise ProjectionNotFound(name)
+        return self.root / name
+
+    @staticmethod
+    def _meta(folder: Path) -> Dict[str, Any]:
+        try:
+            return read_meta(folder)
+        except ProjectionFormatError as error:
+            raise ProjectionUnavailable(str(error)) from error
