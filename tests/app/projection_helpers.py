@@ -1,5 +1,6 @@
 """Helpers for the projection tests: a stand-in projector whose jobs run until the test lets them finish,
-a projection result without projecting, waiting for a job's state, and a decompression bomb."""
+a projection result without projecting, waiting for a job's state, a decompression bomb, and running a
+projection in the test's thread as the job worker does."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,8 @@ import struct
 import threading
 import time
 import zlib
-from typing import List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -82,3 +84,15 @@ def png_declaring(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + \
         chunk(b"IEND", b"")
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run a projection in the test's own thread as the job worker runs it here: on one torch thread
+    (on a busy two-core machine, two OpenMP threads make a tiny projection a hundred times slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,163 @@
+"""The remote projector: one StyleCam sends its projection jobs to another over the ordinary API.
+
+Two real servers run in this process on random ports, both with the same tiny generator and the stand-in
+perceptual network: "here" (``serve --projector-url``) and "there" (the stronger machine). The failure
+cases (unreachable, wrong token, other weights, cancelled) also drive ``RemoteProjector`` directly.
+"""
+import json
+import socket
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+
+from app.config import ServerConfig
+from app.pipeline import Pipeline, PipelineConfig
+from app.projection_jobs import JobOptions, ProjectionJob
+from app.projection_targets import Target
+from app.projectors import LocalProjector, RemoteProjector, RemoteProjectorError, multipart_body
+from app.server import StyleCamServer
+from projection_helpers import one_torch_thread
+from stylegan2.perceptual import load_perceptual
+from stylegan2.projector import ProjectionCancelled, project
+
+pytestmark = pytest.mark.slow
+
+REMOTE_TOKEN = "remote-token-5678"
+STEPS = 4
+
+
+def closed_port() -> int:
+    """A port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def make_server(shared_file, projection_weights, standin_perceptual, yunet_file, tmp_path_factory):
+    """Start a StyleCam server on the astronaut photo with the projection fixtures; stopped at the end."""
+    servers = []
+
+    def make(token, **projection_settings) -> StyleCamServer:
+        config = PipelineConfig(source=str(shared_file("media/images/astronaut.png")), weights=str(projection_weights),
+                                device="cpu", detector="yunet", detector_model=str(yunet_file),
+                                perceptual=str(standin_perceptual),
+                                projections_dir=str(tmp_path_factory.mktemp("projections")), **projection_settings)
+        server = StyleCamServer(ServerConfig(host="127.0.0.1", port=0, token=token), Pipeline(config))
+        server.start_in_thread()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def there(make_server):
+    return make_server(REMOTE_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def here(make_server, there, token):
+    return make_server(token, projector_url=f"http://127.0.0.1:{there.port}", projector_token=REMOTE_TOKEN)
+
+
+def call(server, token, method, path, body=None, content_type=None):
+    headers = {"Authorization": f"Bearer {token}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", data=body, headers=headers,
+                                     method=method)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def project_photo(server, token, photo, timeout=120.0) -> dict:
+    """Upload a photo to ``server`` and wait for its job to end; the job's final JSON."""
+    body, content_type = multipart_body({"steps": str(STEPS)}, ("image", photo.name, photo.read_bytes()))
+    job = call(server, token, "POST", "/api/project", body, content_type)
+    deadline = time.monotonic() + timeout
+    while job["state"] not in ("done", "failed", "cancelled"):
+        assert time.monotonic() < deadline, f"the job did not end: {job}"
+        time.sleep(0.05)
+        job = call(server, token, "GET", job["url"])
+    return job
+
+
+def test_a_job_is_projected_there_and_saved_here(here, there, token, shared_file):
+    job = project_photo(here, token, shared_file("media/images/grace_hopper.jpg"))
+    assert job["state"] == "done", job
+    assert job["backend"] == f"remote http://127.0.0.1:{there.port}" and job["note"] is None
+    assert [entry["name"] for entry in call(here, token, "GET", "/api/projections")] == [job["id"]]
+    assert call(there, REMOTE_TOKEN, "GET", "/api/projections") == []      # the face does not stay there
+    assert [remote["state"] for remote in call(there, REMOTE_TOKEN, "GET", "/api/project")] == ["done"]
+
+
+def test_the_remote_result_is_what_this_device_would_have_computed(here, token, shared_file, standin_perceptual):
+    job = project_photo(here, token, shared_file("media/images/grace_hopper.jpg"))
+    target = here.pipeline.projection_jobs.get(job["id"]).target.image
+    generator = here.pipeline.projections.generator
+    with one_torch_thread():
+        local = project(generator, target, load_perceptual(standin_perceptual), JobOptions(steps=STEPS).config())
+    assert torch.equal(here.pipeline.projections.load_ws(job["id"]), local.ws)
+
+
+def test_when_the_remote_is_down_the_job_runs_here_and_says_why(make_server, token, shared_file):
+    lonely = make_server(token, projector_url=f"http://127.0.0.1:{closed_port()}")
+    job = project_photo(lonely, token, shared_file("media/images/grace_hopper.jpg"))
+    assert job["state"] == "done", job
+    assert job["backend"] == "local (cpu)"
+    assert "cannot be reached" in job["note"] and "projected on this device instead" in job["note"]
+
+
+# --- RemoteProjector on its own ----------------------------------------------------------------------------
+
+@pytest.fixture
+def job(projection_generator):
+    size = projection_generator.img_resolution
+    image = np.random.default_rng(1).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    return ProjectionJob("remote-test", Target(image, "camera"), JobOptions(steps=STEPS))
+
+
+def remote(server, generator, token=REMOTE_TOKEN, fingerprint=None, fallback=None, port=None):
+    port = port or server.port
+    return RemoteProjector(f"http://127.0.0.1:{port}", token, generator,
+                           fingerprint or server.pipeline.projections.fingerprint, fallback=fallback, poll_s=0.02)
+
+
+def test_without_a_fallback_an_unreachable_remote_fails_the_job_clearly(there, job, projection_generator):
+    with pytest.raises(RemoteProjectorError, match="cannot be reached"):
+        remote(there, projection_generator, port=closed_port()).project(job)
+
+
+def test_a_wrong_token_says_which_option_to_set(there, job, projection_generator):
+    with pytest.raises(RemoteProjectorError, match="refused the access token.*--projector-token"):
+        remote(there, projection_generator, token="wrong").project(job)
+
+
+def test_a_remote_with_other_weights_is_refused(there, job, projection_generator):
+    with pytest.raises(RemoteProjectorError, match="409.*other generator weights"):
+        remote(there, projection_generator, fingerprint="0123456789abcdef").project(job)
+
+
+def test_a_remote_failure_falls_back_to_this_device(there, job, projection_generator, standin_perceptual):
+    local = LocalProjector(projection_generator, standin_perceptual)
+    with one_torch_thread():
+        result = remote(there, projection_generator, token="wrong", fallback=local).project(job)
+    assert result.ws.shape == (1, projection_generator.num_ws, projection_generator.w_dim)
+    assert job.to_json()["backend"] == "local (cpu)" and "refused the access token" in job.to_json()["note"]
+
+
+def test_cancelling_here_cancels_the_remote_job(there, projection_generator):
+    size = projection_generator.img_resolution
+    long_job = ProjectionJob("long", Target(np.zeros((size, size, 3), np.uint8), "camera"),
+                             JobOptions(steps=2000))
+    long_job.cancel_event.set()
+    with pytest.raises(ProjectionCancelled):
+        remote(there, projection_generator).project(long_job)
+    newest = call(there, REMOTE_TOKEN, "GET", "/api/project")[0]
+    assert newest["steps"] == 2000 and newest["cancel_requested"]
