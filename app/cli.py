@@ -1,4 +1,5 @@
-"""The command line: ``python -m app serve`` runs StyleCam; ``python -m app weights ...`` manages models.
+"""The command line: ``python -m app serve`` runs StyleCam; ``python -m app weights ...`` manages models;
+``project`` and ``stylize`` (``app.cli_projection``) work on photos.
 
 User mistakes (a bad source, a missing or broken weights file, a port in use, ...) end in one line
 that says what is wrong and what to do, and a non-zero exit code, never a traceback.
@@ -12,7 +13,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import click
 
@@ -56,13 +57,27 @@ def cli() -> None:
 @click.option("--threads", default=ServerConfig.threads, show_default=True, type=click.IntRange(5),
               help="Server threads; each watching browser holds one (4 stay free for the API).")
 @click.option("--offline", is_flag=True, help="Never download: fail if a registry model is missing.")
+@click.option("--projections", "projections_dir", type=click.Path(file_okay=False),
+              help="Folder of saved projections (default: projections/ here, or $STYLECAM_PROJECTIONS).")
+@click.option("--perceptual", default="vgg16", show_default=True, envvar="STYLECAM_PERCEPTUAL",
+              help="Perceptual network for projection: a registry name or a TorchScript file.")
+@click.option("--projector-url", metavar="URL",
+              help="Send projections to another StyleCam with the same model, e.g. http://desktop:5000.")
+@click.option("--projector-token", envvar="STYLECAM_PROJECTOR_TOKEN", metavar="TOKEN",
+              help="That StyleCam's access token. Also $STYLECAM_PROJECTOR_TOKEN.")
+@click.option("--projector-fallback/--no-projector-fallback", default=True, show_default=True,
+              help="Project on this device when the remote projector fails.")
 def serve(source: str, weights_name: str, device: str, host: str, port: int, token: Optional[str],
           no_token: bool, detector: str, detector_model: Optional[str], detect_width: Optional[int],
           max_faces: Optional[int], presets_path: Optional[str], jpeg_quality: int, loop: bool, threads: int,
-          offline: bool) -> None:
+          offline: bool, projections_dir: Optional[str], perceptual: str, projector_url: Optional[str],
+          projector_token: Optional[str], projector_fallback: bool) -> None:
     """Run StyleCam: open the camera, serve the page, print the address to open."""
     if token and no_token:
         raise click.UsageError("--token and --no-token contradict each other: give one")
+    if projector_url and urlsplit(projector_url).scheme not in ("http", "https"):
+        raise click.BadParameter(f"expected an address like http://desktop:5000, got {projector_url!r}",
+                                 param_hint="--projector-url")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     for name in models_to_fetch(weights_name, detector, detector_model):
@@ -82,7 +97,9 @@ def serve(source: str, weights_name: str, device: str, host: str, port: int, tok
         pipeline = Pipeline(PipelineConfig(source=source, weights=weights_name, device=device, detector=detector,
                                            detector_model=detector_model, detect_width=detect_width,
                                            max_faces=max_faces, jpeg_quality=jpeg_quality,
-                                           presets_path=presets_path, loop=loop))
+                                           presets_path=presets_path, loop=loop, projections_dir=projections_dir,
+                                           perceptual=perceptual, projector_url=projector_url,
+                                           projector_token=projector_token, projector_fallback=projector_fallback))
         try:
             server = StyleCamServer(config, pipeline)
         except OSError as error:
@@ -131,6 +148,12 @@ def announce(config: ServerConfig, port: int, pipeline) -> None:
     if config.token is None:
         click.secho(f"warning: no access token (--no-token): anyone who can reach port {port} can watch "
                     f"the camera", fg="yellow", err=True)
+    click.echo(f"Projections (\"Project my face\"): {pipeline.projection_jobs.projector.describe()}, saved in "
+               f"{pipeline.projections.root}")
+    try:
+        pipeline.projection_jobs.projector.check_ready()
+    except RuntimeError as error:
+        click.secho(f"note: {error}", fg="yellow", err=True)
     click.echo("Press Ctrl-C to stop.\n")
 
 
@@ -263,3 +286,9 @@ def _human_size(size: Optional[int]) -> str:
 
 def main() -> None:
     cli(prog_name="python -m app")
+
+
+from app.cli_projection import COMMANDS  # noqa: E402  (they build on the helpers above)
+
+for command in COMMANDS:
+    cli.add_command(command)

@@ -1,0 +1,182 @@
+"""``python -m app project`` and ``python -m app stylize``: projection and style mixing for photos.
+
+    python -m app project me.jpg --out me            # projections/me/ (selectable in the app) + me.jpg
+    python -m app stylize group.jpg --style 42 --layers 7:14 --out group-styled.jpg
+    python -m app stylize me.jpg --face me --style friend --layers 4:14 --strength 0.7 --out out.jpg
+
+The work is ``app.photo_projection``'s; this module reads the options, shows progress bars and turns
+user mistakes into one error line. The perceptual network is NVIDIA's vgg16 by default (``python -m app
+weights fetch vgg16``); ``--perceptual PATH`` (or ``$STYLECAM_PERCEPTUAL``) takes any TorchScript network
+with its call signature, such as the stand-in the tests use.
+"""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional
+
+import click
+
+from app.cli import DEFAULT_GENERATOR, fetch_model, models_to_fetch, user_errors
+
+PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"
+
+
+def model_options(command: Callable) -> Callable:
+    """The options both commands share: models, device, projection settings, the projections folder."""
+    options = [
+        click.option("--weights", "weights_name", default=DEFAULT_GENERATOR, show_default=True,
+                     help="Generator: a registry name or a file."),
+        click.option("--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda."),
+        click.option("--perceptual", default="vgg16", show_default=True, envvar=PERCEPTUAL_ENV,
+                     help=f"Perceptual network for projection: a registry name or a TorchScript file. "
+                          f"Also ${PERCEPTUAL_ENV}."),
+        click.option("--detector-model", metavar="PATH_OR_NAME", help="YuNet model file (default: the registry's)."),
+        click.option("--projections", "projections_dir", type=click.Path(file_okay=False),
+                     help="Folder of saved projections (default: the live app's)."),
+        click.option("--steps", default=150, show_default=True, type=click.IntRange(2, 2000),
+                     help="Optimisation steps per face (early stopping may end sooner)."),
+        click.option("--space", default="w+", show_default=True, type=click.Choice(["w", "w+"]),
+                     help="w+ fits a face best; w mixes most predictably."),
+        click.option("--threads", type=click.IntRange(1), help="CPU threads for PyTorch (default: all cores)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@contextmanager
+def photo_errors() -> Iterator[None]:
+    """``app.cli.user_errors`` plus what photos, projections and the perceptual network can get wrong."""
+    from app.projection_targets import TargetError
+    from app.projections import ProjectionUnavailable
+    from stylegan2.perceptual import PerceptualNetworkError
+    from stylegan2.projector import ProjectionError
+
+    with user_errors():
+        try:
+            yield
+        except (TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError) as error:
+            raise click.ClickException(str(error)) from None
+
+
+def load_tools(weights_name: str, device: str, perceptual: str, detector_model: Optional[str],
+               projections_dir: Optional[str], threads: Optional[int]):
+    """Fetch missing registry models (as ``serve`` does; not vgg16, which says how), then load them."""
+    import torch
+
+    from app.photo_projection import PhotoProjector
+
+    if threads:
+        torch.set_num_threads(threads)
+    for name in models_to_fetch(weights_name, "auto", detector_model):
+        click.echo(f"{name} is not downloaded yet: fetching it now (once).", err=True)
+        fetch_model(name)
+    return PhotoProjector(weights_name, device, perceptual, detector_model, projections_dir)
+
+
+def project_with_bar(tools, target_rgb, options, label: str):
+    """Project one aligned face with a progress bar on stderr (early stopping completes it)."""
+    steps = options.config().num_steps
+    with click.progressbar(length=steps, label=label, file=sys.stderr) as bar:
+        result = tools.project(target_rgb, options, progress=lambda progress: bar.update(progress.step - bar.pos))
+        bar.update(steps - bar.pos)
+    return result
+
+
+def write_image(path: Path, image_bgr) -> None:
+    import cv2
+
+    if not cv2.imwrite(str(path), image_bgr):
+        raise click.ClickException(f"cannot write {path}: use a .jpg or .png name in an existing folder")
+
+
+@click.command("project")
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "name", required=True, help="Name to save the projection under, e.g. me.")
+@click.option("--comparison", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the side-by-side target | result image (default: NAME.jpg here).")
+@model_options
+def project_command(photo: Path, name: str, comparison: Optional[Path], weights_name: str, device: str,
+                    perceptual: str, detector_model: Optional[str], projections_dir: Optional[str], steps: int,
+                    space: str, threads: Optional[int]) -> None:
+    """Project the largest face of PHOTO into the generator's latent space and save it as NAME."""
+    from app.photo_projection import read_photo, side_by_side
+    from app.projection_jobs import JobOptions
+    from app.projections import check_name
+
+    try:
+        check_name(name)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--out") from None
+    with photo_errors():
+        tools = load_tools(weights_name, device, perceptual, detector_model, projections_dir, threads)
+        if tools.store.exists(name):
+            raise click.ClickException(f"a projection named '{name}' already exists in {tools.store.root}; "
+                                       f"choose another --out")
+        tools.perceptual()                  # a missing network fails before the photo is even read
+        source = f"file:{photo.name}"
+        target = tools.finder.target(read_photo(photo), source)
+        result = project_with_bar(tools, target.image, JobOptions(steps=steps, space=space),
+                                  f"projecting {photo.name}")
+        folder = tools.store.save(result, name, source=source)
+    comparison = comparison or Path(f"{name}.jpg")
+    write_image(comparison, side_by_side(result))
+    click.echo(f"saved projection '{name}' in {folder} ({result.steps} steps, {result.seconds:.1f} s, "
+               f"LPIPS {result.losses['lpips']:.3f})")
+    click.echo(f"wrote {comparison} (target | result)")
+
+
+@click.command("stylize")
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--style", required=True, metavar="SEED_OR_PROJECTION",
+              help="Style source: a seed (e.g. 42), a saved projection's name, or a projection folder.")
+@click.option("--layers", required=True, metavar="START:STOP",
+              help="W+ layers taken from the style source, in this model's numbering (7:14 = the fine layers "
+                   "of a 256 px model).")
+@click.option("--strength", default=1.0, show_default=True, type=click.FloatRange(0, 1),
+              help="How far those layers move toward the style source.")
+@click.option("--psi", default=0.7, show_default=True, type=click.FloatRange(0, 1),
+              help="Truncation of a seed style source.")
+@click.option("--face", "face_spec", metavar="PROJECTION",
+              help="Use this saved projection for every face instead of projecting each one.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The stylized photo to write (.jpg or .png).")
+@model_options
+def stylize_command(photo: Path, style: str, layers: str, strength: float, psi: float, face_spec: Optional[str],
+                    out: Path, weights_name: str, device: str, perceptual: str, detector_model: Optional[str],
+                    projections_dir: Optional[str], steps: int, space: str, threads: Optional[int]) -> None:
+    """Stylize every face in PHOTO: its latent, with LAYERS taken from the style source, pasted back."""
+    from app.photo_projection import read_photo
+    from app.projection_jobs import JobOptions
+    from app.projection_targets import aligned_target
+    from stylegan2.latents import parse_layers
+
+    with photo_errors():
+        tools = load_tools(weights_name, device, perceptual, detector_model, projections_dir, threads)
+        try:
+            layer_range = parse_layers(layers, tools.generator.num_ws)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--layers") from None
+        style_ws = tools.style_latent(style, psi)
+        given_ws = tools.latent(face_spec) if face_spec else None
+        frame = read_photo(photo)
+        faces = tools.finder.faces(frame)
+        if not faces:
+            raise click.ClickException(f"no face found in {photo}")
+        latents: List = []
+        for number, face in enumerate(faces, start=1):
+            if given_ws is not None:
+                latents.append(given_ws)
+                continue
+            target = aligned_target(frame, face.landmarks, tools.generator.img_resolution, "")
+            options = JobOptions(steps=steps, space=space)
+            latents.append(project_with_bar(tools, target.image, options, f"face {number}/{len(faces)}").ws)
+        stylized = tools.stylize(frame, faces, [ws.to(tools.device) for ws in latents], style_ws, layer_range,
+                                 strength)
+    write_image(out, stylized)
+    click.echo(f"wrote {out} ({len(faces)} face{'s' if len(faces) != 1 else ''} stylized)")
+
+
+COMMANDS: List[click.Command] = [project_command, stylize_command]
