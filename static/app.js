@@ -3,10 +3,16 @@
 // Slider changes are sent while dragging, but never pile up: changes are merged into one pending
 // update, at most one request is in flight, and the next one leaves SEND_INTERVAL_MS after the last,
 // carrying only the newest values.
+//
+// "Your face": a projection job (from the camera or an uploaded photo) is followed by polling until
+// it ends; a finished one is selected at once (mode "me"). The saved projections are listed to pick
+// from, and can be the style source instead of the style seed.
 "use strict";
 
 const SEND_INTERVAL_MS = 60;
 const STATUS_INTERVAL_MS = 1000;
+const JOB_POLL_MS = 500;
+const JOB_FINISHED = ["done", "failed", "cancelled"];
 const STREAM_RETRY_MS = 2000;
 const MAX_SEED = 4294967295;
 const SOURCE_WARNINGS = {
@@ -70,6 +76,10 @@ class ParamsSender {
   }
 }
 
+let currentParams = null;   // what the server holds, as last seen
+let projections = [];       // the usable saved projections, oldest first
+let trackedJob = null;      // id of the projection job this page follows
+
 const sender = new ParamsSender(
   (params) => { showError(null); showParams(params); },
   (answer) => { showError(answer); refreshParams(); },  // nothing changed on the server: show what it holds
@@ -126,6 +136,7 @@ function showSliderValue(input) {
 
 // Show the params the server holds, except in the control the user is busy with.
 function showParams(params) {
+  currentParams = params;
   if (!sender.idle) return;
   const busy = document.activeElement;
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.checked = radio.value === params.mode;
@@ -140,6 +151,9 @@ function showParams(params) {
       showSliderValue(input);
     }
   }
+  if ($("style-source") !== busy) $("style-source").value = params.style_projection || "";
+  showStyleSource(params.style_projection);
+  showSelectedProjection();
 }
 
 // The face controls do nothing in camera-only mode: show them dimmed there.
@@ -147,13 +161,37 @@ function showMode(mode) {
   document.body.dataset.mode = mode;
 }
 
+// The style seed does nothing while a projection is the style source: dimmed too.
+function showStyleSource(projection) {
+  document.body.dataset.styleSource = projection ? "projection" : "seed";
+}
+
 function bindControls() {
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener("change", () => {
       showMode(radio.value);
-      sender.update({ mode: radio.value });
+      const changes = { mode: radio.value };
+      const selected = currentParams && currentParams.projection;
+      if (radio.value === "me" && !selected && projections.length > 0) {
+        changes.projection = projections[projections.length - 1].name;   // the newest
+      }
+      sender.update(changes);
     });
   }
+  $("style-source").addEventListener("change", () => {
+    showStyleSource($("style-source").value);
+    sender.update({ style_projection: $("style-source").value || null });
+  });
+  $("project-camera").addEventListener("click", () => submitProjection(null));
+  $("project-upload").addEventListener("change", () => {
+    const file = $("project-upload").files[0];
+    if (!file) return;
+    const form = new FormData();
+    form.append("image", file);
+    $("project-upload").value = "";
+    submitProjection(form);
+  });
+  $("project-cancel").addEventListener("click", cancelProjection);
   $("psi").addEventListener("input", () => {
     $("psi-value").textContent = Number($("psi").value).toFixed(2);
     sender.update({ psi: Number($("psi").value) });
@@ -171,6 +209,145 @@ function bindControls() {
     });
   }
   $("controls").addEventListener("submit", (event) => event.preventDefault());
+}
+
+// --- your face: projection jobs and saved projections ----------------------------------------------
+
+async function submitProjection(form) {
+  showJobMessage("Sending…", true);
+  let answer;
+  let accepted = false;
+  try {
+    const response = await fetch("api/project", form ? { method: "POST", body: form }
+      : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ source: "camera" }) });
+    answer = await response.json();
+    accepted = response.ok;
+  } catch (error) {
+    answer = { error: "the server did not answer: " + error.message };
+  }
+  if (accepted) track(answer);
+  else showJobMessage(answer.error, false);
+}
+
+function track(job) {
+  trackedJob = job.id;
+  showJob(job);
+  pollJob(job.url);
+}
+
+async function pollJob(url) {
+  let job;
+  try {
+    job = await getJson(url);
+  } catch (error) {
+    showJobMessage(error.message, false);
+    return;
+  }
+  if (job.id !== trackedJob) return;
+  showJob(job);
+  if (!JOB_FINISHED.includes(job.state)) {
+    setTimeout(() => pollJob(url), JOB_POLL_MS);
+  } else if (job.state === "done") {
+    await loadProjections();
+    sender.update({ mode: "me", projection: job.projection });
+  }
+}
+
+async function cancelProjection() {
+  if (trackedJob === null) return;
+  const response = await fetch(`api/project/${encodeURIComponent(trackedJob)}`, { method: "DELETE" });
+  if (!response.ok) showJobMessage((await response.json()).error, false);
+}
+
+function jobText(job) {
+  const loss = job.loss === null ? "" : ` · loss ${Number(job.loss).toFixed(3)}`;
+  const text = {
+    queued: "Waiting for the projector…",
+    running: job.cancel_requested ? "Cancelling…" : `Step ${job.step} of ${job.num_steps}${loss}`,
+    done: `Done in ${Number(job.seconds).toFixed(0)} s: your face is selected.`,
+    failed: `Failed: ${job.error}`,
+    cancelled: "Cancelled.",
+  }[job.state];
+  return job.note ? `${text} (${job.note})` : text;
+}
+
+function showJob(job) {
+  const active = !JOB_FINISHED.includes(job.state);
+  $("project-job").hidden = false;
+  $("project-progress").hidden = false;
+  $("project-progress").max = job.num_steps;
+  $("project-progress").value = job.state === "done" ? job.num_steps : job.step;
+  $("project-status").textContent = jobText(job);
+  $("project-preview").hidden = !job.preview_url;
+  if (job.preview_url) $("project-preview").src = job.preview_url;
+  $("project-cancel").hidden = !active;
+  setProjecting(active);
+}
+
+function showJobMessage(text, busy) {
+  $("project-job").hidden = false;
+  $("project-progress").hidden = true;
+  $("project-preview").hidden = true;
+  $("project-cancel").hidden = true;
+  $("project-status").textContent = text;
+  setProjecting(busy);
+}
+
+function setProjecting(busy) {
+  $("project-camera").disabled = busy;
+  $("project-upload").disabled = busy;
+}
+
+async function loadProjections() {
+  try {
+    projections = (await getJson("api/projections")).filter((projection) => projection.compatible);
+  } catch (error) {
+    showError({ error: error.message });
+    return;
+  }
+  const template = $("projection-template");
+  const items = projections.map((projection) => {
+    const item = template.content.firstElementChild.cloneNode(true);
+    const pick = item.querySelector(".pick");
+    pick.dataset.name = projection.name;
+    pick.title = `${projection.name}: from ${projection.source}, ${projection.steps} steps`;
+    pick.querySelector("img").src = projection.result_url;
+    pick.querySelector("span").textContent = projection.name;
+    pick.addEventListener("click", () => sender.update({ mode: "me", projection: projection.name }));
+    item.querySelector(".delete").addEventListener("click", () => deleteProjection(projection.name));
+    return item;
+  });
+  $("projections").replaceChildren(...items);
+  document.querySelector('input[name="mode"][value="me"]').disabled = projections.length === 0;
+  const choice = currentParams ? currentParams.style_projection || "" : "";
+  $("style-source").replaceChildren(new Option("Style seed", ""),
+    ...projections.map((projection) => new Option(`Projection ${projection.name}`, projection.name)));
+  $("style-source").value = choice;
+  showSelectedProjection();
+}
+
+function showSelectedProjection() {
+  for (const pick of document.querySelectorAll("#projections .pick")) {
+    const selected = currentParams !== null && currentParams.mode === "me" && pick.dataset.name === currentParams.projection;
+    pick.setAttribute("aria-checked", String(selected));
+  }
+}
+
+async function deleteProjection(name) {
+  if (!confirm(`Delete the projection "${name}"?`)) return;
+  const response = await fetch(`api/projections/${encodeURIComponent(name)}`, { method: "DELETE" });
+  if (!response.ok) showError(await response.json());
+  loadProjections();
+}
+
+// Follow a projection that is still running (e.g. started before this page was reloaded).
+async function resumeProjection() {
+  try {
+    const active = (await getJson("api/project")).find((job) => !JOB_FINISHED.includes(job.state));
+    if (active) track(active);
+  } catch (error) {
+    showError({ error: error.message });
+  }
 }
 
 // --- live figures ----------------------------------------------------------------------------------
@@ -230,7 +407,9 @@ async function start() {
   } catch (error) {
     showError({ error: error.message });
   }
-  refreshParams();
+  await refreshParams();
+  loadProjections();
+  resumeProjection();
 }
 
 document.addEventListener("DOMContentLoaded", start);

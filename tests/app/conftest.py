@@ -306,9 +306,10 @@ def render_face(random_weights):
 
 
 @pytest.fixture(scope="session")
-def selfie_pipeline_config(selfie, random_weights, yunet_file, tmp_path_factory) -> PipelineConfig:
+def selfie_pipeline_config(selfie, random_weights, yunet_file, standin_perceptual,
+                           tmp_path_factory) -> PipelineConfig:
     return PipelineConfig(source=str(selfie.video), weights=str(random_weights), device="cpu",
-                          detector="yunet", detector_model=str(yunet_file),
+                          detector="yunet", detector_model=str(yunet_file), perceptual=str(standin_perceptual),
                           projections_dir=str(tmp_path_factory.mktemp("projections")))
 
 

@@ -1,8 +1,9 @@
 """The page in a real headless Chromium, on the real server and pipeline with the selfie clip.
 
 Driven by Playwright with Debian's chromium (no browser download): the page opens with the printed
-token, the stream in it shows live frames, and dragging the smile slider changes the face it shows,
-without piling up requests.
+token, the stream in it shows live frames, dragging the smile slider changes the face it shows,
+without piling up requests, and "Project my face" shows its progress, then selects and shows the
+projected face (with the stand-in perceptual network).
 
 To know exactly what the page shows, a recorder reads the same stream beside the browser and keeps
 the recent parts with their headers; each grab of the page's image is matched to the part it is (the
@@ -13,6 +14,7 @@ import collections
 import threading
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -20,6 +22,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
+from app.compositor import prepare_face
+from app.generation import FaceGenerator
 from app.web import read_parts
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -197,3 +201,26 @@ def test_dragging_the_smile_slider_changes_the_face_without_piling_up_requests(
     faces = [render_face(before), render_face(after)]
     assert selfie.face_shown(grabs_before, faces) == 0, "before the drag the page must show the old face"
     assert selfie.face_shown(grabs_after, faces) == 1, "after the drag the page must show the face asked for"
+
+
+def test_project_my_face_shows_progress_then_selects_and_shows_the_projection(
+        browser_page, live_server, recorder, selfie, render_face):
+    pipeline = live_server.pipeline
+    assert browser_page.locator('input[name="mode"][value="me"]').is_disabled(), "nothing to select yet"
+    wait_for(browser_page, lambda: pipeline.status()["faces"] >= 1, what="a face in view")
+    browser_page.click("#project-camera")
+    wait_for(browser_page, lambda: browser_page.locator("#project-progress").is_visible(), what="the progress bar")
+    wait_for(browser_page, lambda: pipeline.params.mode == "me", timeout=180, what="the projection to be selected")
+
+    [saved] = pipeline.projections.list()
+    assert pipeline.params.projection == saved["name"]
+    assert browser_page.inner_text("#project-status").startswith("Done")
+    assert browser_page.is_checked('input[name="mode"][value="me"]')
+    assert browser_page.get_attribute(f'#projections .pick[data-name="{saved["name"]}"]', "aria-checked") == "true"
+
+    me = pipeline.params
+    grabs = grab_faces(browser_page, recorder, selfie, min_params_version=pipeline.params_version)
+    own_face = prepare_face(FaceGenerator(pipeline.projections.generator, pipeline.presets,
+                                          projections=pipeline.projections).render(me))
+    faces = [render_face(replace(me, mode="seed")), own_face]
+    assert selfie.face_shown(grabs, faces) == 1, "the page must show the projected face"
