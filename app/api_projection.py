@@ -63,7 +63,7 @@ def submit_job() -> Response:
     except FieldError as error:
         return json_error(error.status, str(error), error.field)
     except TargetError as error:
-        return json_error(error.status, str(error), "image" if request.files else "source")
+        return json_error(error.status, str(error), "image" if "image" in request.files else "source")
     except FileExistsError as error:
         return json_error(409, str(error), "name")
     except QueueFull as error:
@@ -123,7 +123,9 @@ def job_json(job: ProjectionJob) -> Dict[str, Any]:
 
 def request_values() -> Mapping[str, Any]:
     """The options of a POST: form fields of a multipart upload, else the JSON object (may be empty)."""
-    if request.files or request.form:
+    if request.mimetype == "multipart/form-data":
+        if "image" not in request.files:
+            raise FieldError("image", 'a multipart upload carries the photo in the file field "image"')
         return request.form
     if not request.get_data(cache=True):
         return {}

@@ -181,6 +181,9 @@ class ProjectionJob:
 class Projector(Protocol):
     """What runs a projection: on this device (``app.projectors.LocalProjector``) or another StyleCam."""
 
+    def describe(self) -> str:
+        """Where projections run, for the status and the job ("local (cpu)", "remote http://...")."""
+
     def check_ready(self) -> None:
         """Raise ProjectorUnavailable, saying what to do, if no projection can run at all."""
 
@@ -286,7 +289,8 @@ class ProjectionJobs(Worker):
         except ProjectionCancelled:
             job.finish("cancelled")
         except Exception as error:    # Any failure of one job is that job's, never the worker's.
-            log.warning("projection %s failed: %s", job.id, error, exc_info=not isinstance(error, ValueError))
+            log.warning("projection %s failed: %s", job.id, error)
+            log.debug("projection %s failed", job.id, exc_info=True)
             job.finish("failed", str(error))
         else:
             job.finish("done")

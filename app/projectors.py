@@ -32,6 +32,7 @@ import torch
 import weights
 from app.projection_jobs import ProjectionJob, ProjectorUnavailable
 from app.projection_targets import TargetError, decode_image
+from app.projections import NAME_PATTERN
 from stylegan2.perceptual import PerceptualNetwork, load_perceptual
 from stylegan2.projection_io import LATENT_FILE, META_FILE, RESULT_FILE, TARGET_FILE, load_projection
 from stylegan2.projection_schedule import ProjectionConfig
@@ -117,8 +118,9 @@ class RemoteProjector:
             return self.fallback.project(job)
 
     def project_remotely(self, job: ProjectionJob) -> ProjectionResult:
-        remote = self._submit(job)
-        remote_id = remote["id"]
+        remote_id = self._submit(job)["id"]
+        if not NAME_PATTERN.fullmatch(remote_id):
+            raise RemoteProjectorError(f"{self.url} named its job {remote_id!r}, which is no projection name")
         try:
             self._wait(job, remote_id)
             return self._download(job, remote_id)
@@ -134,7 +136,7 @@ class RemoteProjector:
         fields = {"aligned": "1", "model": self.fingerprint, "steps": str(job.options.steps),
                   "space": job.options.space}
         body, content_type = multipart_body(fields, ("image", "aligned.png", png.tobytes()))
-        return json.loads(self._request("POST", "/api/project", body, content_type))
+        return self._json("POST", "/api/project", body, content_type)
 
     def _wait(self, job: ProjectionJob, remote_id: str) -> None:
         """Poll the remote job until it is done, relaying its progress; cancel it if ours is cancelled."""
@@ -144,7 +146,7 @@ class RemoteProjector:
             if job.cancel_event.is_set():
                 self._cancel(remote_id)
                 raise ProjectionCancelled(job.step)
-            state = json.loads(self._request("GET", f"/api/project/{remote_id}"))
+            state = self._json("GET", f"/api/project/{remote_id}")
             if state["state"] == "done":
                 return
             if state["state"] in ("failed", "cancelled"):
@@ -200,6 +202,17 @@ class RemoteProjector:
             pass
 
     # --- HTTP ----------------------------------------------------------------------------------------
+
+    def _json(self, method: str, path: str, body: Optional[bytes] = None,
+              content_type: Optional[str] = None) -> Dict:
+        """An API call whose answer must be a StyleCam job (a JSON object with an id and a state)."""
+        try:
+            answer = json.loads(self._request(method, path, body, content_type))
+            if isinstance(answer, dict) and isinstance(answer["id"], str) and isinstance(answer["state"], str):
+                return answer
+        except (ValueError, KeyError):
+            pass
+        raise RemoteProjectorError(f"{self.url} did not answer {method} {path} like a StyleCam; is it one?")
 
     def _request(self, method: str, path: str, body: Optional[bytes] = None,
                  content_type: Optional[str] = None) -> bytes:

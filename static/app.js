@@ -183,6 +183,7 @@ function bindControls() {
     sender.update({ style_projection: $("style-source").value || null });
   });
   $("project-camera").addEventListener("click", () => submitProjection(null));
+  $("project-upload-button").addEventListener("click", () => $("project-upload").click());
   $("project-upload").addEventListener("change", () => {
     const file = $("project-upload").files[0];
     if (!file) return;
@@ -295,7 +296,7 @@ function showJobMessage(text, busy) {
 
 function setProjecting(busy) {
   $("project-camera").disabled = busy;
-  $("project-upload").disabled = busy;
+  $("project-upload-button").disabled = busy;
 }
 
 async function loadProjections() {

@@ -96,6 +96,12 @@ def test_a_body_that_is_neither_json_nor_an_upload_is_400(client, pipeline):
     assert answer.status_code == 400 and answer.get_json()["field"] == "body"
 
 
+def test_an_upload_under_another_field_name_is_400_naming_image(client, pipeline, photo):
+    answer = client.post("/api/project", data={"file": (io.BytesIO(photo), "me.jpg", "image/jpeg")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 400 and answer.get_json()["field"] == "image"
+
+
 def test_a_full_queue_is_429_with_retry_after(client, pipeline, photo):
     running = upload(client, photo).get_json()
     wait_for_state(pipeline.projection_jobs.get(running["id"]), "running")

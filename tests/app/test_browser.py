@@ -224,3 +224,10 @@ def test_project_my_face_shows_progress_then_selects_and_shows_the_projection(
                                           projections=pipeline.projections).render(me))
     faces = [render_face(replace(me, mode="seed")), own_face]
     assert selfie.face_shown(grabs, faces) == 1, "the page must show the projected face"
+
+
+def test_an_uploaded_photo_without_a_face_gets_a_clear_message(browser_page, shared_file):
+    browser_page.set_input_files("#project-upload", str(shared_file("media/images/noface_cat.png")))
+    wait_for(browser_page, lambda: "no face found" in browser_page.inner_text("#project-status"),
+             what="the refusal to show")
+    assert browser_page.is_enabled("#project-camera") and browser_page.is_enabled("#project-upload-button")
