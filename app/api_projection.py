@@ -11,8 +11,8 @@
     GET    /api/projections/<name>/<file>    latent.pt, target.png, result.png or meta.json
     DELETE /api/projections/<name>           delete one (not while it is selected)
 
-Options (JSON fields or form fields): ``steps``, ``space`` ("w" or "w+"), ``name`` (what to save it as;
-default: a new name, which is also the job's id). Uploads may say ``aligned=1`` for a face already in
+Options (JSON fields or form fields): ``steps``, ``space`` ("w" or "w+"), both defaulting to the
+server's settings, and ``name`` (what to save it as; default: a new name, which is also the job's id). Uploads may say ``aligned=1`` for a face already in
 the FFHQ layout at the generator's resolution (what a remote StyleCam sends), with ``model`` = the
 generator fingerprint it was aligned for. Errors use the one JSON shape of ``app.api``: 400 bad
 option (naming the field), 413 too large, 415 not a JPEG/PNG/WebP, 422 no face, 429 queue full,
@@ -27,7 +27,7 @@ from werkzeug.utils import secure_filename
 
 from app import current_pipeline
 from app.api import json_error
-from app.projection_jobs import (DEFAULT_STEPS, JobFinished, JobNotFound, JobOptions, OptionError, ProjectionJob,
+from app.projection_jobs import (JobFinished, JobNotFound, JobOptions, OptionError, ProjectionJob,
                                  ProjectorUnavailable, QueueFull)
 from app.projection_targets import Target, TargetError, decode_image, prealigned_target
 from app.projections import ProjectionNotFound, ProjectionUnavailable, check_name
@@ -57,7 +57,7 @@ def submit_job() -> Response:
     pipeline = current_pipeline()
     try:
         values = request_values()
-        options, name = job_options(values)
+        options, name = job_options(values, pipeline.projection_jobs.default_options)
         target = upload_target(values) if "image" in request.files else camera_target(values)
         job = pipeline.projection_jobs.submit(target, options, name)
     except FieldError as error:
@@ -136,16 +136,16 @@ def request_values() -> Mapping[str, Any]:
     return payload
 
 
-def job_options(values: Mapping[str, Any]) -> Tuple[JobOptions, Optional[str]]:
+def job_options(values: Mapping[str, Any], defaults: JobOptions) -> Tuple[JobOptions, Optional[str]]:
     known = {"source", "steps", "space", "name", "aligned", "model"}
     unknown = sorted(set(values) - known)
     if unknown:
         raise FieldError(unknown[0], f"unknown option; the options are {', '.join(sorted(known))}")
-    steps = values.get("steps", DEFAULT_STEPS)
+    steps = values.get("steps", defaults.steps)
     if isinstance(steps, str):
         steps = int(steps) if steps.strip().isdigit() else steps
     try:
-        options = JobOptions(steps=steps, space=values.get("space", "w+"))
+        options = JobOptions(steps=steps, space=values.get("space", defaults.space))
     except OptionError as error:
         raise FieldError(error.field, str(error)) from None
     name = values.get("name") or None

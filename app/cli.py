@@ -67,11 +67,13 @@ def cli() -> None:
               help="That StyleCam's access token. Also $STYLECAM_PROJECTOR_TOKEN.")
 @click.option("--projector-fallback/--no-projector-fallback", default=True, show_default=True,
               help="Project on this device when the remote projector fails.")
+@click.option("--projection-steps", default=150, show_default=True, type=click.IntRange(2, 2000),
+              help="Optimisation steps of a projection (fewer: faster, less alike).")
 def serve(source: str, weights_name: str, device: str, host: str, port: int, token: Optional[str],
           no_token: bool, detector: str, detector_model: Optional[str], detect_width: Optional[int],
           max_faces: Optional[int], presets_path: Optional[str], jpeg_quality: int, loop: bool, threads: int,
           offline: bool, projections_dir: Optional[str], perceptual: str, projector_url: Optional[str],
-          projector_token: Optional[str], projector_fallback: bool) -> None:
+          projector_token: Optional[str], projector_fallback: bool, projection_steps: int) -> None:
     """Run StyleCam: open the camera, serve the page, print the address to open."""
     if token and no_token:
         raise click.UsageError("--token and --no-token contradict each other: give one")
@@ -99,7 +101,8 @@ def serve(source: str, weights_name: str, device: str, host: str, port: int, tok
                                            max_faces=max_faces, jpeg_quality=jpeg_quality,
                                            presets_path=presets_path, loop=loop, projections_dir=projections_dir,
                                            perceptual=perceptual, projector_url=projector_url,
-                                           projector_token=projector_token, projector_fallback=projector_fallback))
+                                           projector_token=projector_token, projector_fallback=projector_fallback,
+                                           projection_steps=projection_steps))
         try:
             server = StyleCamServer(config, pipeline)
         except OSError as error:

@@ -29,7 +29,7 @@ from app.compositor import composite
 from app.detection import DetectionResult, DetectionWorker
 from app.generation import FaceGenerator, GeneratedFace, GenerationWorker
 from app.params import Params, Preset, apply_update, default_params, load_presets
-from app.projection_jobs import ProjectionJobs
+from app.projection_jobs import DEFAULT_STEPS, JobOptions, ProjectionJobs
 from app.projection_targets import DETECT_WIDTH, FaceFinder, NoFaceFound, Target, aligned_target, largest_face
 from app.projections import ProjectionStore, default_projections_dir
 from app.projectors import make_projector
@@ -64,6 +64,7 @@ class PipelineConfig:
     projector_token: Optional[str] = None   # Its access token.
     projector_fallback: bool = True         # Project here when the remote projector fails.
     projection_queue: int = 4               # Projection jobs that may wait; more are refused (HTTP 429).
+    projection_steps: int = DEFAULT_STEPS   # Steps of a projection that does not ask for a number.
 
     def __post_init__(self) -> None:
         if not 1 <= self.jpeg_quality <= 100:
@@ -164,7 +165,8 @@ class Pipeline:
             make_projector(generator, self.projections.fingerprint, config.perceptual, config.projector_url,
                            config.projector_token, config.projector_fallback),
             self.projections, max_queued=config.projection_queue,
-            cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None, nice=10 if on_cpu else 0)
+            cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None, nice=10 if on_cpu else 0,
+            default_options=JobOptions(steps=config.projection_steps))
         self.frames: LatestBuffer = LatestBuffer()       # EncodedFrame, shared by every stream client.
         self._captured = LatestBuffer()
         self._detected = LatestBuffer()

@@ -197,7 +197,8 @@ class ProjectionJobs(Worker):
     name = "stylecam-projection"
 
     def __init__(self, projector: Projector, store: ProjectionStore, max_queued: int = 4,
-                 keep_finished: int = 50, cpu_threads: Optional[int] = None, nice: int = 0) -> None:
+                 keep_finished: int = 50, cpu_threads: Optional[int] = None, nice: int = 0,
+                 default_options: JobOptions = JobOptions()) -> None:
         super().__init__()
         if max_queued < 1:
             raise ValueError(f"max_queued must be at least 1, got {max_queued}")
@@ -207,6 +208,7 @@ class ProjectionJobs(Worker):
         self.keep_finished = keep_finished      # Finished jobs kept for GET /api/project/<id>.
         self.cpu_threads = cpu_threads          # torch threads of the worker (None: torch's default).
         self.nice = nice                        # Niceness added to the worker thread (Linux; 0 = none).
+        self.default_options = default_options  # For requests that do not choose.
         self._condition = threading.Condition()
         self._waiting: Deque[ProjectionJob] = deque()
         self._jobs: "OrderedDict[str, ProjectionJob]" = OrderedDict()   # every known job, oldest first

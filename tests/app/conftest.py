@@ -310,7 +310,7 @@ def selfie_pipeline_config(selfie, random_weights, yunet_file, standin_perceptua
                            tmp_path_factory) -> PipelineConfig:
     return PipelineConfig(source=str(selfie.video), weights=str(random_weights), device="cpu",
                           detector="yunet", detector_model=str(yunet_file), perceptual=str(standin_perceptual),
-                          projections_dir=str(tmp_path_factory.mktemp("projections")))
+                          projections_dir=str(tmp_path_factory.mktemp("projections")), projection_steps=30)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import torch
 
 from app import create_app
 from app.config import ServerConfig
+from app.projection_jobs import JobOptions
 from projection_helpers import GatedProjector, png_declaring, wait_for_state
 
 
@@ -63,6 +64,12 @@ def test_the_camera_face_becomes_a_job(client, pipeline, shared_file):
     assert answer.status_code == 202
     job = answer.get_json()
     assert (job["source"], job["steps"], job["space"]) == ("camera", 20, "w")
+
+
+def test_options_left_out_take_the_servers_defaults(make_projection_pipeline, projector, photo):
+    pipeline = make_projection_pipeline(projector, default_options=JobOptions(steps=20, space="w"))
+    job = upload(create_app(ServerConfig(token=None), pipeline).test_client(), photo).get_json()
+    assert (job["steps"], job["space"]) == (20, "w")
 
 
 def test_an_empty_body_means_the_camera(client, pipeline, shared_file):
