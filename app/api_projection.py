@@ -12,11 +12,12 @@
     DELETE /api/projections/<name>           delete one (not while it is selected)
 
 Options (JSON fields or form fields): ``steps``, ``space`` ("w" or "w+"), both defaulting to the
-server's settings, and ``name`` (what to save it as; default: a new name, which is also the job's id). Uploads may say ``aligned=1`` for a face already in
-the FFHQ layout at the generator's resolution (what a remote StyleCam sends), with ``model`` = the
-generator fingerprint it was aligned for. Errors use the one JSON shape of ``app.api``: 400 bad
-option (naming the field), 413 too large, 415 not a JPEG/PNG/WebP, 422 no face, 429 queue full,
-503 projection unavailable (e.g. the perceptual network is not downloaded).
+server's settings, and ``name`` (what to save it as; default: a new name, which is also the job's
+id). Uploads may say ``aligned=1`` for a face already in the FFHQ layout at the generator's
+resolution (what a remote StyleCam sends), with ``model`` = the generator fingerprint it was aligned
+for. Errors use the one JSON shape of ``app.api``: 400 bad option (naming the field), 409 name taken
+or other model, 413 too large, 415 not a JPEG/PNG/WebP, 422 no face, 429 queue full, 503 projection
+unavailable (e.g. the perceptual network is not downloaded).
 """
 from __future__ import annotations
 

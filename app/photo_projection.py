@@ -18,13 +18,14 @@ from app.generation import to_bgr_uint8
 from app.params import SEED_MAX
 from app.pipeline import resolve_device
 from app.projection_jobs import JobOptions
-from app.projection_targets import DETECT_WIDTH, FaceFinder, aligned_target, decode_image
+from app.projection_targets import DETECT_WIDTH, FaceFinder, decode_image
 from app.projections import ProjectionStore, ProjectionUnavailable, default_projections_dir
 from detectors import Face, create_detector
 from stylegan2.latents import mix, seed_to_ws
 from stylegan2.perceptual import PerceptualNetwork, load_perceptual
 from stylegan2.projection_io import ProjectionFormatError, load_projection
 from stylegan2.projector import ProgressFn, ProjectionResult, project
+
 
 def read_photo(path: Path) -> np.ndarray:
     """A photo file as BGR, with the same checks as an upload (type, size, decompression bombs)."""

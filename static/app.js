@@ -219,8 +219,8 @@ async function submitProjection(form) {
   let answer;
   let accepted = false;
   try {
-    const response = await fetch("api/project", form ? { method: "POST", body: form }
-      : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ source: "camera" }) });
+    const fromCamera = { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ source: "camera" }) };
+    const response = await fetch("api/project", { method: "POST", ...(form ? { body: form } : fromCamera) });
     answer = await response.json();
     accepted = response.ok;
   } catch (error) {
@@ -329,8 +329,8 @@ async function loadProjections() {
 
 function showSelectedProjection() {
   for (const pick of document.querySelectorAll("#projections .pick")) {
-    const selected = currentParams !== null && currentParams.mode === "me" && pick.dataset.name === currentParams.projection;
-    pick.setAttribute("aria-checked", String(selected));
+    const params = currentParams || {};
+    pick.setAttribute("aria-checked", String(params.mode === "me" && pick.dataset.name === params.projection));
   }
 }
 

@@ -2,10 +2,10 @@
 
 Unit tests get a Flask app over a stand-in pipeline: the ``Pipeline`` interface (params,
 update_params, presets, frames, status, start, stop) with the real params validation but no camera
-or model, so the API, auth and stream tests run in milliseconds. The projection tests add the real
-projections store, job worker and face finder to it (``projection_helpers``), and the fixtures for
-a real projection: a tiny generator and the stand-in perceptual network of the engine's tests. The HTTP and browser tests run the
-real server and the real ``Pipeline`` on the selfie clip, with a small random-weight generator saved
+or model, so the API, auth and stream tests run in milliseconds. ``ProjectionStandInPipeline`` adds
+the real projections store, job worker and face finder to it; a real projection gets a tiny
+generator and the stand-in perceptual network of the engine's tests. The HTTP and browser tests run
+the real server and the real ``Pipeline`` on the selfie clip, with a small random-weight generator saved
 to a temporary file (a test fixture: the app never shows such a model), and check what the stream
 shows against ``SelfieClip``: the clip's own frames with the faces YuNet finds in them.
 """
