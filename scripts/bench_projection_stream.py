@@ -9,8 +9,8 @@ its distances mean nothing, its time is what matters here). One client reads the
 2. a projection of the camera face runs (``POST /api/project``), which the app runs in its worker
    thread with fewer torch threads and a lower priority on a CPU.
 
-Reports the stream FPS of both windows, the projection's steps per second during the second, and,
-with ``--finish``, the job's total time.
+Reports the stream FPS of both windows, the projection's steps per second during the second (0 when
+the window ends before the start latents are scored), and, with ``--finish``, the job's total time.
 
     python scripts/bench_projection_stream.py
     python scripts/bench_projection_stream.py --seconds 20 --steps 150 --finish
@@ -136,7 +136,8 @@ def main() -> None:
         "during_projection": {"stream_fps": during_fps, "stages": during_stages,
                               "projection_steps_per_s": round(steps_per_s, 2)},
         "projection": {"state": job["state"], "steps": job["step"], "seconds": job["seconds"],
-                       "backend": job["backend"]},
+                       "backend": job["backend"],
+                       "seconds_per_step_overall": round(job["seconds"] / job["step"], 2) if job["step"] else None},
         "stream_fps_kept": round(during_fps / baseline_fps, 2) if baseline_fps else None,
     }, indent=2))
 
