@@ -256,42 +256,44 @@ class _StageRunner:
         self.history: List[Dict[str, float]] = []
 
     def stage(self, index: int, stage: Stage, w: torch.Tensor) -> torch.Tensor:
-        """Optimise ``w`` [1, num_ws, w_dim] for one stage; return the new latent, same shape."""
+        """Optimise ``w`` [1, num_ws, w_dim] for one stage; return the best latent it visited.
+
+        "Best" counts only steps without latent noise (a noisy latent's loss says little about the
+        latent itself); if every step was noisy, the last latent is returned.
+        """
         num_ws = w.shape[1]
         start = w.mean(dim=1, keepdim=True) if stage.space == "w" else w
         w_opt = start.detach().clone().requires_grad_(True)
         optimizer = torch.optim.Adam([w_opt, *self.noise.values()], lr=stage.learning_rate,
                                      betas=(0.9, 0.999))
-        best_loss, steps_since_best = float("inf"), 0
+        best = _BestLatent(self.config.early_stop_tolerance)
         self.stopped_early = False
         for step in range(stage.steps):
             _stop_if_cancelled(self.cancel, self.steps_done)
             learning_rate = stage.learning_rate_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate
+            w_noise_scale = self.w_std * stage.w_noise_at(step)
             w_noise = torch.randn(w_opt.shape, generator=self.rng).to(w_opt.device)
-            ws = (w_opt + w_noise * (self.w_std * stage.w_noise_at(step))).expand(-1, num_ws, -1)
-            images = _synthesize(self.G, ws, self.config)
+            images = _synthesize(self.G, (w_opt + w_noise * w_noise_scale).expand(-1, num_ws, -1), self.config)
             terms = self.objective.terms(images, self.noise)
+            losses = {name: float(value.detach()) for name, value in terms.items()}
+            if w_noise_scale == 0:
+                best.offer(losses["total"], w_opt, self.noise)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
             optimizer.step()
             self._renormalize_noise()
 
             self.steps_done += 1
-            losses = {name: float(value.detach()) for name, value in terms.items()}
             self.history.append({"step": self.steps_done, "stage": index, "lr": learning_rate,
                                  "seconds": time.perf_counter() - self.started, **losses})
             self._report(index, stage, learning_rate, losses, images, last=step == stage.steps - 1)
-
-            if losses["total"] < best_loss * (1 - self.config.early_stop_tolerance):
-                best_loss, steps_since_best = losses["total"], 0
-            else:
-                steps_since_best += 1
-            if self.config.early_stop_patience and steps_since_best >= self.config.early_stop_patience:
+            patience = self.config.early_stop_patience
+            if patience and best.steps_without_improvement >= patience:
                 self.stopped_early = True
                 break
-        return w_opt.detach().expand(-1, num_ws, -1).clone()
+        return best.restore(w_opt, self.noise).expand(-1, num_ws, -1).clone()
 
     def _renormalize_noise(self) -> None:
         with torch.no_grad():
@@ -311,6 +313,36 @@ class _StageRunner:
                                     preview=preview)
         if self.progress(report) is False:
             raise ProjectionCancelled(self.steps_done)
+
+
+class _BestLatent:
+    """The lowest-loss latent (and noise images) of a stage, and the steps since it last improved
+    by more than the tolerance (what early stopping watches)."""
+
+    def __init__(self, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self.loss = float("inf")
+        self.w: Optional[torch.Tensor] = None
+        self.noise: Dict[str, torch.Tensor] = {}
+        self.steps_without_improvement = 0
+
+    def offer(self, loss: float, w: torch.Tensor, noise: Dict[str, torch.Tensor]) -> None:
+        """Record the loss of the latent ``w`` (before this step's update) and its noise images."""
+        improved_enough = loss < self.loss * (1 - self.tolerance)
+        self.steps_without_improvement = 0 if improved_enough else self.steps_without_improvement + 1
+        if loss < self.loss:
+            self.loss = loss
+            self.w = w.detach().clone()
+            self.noise = {name: buf.detach().clone() for name, buf in noise.items()}
+
+    def restore(self, w: torch.Tensor, noise: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """The best latent (``w`` if none was recorded); puts the matching noise images back."""
+        if self.w is None:
+            return w.detach()
+        with torch.no_grad():
+            for name, buf in noise.items():
+                buf.copy_(self.noise[name])
+        return self.w
 
 
 def _best_candidate(G: torch.nn.Module, objective: _Objective, w_avg: torch.Tensor,

@@ -76,6 +76,13 @@ def test_early_stopping_ends_a_projection_that_stopped_improving(G, target, perc
     assert result.steps < 200
 
 
+def test_the_best_latent_visited_is_returned_even_if_later_steps_got_worse(G, target, perceptual):
+    unstable = config(Stage("w+", 8, learning_rate=5.0, lr_rampup=0.0, lr_rampdown=0.0))
+    result = project(G, target, perceptual, unstable)
+    assert result.history[-1]["total"] > min(entry["total"] for entry in result.history)
+    assert result.losses["total"] == pytest.approx(min(entry["total"] for entry in result.history), rel=1e-4)
+
+
 def test_without_early_stopping_every_step_runs(G, target, perceptual):
     result = project(G, target, perceptual, config(Stage("w+", 6), early_stop_patience=0))
     assert not result.stopped_early
