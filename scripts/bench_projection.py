@@ -39,7 +39,7 @@ from projection_fixtures import (SMALL_STAGES, VGG16_STAGES, fit_output_range,  
                                  make_target, save_standin)
 from stylegan2.perceptual import PerceptualNetwork, load_perceptual  # noqa: E402
 from stylegan2.projection_schedule import ProjectionConfig  # noqa: E402
-from stylegan2.projector import project, w_statistics  # noqa: E402
+from stylegan2.projector import ProjectionResult, prepare_target, project, w_statistics  # noqa: E402
 from stylegan2.testing import make_random_generator  # noqa: E402
 
 TARGET_SEED_BASE = 1000     # Target i: latent and noise images from seed 1000 + i.
@@ -109,9 +109,17 @@ def measure(G, perceptual, target, config: ProjectionConfig) -> Dict[str, float]
     cpu_started = time.process_time()
     result = project(G, image, perceptual, config)
     return dict(seconds=result.seconds, cpu_seconds=time.process_time() - cpu_started,
-                steps=result.steps, lpips=result.losses["lpips"],
+                steps=result.steps, lpips=final_lpips(perceptual, result, image),
                 pixel_mse=result.losses["pixel"], w_distance=w_distance(result.ws, true_ws),
                 history=[(entry["seconds"], entry["pixel"]) for entry in result.history])
+
+
+def final_lpips(perceptual: PerceptualNetwork, result: ProjectionResult, target: torch.Tensor) -> float:
+    """LPIPS of the result image to the target at the network's full resolution, whatever resolution
+    the configuration optimised at, so that every configuration is judged alike."""
+    with torch.no_grad():
+        image = prepare_target(result.image, target.shape[-1])
+        return float(perceptual.distance(perceptual.features(image), perceptual.features(target)))
 
 
 def w_distance(ws: torch.Tensor, true_ws: torch.Tensor) -> float:
