@@ -73,7 +73,10 @@ def main() -> None:
     for name in args.configs.split(","):
         if name not in configs:
             raise SystemExit(f"unknown configuration {name!r}; known: {', '.join(configs)}")
-        runs[name] = [measure(G, perceptual, target, configs[name]) for target in targets]
+        runs[name] = []
+        for index, target in enumerate(targets):
+            print(f"{name}: target {index + 1}/{len(targets)}...", file=sys.stderr, flush=True)
+            runs[name].append(measure(G, perceptual, target, configs[name]))
         print(json.dumps(summarize(name, runs[name], configs[name], setting)), flush=True)
     if "reference" in runs and "fast" in runs:
         print(json.dumps(compare(runs["reference"], runs["fast"])), flush=True)
