@@ -8,6 +8,7 @@ pickle. Nothing in any file is ever executed (see nvlabs.py for how NVIDIA's pic
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pickle
 import zipfile
 from pathlib import Path
@@ -31,7 +32,11 @@ PICKLE_PROTO = 0x80
 HEAD_BYTES = 64
 
 # rosinality's training checkpoints pickle their command-line arguments; reading them runs nothing.
+# torch < 2.5 has no way to allow them for one load, so there such a checkpoint is refused with advice.
 TORCH_FILE_SAFE_GLOBALS = [argparse.Namespace]
+OLD_TORCH_ADVICE = ("this PyTorch cannot read the training arguments a rosinality checkpoint holds without "
+                    "risk; convert the file with `python -m app weights convert` where torch >= 2.5 is "
+                    "installed, or upgrade torch")
 
 
 def load(path_or_name: Union[str, Path], device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
@@ -108,17 +113,26 @@ def _resolve(path_or_name: Union[str, Path]) -> Path:
         raise WeightsFormatError(path_or_name, str(error)) from None
 
 
+def _allowed_globals() -> contextlib.AbstractContextManager:
+    """Allow TORCH_FILE_SAFE_GLOBALS for one weights_only load (torch >= 2.5; older torch allows none)."""
+    if hasattr(torch.serialization, "safe_globals"):
+        return torch.serialization.safe_globals(TORCH_FILE_SAFE_GLOBALS)
+    return contextlib.nullcontext()
+
+
 def _read_torch_file(path: Path, container: str) -> Any:
     """torch.load with weights_only=True: tensors and plain containers only, never code."""
     if container == "torch-zip":
         _check_torch_archive(path)
     try:
-        with torch.serialization.safe_globals(TORCH_FILE_SAFE_GLOBALS):
+        with _allowed_globals():
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if "weights only" in str(error).lower():
-            raise WeightsFormatError(path, f"refused to load: {describe_unpickling_refusal(error)}; "
-                                           f"nothing from the file was run") from None
+            reason = describe_unpickling_refusal(error)
+            if "argparse" in reason and not hasattr(torch.serialization, "safe_globals"):
+                reason += f" ({OLD_TORCH_ADVICE})"
+            raise WeightsFormatError(path, f"refused to load: {reason}; nothing from the file was run") from None
         raise WeightsFormatError(path, f"is damaged or truncated: {error}") from None
     except Exception as error:  # torch raises RuntimeError, EOFError, ... for damaged archives.
         first_sentence = describe_unpickling_refusal(error).split(". ")[0]

@@ -42,6 +42,16 @@ def test_training_checkpoint_without_latent_avg_loads_and_estimates_w_avg(tmp_pa
     assert (loaded.generator.mapping.w_avg - golden_checkpoint["latent_avg"]).abs().max() < 0.1
 
 
+def test_training_checkpoint_on_a_torch_without_safe_globals_says_how_to_convert(tmp_path, golden_checkpoint,
+                                                                                monkeypatch):
+    """torch < 2.5 cannot allow argparse.Namespace for one load: refuse it and point to `weights convert`."""
+    checkpoint = {"g_ema": golden_checkpoint["g_ema"], "args": argparse.Namespace(size=64)}
+    path = save(tmp_path, checkpoint)
+    monkeypatch.delattr(torch.serialization, "safe_globals")
+    with pytest.raises(stylegan2.WeightsFormatError, match="argparse.Namespace.*weights convert"):
+        stylegan2.load(path)
+
+
 def test_bare_g_ema_state_dict_loads(tmp_path, golden_checkpoint, golden_generator):
     G = stylegan2.load(save(tmp_path, golden_checkpoint["g_ema"])).generator
     assert torch.equal(render(G), render(golden_generator))
