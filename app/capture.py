@@ -69,7 +69,7 @@ class CaptureWorker(Worker):
         self.first_retry = first_retry        # Seconds before the first reconnection attempt...
         self.max_retry = max_retry            # ...doubling up to this cap.
         self.fps = RateMeter()
-        self.state = "starting"               # "starting" | "live" | "reconnecting" | "lost" | "ended"
+        self.state = "starting"               # "starting" | "live" | "reconnecting" | "lost" | "ended" | "stopped"
         self.frame_size: Optional[Tuple[int, int]] = None
         self._reader: Optional[FrameSource] = None
         self._retry_delay = first_retry
@@ -83,6 +83,7 @@ class CaptureWorker(Worker):
         stopped = super().stop(timeout)
         if stopped:
             self._release()
+            self.state = "stopped"
         return stopped
 
     def status(self) -> dict:

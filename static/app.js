@@ -20,6 +20,7 @@ const SOURCE_WARNINGS = {
   reconnecting: "Camera lost: reconnecting…",
   lost: "Camera lost: still trying to reconnect. Check the cable or the stream address.",
   ended: "The video source has ended.",
+  stopped: "StyleCam is shutting down.",
 };
 
 const $ = (id) => document.getElementById(id);

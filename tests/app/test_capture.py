@@ -175,6 +175,14 @@ def test_stop_joins_the_thread_and_releases_the_camera():
     assert "stylecam-capture" not in [thread.name for thread in threading.enumerate()]
 
 
+def test_a_stopped_worker_reports_stopped():
+    camera = FakeCamera(itertools.repeat(frames_of(32, 24, 1)[0]))
+    worker = CaptureWorker(LIVE, LatestBuffer(), opener=ScriptedOpener(camera))
+    worker.start()
+    worker.stop()
+    assert worker.status()["state"] == "stopped"
+
+
 def test_open_fails_at_once_for_a_source_that_cannot_open(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video")
