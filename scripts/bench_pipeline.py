@@ -30,7 +30,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -64,12 +64,12 @@ def parse_args() -> argparse.Namespace:
 class Server:
     """``python -m app serve`` in a child process, stopped with Ctrl-C (SIGINT) like a user would."""
 
-    def __init__(self, clip: Path, weights: Path, yunet: Path) -> None:
+    def __init__(self, clip: Path, weights: Path, yunet: Path, env: Optional[Dict[str, str]] = None) -> None:
         command = [sys.executable, "-m", "app", "serve", "--source", str(clip), "--weights", str(weights),
                    "--device", "cpu", "--detector", "yunet", "--detector-model", str(yunet),
                    "--host", "127.0.0.1", "--port", "0", "--offline"]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, env={**os.environ, "STYLECAM_TOKEN": TOKEN})
+                                        text=True, env={**os.environ, "STYLECAM_TOKEN": TOKEN, **(env or {})})
         self.base = self._printed_address()
 
     def _printed_address(self) -> str:
@@ -164,17 +164,22 @@ def stage_figures(status: dict) -> dict:
     return {key: status[key] for key in keys}
 
 
-def main() -> None:
-    args = parse_args()
-    clip, yunet = args.shared / CLIP, args.shared / YUNET_FILE
+def start_server(shared: Path, folder: Path, env: Optional[Dict[str, str]] = None) -> Server:
+    """``serve`` on the selfie clip, with a random-weight generator in the FFHQ-256 layout saved in ``folder``."""
+    clip, yunet = shared / CLIP, shared / YUNET_FILE
     for path in (clip, yunet):
         if not path.is_file():
             sys.exit(f"offline data not found: {path} (set --shared or STYLECAM_SHARED)")
+    weights = folder / "random-ffhq256-layout.pt"
+    stylegan2.save(make_random_generator(**FFHQ_256), weights, meta={"note": "random weights, benchmark"})
+    return Server(clip, weights, yunet, env)
+
+
+def main() -> None:
+    args = parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        weights = Path(folder) / "random-ffhq256-layout.pt"
-        stylegan2.save(make_random_generator(**FFHQ_256), weights, meta={"note": "random weights, benchmark"})
         load_at_start = os.getloadavg()
-        server = Server(clip, weights, yunet)
+        server = start_server(args.shared, Path(folder))
         try:
             server.wait_for_first_face()
             one = StreamClient(server)

@@ -32,11 +32,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests" / "stylegan2"))    # The stand-in perceptual network (a test fixture).
 
-import stylegan2  # noqa: E402
-from bench_pipeline import (CLIP, FFHQ_256, TOKEN, WARMUP_S, YUNET_FILE, Server, StreamClient,  # noqa: E402
-                            stage_figures)
+from bench_pipeline import TOKEN, WARMUP_S, Server, StreamClient, stage_figures, start_server  # noqa: E402
 from projection_fixtures import VGG16_STAGES, save_standin  # noqa: E402
-from stylegan2.testing import make_random_generator  # noqa: E402
 
 FINISHED = ("done", "failed", "cancelled")
 
@@ -90,17 +87,11 @@ def fps_window(client: StreamClient, seconds: float) -> float:
 
 def main() -> None:
     args = parse_args()
-    clip, yunet = args.shared / CLIP, args.shared / YUNET_FILE
-    for path in (clip, yunet):
-        if not path.is_file():
-            sys.exit(f"offline data not found: {path} (set --shared or STYLECAM_SHARED)")
     with tempfile.TemporaryDirectory() as folder:
-        weights = Path(folder) / "random-ffhq256-layout.pt"
-        stylegan2.save(make_random_generator(**FFHQ_256), weights, meta={"note": "random weights, benchmark"})
-        os.environ["STYLECAM_PERCEPTUAL"] = str(save_standin(Path(folder) / "standin-vgg16-shaped.pt", VGG16_STAGES))
-        os.environ["STYLECAM_PROJECTIONS"] = str(Path(folder) / "projections")
+        standin = save_standin(Path(folder) / "standin-vgg16-shaped.pt", VGG16_STAGES)
+        env = {"STYLECAM_PERCEPTUAL": str(standin), "STYLECAM_PROJECTIONS": str(Path(folder) / "projections")}
         load_at_start = os.getloadavg()
-        server = Server(clip, weights, yunet)
+        server = start_server(args.shared, Path(folder), env)
         try:
             server.wait_for_first_face()
             client = StreamClient(server)
