@@ -52,6 +52,10 @@ class WeightCache:
     def __init__(self):
         self._entries: Dict[str, Tuple[tuple, torch.Tensor]] = {}
 
+    def __deepcopy__(self, memo: dict) -> "WeightCache":
+        """A copy starts empty: its keys name the original's tensors, so copied entries could never hit."""
+        return WeightCache()
+
     def get(self, name: str, source: torch.Tensor, build: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         key = (id(source), source.data_ptr(), source._version, source.device, source.dtype)
         entry = self._entries.get(name)

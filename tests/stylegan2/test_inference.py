@@ -1,4 +1,6 @@
 """The CPU inference building blocks, against the plain PyTorch operations they replace."""
+import copy
+
 import torch
 import torch.nn.functional as F
 
@@ -43,3 +45,18 @@ def test_weight_cache_rebuilds_only_when_the_source_changes():
     source.add_(1)
     assert torch.equal(cache.get("double", source, build), torch.full((3,), 4.0)) and len(builds) == 2
     assert torch.equal(cache.get("double", torch.zeros(3), build), torch.zeros(3)) and len(builds) == 3
+
+
+
+def test_a_copied_weight_cache_starts_empty():
+    """A deep copy of a generator must not carry (and pay memory for) entries it can never use."""
+    source, builds = torch.ones(3), []
+    cache = inference.WeightCache()
+
+    def build(tensor):
+        builds.append(1)
+        return tensor * 2
+
+    cache.get("double", source, build)
+    copy.deepcopy(cache).get("double", source, build)
+    assert len(builds) == 2
