@@ -12,7 +12,7 @@ import hmac
 import secrets
 from typing import Optional
 
-from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 
 QUERY_PARAMETER = "token"
 COOKIE_PREFIX = "stylecam-token-"
@@ -74,7 +74,8 @@ def _token_required() -> Response:
     if wants_page:
         response = Response(render_template("token_required.html", message=message), status=401)
     else:
-        response = jsonify(error=message)
-        response.status_code = 401
+        from app.api import json_error     # here, not at the top: app.api pulls in torch, the CLI must not
+
+        response = json_error(401, message)
     response.headers["WWW-Authenticate"] = 'Bearer realm="StyleCam"'
     return response
