@@ -26,7 +26,6 @@ def create_app(config: ServerConfig, pipeline) -> Flask:
     app = Flask(__name__, template_folder=PROJECT_ROOT / "templates", static_folder=PROJECT_ROOT / "static")
     app.config.from_mapping(
         SERVER=config,
-        ACCESS_TOKEN=config.token,
         MAX_CONTENT_LENGTH=config.max_request_bytes,
     )
     app.json.sort_keys = False          # keep the order the pipeline gives (params, status, presets)

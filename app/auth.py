@@ -32,13 +32,13 @@ def token_matches(expected: str, presented: Optional[str]) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Guard every request of ``app`` with the token in ``app.config["ACCESS_TOKEN"]`` (None: open)."""
+    """Guard every request of ``app`` with the token of ``app.config["SERVER"]`` (None: open)."""
     app.before_request(_require_token)
     app.after_request(_remember_token)
 
 
 def _require_token() -> Optional[Response]:
-    expected = current_app.config["ACCESS_TOKEN"]
+    expected = _expected_token()
     if expected is None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if token_matches(expected, request.args.get(QUERY_PARAMETER)):
@@ -52,9 +52,13 @@ def _require_token() -> Optional[Response]:
 def _remember_token(response: Response) -> Response:
     """After a valid ``?token=``, keep it in a cookie that scripts cannot read and other sites cannot send."""
     if g.get("token_from_query"):
-        response.set_cookie(_cookie_name(), current_app.config["ACCESS_TOKEN"], httponly=True,
+        response.set_cookie(_cookie_name(), _expected_token(), httponly=True,
                             samesite="Strict", secure=request.is_secure)
     return response
+
+
+def _expected_token() -> Optional[str]:
+    return current_app.config["SERVER"].token
 
 
 def _bearer_token() -> Optional[str]:
