@@ -28,6 +28,7 @@ from app.projections import ProjectionStore
 from app.stats import SmoothedValue
 from app.worker import Worker
 from stylegan2.latents import mix, scale_layers, seed_to_ws
+from stylegan2.projector import to_uint8_image
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,7 @@ class FaceGenerator:
 
 def to_bgr_uint8(image: torch.Tensor) -> np.ndarray:
     """[1, 3, H, W] float in about [-1, 1] (RGB) -> [H, W, 3] uint8 BGR, as OpenCV frames are."""
-    pixels = (image[0].permute(1, 2, 0) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return np.ascontiguousarray(pixels.cpu().numpy()[:, :, ::-1])
+    return np.ascontiguousarray(to_uint8_image(image)[:, :, ::-1])
 
 
 class GenerationWorker(Worker):

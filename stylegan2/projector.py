@@ -372,9 +372,7 @@ def _init_noise(G: torch.nn.Module, rng: torch.Generator) -> Dict[str, torch.Ten
 
 
 def _synthesize(G: torch.nn.Module, ws: torch.Tensor, config: ProjectionConfig) -> torch.Tensor:
-    """G.synthesis with the stored noise; passes ``fused_modconv`` only when the config sets it."""
-    if config.fused_modconv is None:
-        return G.synthesis(ws, noise_mode="const")
+    """G.synthesis with the stored noise, in the modulated-conv layout the config asks for."""
     return G.synthesis(ws, noise_mode="const", fused_modconv=config.fused_modconv)
 
 
