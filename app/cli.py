@@ -19,7 +19,7 @@ import click
 
 import weights
 from app.auth import generate_token
-from app.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, ServerConfig
+from app.config import API_RESERVED_THREADS, DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, ServerConfig
 
 DEFAULT_GENERATOR = "ffhq-256"
 DEFAULT_DETECTOR_MODEL = "yunet"
@@ -54,8 +54,9 @@ def cli() -> None:
 @click.option("--presets", "presets_path", type=click.Path(dir_okay=False), help="Slider presets file (JSON).")
 @click.option("--jpeg-quality", default=80, show_default=True, type=click.IntRange(1, 100))
 @click.option("--loop/--no-loop", default=True, show_default=True, help="Play a video file again at its end.")
-@click.option("--threads", default=ServerConfig.threads, show_default=True, type=click.IntRange(5),
-              help="Server threads; each watching browser holds one (4 stay free for the API).")
+@click.option("--threads", default=ServerConfig.threads, show_default=True,
+              type=click.IntRange(API_RESERVED_THREADS + 1),
+              help=f"Server threads; each watching browser holds one ({API_RESERVED_THREADS} stay free for the API).")
 @click.option("--offline", is_flag=True, help="Never download: fail if a registry model is missing.")
 @click.option("--projections", "projections_dir", type=click.Path(file_okay=False),
               help="Folder of saved projections (default: projections/ here, or $STYLECAM_PROJECTIONS).")
