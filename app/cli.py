@@ -19,7 +19,8 @@ import click
 
 import weights
 from app.auth import generate_token
-from app.config import API_RESERVED_THREADS, DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, ServerConfig
+from app.config import (API_RESERVED_THREADS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STEPS, MAX_STEPS, MIN_STEPS,
+                        PERCEPTUAL_ENV, TOKEN_ENV, ServerConfig)
 
 DEFAULT_GENERATOR = "ffhq-256"
 DEFAULT_DETECTOR_MODEL = "yunet"
@@ -60,7 +61,7 @@ def cli() -> None:
 @click.option("--offline", is_flag=True, help="Never download: fail if a registry model is missing.")
 @click.option("--projections", "projections_dir", type=click.Path(file_okay=False),
               help="Folder of saved projections (default: projections/ here, or $STYLECAM_PROJECTIONS).")
-@click.option("--perceptual", default="vgg16", show_default=True, envvar="STYLECAM_PERCEPTUAL",
+@click.option("--perceptual", default="vgg16", show_default=True, envvar=PERCEPTUAL_ENV,
               help="Perceptual network for projection: a registry name or a TorchScript file.")
 @click.option("--projector-url", metavar="URL",
               help="Send projections to another StyleCam with the same model, e.g. http://desktop:5000.")
@@ -68,7 +69,8 @@ def cli() -> None:
               help="That StyleCam's access token. Also $STYLECAM_PROJECTOR_TOKEN.")
 @click.option("--projector-fallback/--no-projector-fallback", default=True, show_default=True,
               help="Project on this device when the remote projector fails.")
-@click.option("--projection-steps", default=150, show_default=True, type=click.IntRange(2, 2000),
+@click.option("--projection-steps", default=DEFAULT_STEPS, show_default=True,
+              type=click.IntRange(MIN_STEPS, MAX_STEPS),
               help="Optimisation steps of a projection (fewer: faster, less alike).")
 def serve(source: str, weights_name: str, device: str, host: str, port: int, token: Optional[str],
           no_token: bool, detector: str, detector_model: Optional[str], detect_width: Optional[int],

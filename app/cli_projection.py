@@ -19,8 +19,7 @@ from typing import Callable, Iterator, List, Optional
 import click
 
 from app.cli import DEFAULT_GENERATOR, fetch_model, models_to_fetch, user_errors
-
-PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"
+from app.config import DEFAULT_STEPS, MAX_STEPS, MIN_STEPS, PERCEPTUAL_ENV
 
 
 def model_options(command: Callable) -> Callable:
@@ -35,7 +34,7 @@ def model_options(command: Callable) -> Callable:
         click.option("--detector-model", metavar="PATH_OR_NAME", help="YuNet model file (default: the registry's)."),
         click.option("--projections", "projections_dir", type=click.Path(file_okay=False),
                      help="Folder of saved projections (default: the live app's)."),
-        click.option("--steps", default=150, show_default=True, type=click.IntRange(2, 2000),
+        click.option("--steps", default=DEFAULT_STEPS, show_default=True, type=click.IntRange(MIN_STEPS, MAX_STEPS),
                      help="Optimisation steps per face (early stopping may end sooner)."),
         click.option("--space", default="w+", show_default=True, type=click.Choice(["w", "w+"]),
                      help="w+ fits a face best; w mixes most predictably."),

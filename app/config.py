@@ -14,6 +14,12 @@ TOKEN_ENV = "STYLECAM_TOKEN"       # the access token can also come from the env
 
 API_RESERVED_THREADS = 4           # server threads kept free for the page and the API, never for streams
 
+# Projection settings the command line shows; here, not in app.projection_jobs, so the CLI starts without torch.
+PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"  # the perceptual network for projection can also come from the environment
+DEFAULT_STEPS = 150                # optimisation steps of a projection that does not ask for a number
+MIN_STEPS = 2                      # bounds of the steps a projection may ask for
+MAX_STEPS = 2000
+
 
 @dataclass(frozen=True)
 class ServerConfig:

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 import torch
 
+from app.config import DEFAULT_STEPS, MAX_STEPS, MIN_STEPS
 from app.projection_targets import Target
 from app.projections import ProjectionStore, check_name, new_name
 from app.worker import Worker
@@ -38,10 +39,7 @@ from stylegan2.projector import ProjectionCancelled, ProjectionResult
 
 log = logging.getLogger(__name__)
 
-STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
-DEFAULT_STEPS = 150
-MAX_STEPS = 2000
 PREVIEW_JPEG_QUALITY = 85
 
 
@@ -77,8 +75,10 @@ class JobOptions:
     space: str = "w+"              # "w+" fits the face best; "w" mixes most predictably.
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 2 <= self.steps <= MAX_STEPS:
-            raise OptionError("steps", f"must be a whole number from 2 to {MAX_STEPS}, got {self.steps!r}")
+        if (isinstance(self.steps, bool) or not isinstance(self.steps, int)
+                or not MIN_STEPS <= self.steps <= MAX_STEPS):
+            raise OptionError("steps",
+                              f"must be a whole number from {MIN_STEPS} to {MAX_STEPS}, got {self.steps!r}")
         if self.space not in SPACES:
             raise OptionError("space", f"must be one of {', '.join(SPACES)}, got {self.space!r}")
 
