@@ -23,7 +23,7 @@ from app.projections import ProjectionStore, ProjectionUnavailable, default_proj
 from detectors import Face, create_detector
 from stylegan2.latents import mix, seed_to_ws
 from stylegan2.perceptual import PerceptualNetwork, load_perceptual
-from stylegan2.projection_io import ProjectionFormatError, load_projection
+from stylegan2.projection_io import ProjectionFormatError, load_latent, read_meta
 from stylegan2.projector import ProgressFn, ProjectionResult, project
 
 
@@ -72,13 +72,14 @@ class PhotoProjector:
             raise ProjectionUnavailable(f"{spec!r} is neither a saved projection in {self.store.root} nor a "
                                         f"projection folder")
         try:
-            saved = load_projection(folder, self.generator)
+            meta = read_meta(folder)
+            ws, _ = load_latent(folder, meta)
         except ProjectionFormatError as error:
             raise ProjectionUnavailable(str(error)) from None
-        problem = self.store.incompatibility(saved.meta, folder.name)
+        problem = self.store.incompatibility(meta, folder.name)
         if problem:
             raise ProjectionUnavailable(problem)
-        return saved.ws.to(self.device)
+        return ws.to(self.device)
 
     def style_latent(self, spec: str, psi: float) -> torch.Tensor:
         """A style source: a seed (digits only, truncated by ``psi``) or a saved projection."""

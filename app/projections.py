@@ -26,7 +26,7 @@ import torch
 
 from app import PROJECT_ROOT
 from stylegan2.projection_io import (ProjectionFormatError, ProjectionRecord, check_compatible, list_projections,
-                                     load_projection, read_meta, save_projection)
+                                     load_latent, read_meta, save_projection)
 from stylegan2.projector import ProjectionResult
 
 PROJECTIONS_ENV = "STYLECAM_PROJECTIONS"
@@ -112,10 +112,7 @@ class ProjectionStore:
 
     def check(self, name: str) -> None:
         """Raise unless ``name`` is a saved projection the loaded generator can show (the message says why)."""
-        folder = self._existing(name)
-        problem = self.incompatibility(self._meta(folder), name)
-        if problem:
-            raise ProjectionUnavailable(problem)
+        self._compatible_meta(name)
 
     def incompatibility(self, meta: Dict[str, Any], name: str) -> Optional[str]:
         """Why a projection cannot be used with this generator, or None if it can."""
@@ -135,9 +132,9 @@ class ProjectionStore:
             if name in self._cache:
                 self._cache.move_to_end(name)
                 return self._cache[name]
-        self.check(name)
+        meta = self._compatible_meta(name)
         try:
-            ws = load_projection(self.path(name)).ws
+            ws, _ = load_latent(self.path(name), meta)
         except ProjectionFormatError as error:
             raise ProjectionUnavailable(str(error)) from error
         with self._lock:
@@ -165,6 +162,14 @@ class ProjectionStore:
         shutil.rmtree(retired, ignore_errors=True)
         with self._lock:
             self._cache.pop(name, None)
+
+    def _compatible_meta(self, name: str) -> Dict[str, Any]:
+        """The metadata of ``name``, or ProjectionUnavailable saying why the generator cannot show it."""
+        meta = self._meta(self._existing(name))
+        problem = self.incompatibility(meta, name)
+        if problem:
+            raise ProjectionUnavailable(problem)
+        return meta
 
     def _existing(self, name: str) -> Path:
         if not self.exists(name):

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -104,16 +104,21 @@ def load_projection(folder: PathLike, G: Optional[torch.nn.Module] = None) -> Sa
     """Load a saved projection; with ``G``, also check that it was made for a compatible generator."""
     folder = Path(folder)
     meta = read_meta(folder)
-    latent_path = folder / LATENT_FILE
-    try:
-        latent = torch.load(latent_path, map_location="cpu", weights_only=True)
-    except Exception as error:   # torch.load raises many types for missing, truncated or foreign files.
-        raise ProjectionFormatError(f"{latent_path} cannot be read: {error}") from error
-    ws, noise = _check_latent(latent, latent_path, meta)
+    ws, noise = load_latent(folder, meta)
     if G is not None:
         check_compatible(meta, G, folder)
     return SavedProjection(path=folder, ws=ws, noise=noise, target=_read_png(folder / TARGET_FILE),
                            image=_read_png(folder / RESULT_FILE), meta=meta)
+
+
+def load_latent(folder: PathLike, meta: Dict[str, Any]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """Only the latent ``ws`` and noise images of a saved projection whose ``meta`` was already read."""
+    latent_path = Path(folder) / LATENT_FILE
+    try:
+        latent = torch.load(latent_path, map_location="cpu", weights_only=True)
+    except Exception as error:   # torch.load raises many types for missing, truncated or foreign files.
+        raise ProjectionFormatError(f"{latent_path} cannot be read: {error}") from error
+    return _check_latent(latent, latent_path, meta)
 
 
 def read_meta(folder: PathLike) -> Dict[str, Any]:
