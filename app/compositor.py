@@ -19,7 +19,7 @@ from typing import Iterable, Optional, Tuple
 import cv2
 import numpy as np
 
-from detectors.alignment import alignment_matrix, invert
+from detectors.alignment import alignment_matrix, invert, transform_points
 
 # The pasted region in the FFHQ layout, as fractions of the image size: an oval from the forehead to the
 # chin and cheek to cheek (detectors.alignment.FFHQ_TEMPLATE: eyes at y = 0.475, mouth at y = 0.727).
@@ -113,7 +113,7 @@ def region_of_interest(to_frame: np.ndarray, box: Tuple[int, int, int, int],
                        frame_shape: Tuple[int, ...]) -> Optional[Tuple[int, int, int, int]]:
     """The frame rectangle the mask box lands on, clipped to the frame; None if it is outside."""
     x0, y0, x1, y1 = box
-    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ to_frame.T
+    corners = transform_points(to_frame, [[x0, y0], [x1, y0], [x0, y1], [x1, y1]])
     left, top = np.floor(corners.min(axis=0)).astype(int)
     right, bottom = np.ceil(corners.max(axis=0)).astype(int)
     left, top = max(left, 0), max(top, 0)
