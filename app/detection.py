@@ -22,7 +22,6 @@ class DetectionResult:
     frame: CapturedFrame      # The frame the faces were found in.
     frame_version: int        # Its version in the capture buffer.
     tracks: List[Track]       # Tracked faces, largest first as the detector gave them.
-    detection_ms: float       # Detector + tracker time for this frame.
 
 
 class DetectionWorker(Worker):
@@ -49,10 +48,9 @@ class DetectionWorker(Worker):
         if frame.placeholder:
             self.tracker.reset()
             self.faces = 0
-            return DetectionResult(frame, version, [], 0.0)
+            return DetectionResult(frame, version, [])
         started = time.perf_counter()
         tracks = self.tracker.update(self.detector.detect(frame.image), frame.timestamp)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        self.detection_ms.add(elapsed_ms)
+        self.detection_ms.add((time.perf_counter() - started) * 1000)
         self.faces = len(tracks)
-        return DetectionResult(frame, version, tracks, elapsed_ms)
+        return DetectionResult(frame, version, tracks)

@@ -71,12 +71,12 @@ def test_encoded_frames_flow_at_the_clips_size(running):
 
 
 def test_the_face_in_the_clip_is_found_and_the_generated_face_pasted(running):
-    frame = frame_showing(running, running.params_version)
-    assert frame.params_version == running.params_version
+    frame_showing(running, running.params_version)
     deadline = time.monotonic() + 30
-    while running.status()["faces"] < 1:
-        assert time.monotonic() < deadline, "no face found in the selfie clip"
+    while running.status()["compositing_ms"] is None:     # Set only once a face has been pasted.
+        assert time.monotonic() < deadline, "no generated face pasted onto the selfie clip"
         next_frame(running)
+    assert running.status()["faces"] >= 1
     assert running.status()["renders"] == 1
 
 
@@ -84,8 +84,7 @@ def test_a_slider_change_reaches_the_stream_with_its_params_version(running):
     frame_showing(running, running.params_version)
     changed = running.update_params({"sliders": {"style": 1.0}})
     assert changed.sliders["style"] == 1.0
-    frame = frame_showing(running, running.params_version)
-    assert frame.params_version == running.params_version
+    frame_showing(running, running.params_version)
     assert running.status()["renders"] == 2
 
 
@@ -130,8 +129,9 @@ def test_a_missing_source_file_fails_before_anything_starts(config, tmp_path):
         Pipeline(PipelineConfig(**{**config.__dict__, "source": str(tmp_path / "gone.mp4")}))
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
 def test_auto_device_is_the_cpu_without_cuda():
-    assert resolve_device("auto").type == ("cuda" if __import__("torch").cuda.is_available() else "cpu")
+    assert resolve_device("auto").type == "cpu"
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
