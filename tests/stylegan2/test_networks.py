@@ -179,7 +179,7 @@ def test_autograd_uses_the_reference_layout(small_generator):
     assert torch.equal(img, render(small_generator, ws, fast=False))
 
 
-def test_fast_layout_follows_weights_changed_in_place(small_generator):
+def test_fast_layout_follows_weights_changed_in_place():
     G = make_random_generator(resolution=16, seed=1)
     ws = random_ws(G)
     render(G, ws)  # fills the weight caches
