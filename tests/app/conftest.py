@@ -29,13 +29,14 @@ from app.buffers import LatestBuffer
 from app.compositor import PreparedFace, composite, prepare_face
 from app.config import ServerConfig
 from app.generation import FaceGenerator
-from app.params import Params, apply_update, default_params, load_presets
+from app.params import Params, apply_update, default_params, load_presets, no_projections
 from app.pipeline import EncodedFrame, Pipeline, PipelineConfig
 from app.projection_jobs import ProjectionJobs
 from app.projection_targets import FaceFinder, NoFaceFound, Target, aligned_target, largest_face
 from app.projections import ProjectionStore
 from app.server import StyleCamServer
 from detectors import create_detector
+from projection_helpers import shrink
 from stylegan2.testing import make_random_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stylegan2"))   # the engine's test fixtures
@@ -56,13 +57,14 @@ class StandInPipeline:
         self.params_version = 0
         self.frames: LatestBuffer = LatestBuffer()
         self.running = False
+        self.check_projection = no_projections     # what a "projection" param may name
 
     @property
     def params(self):
         return self._params
 
     def update_params(self, payload):
-        self._params = apply_update(self._params, payload, self.presets)
+        self._params = apply_update(self._params, payload, self.presets, self.check_projection)
         self.params_version += 1
         return self._params
 
@@ -101,10 +103,14 @@ def token() -> str:
 def make_client(pipeline):
     """Build a test client over ``pipeline`` with the given server settings (token on by default)."""
 
-    def make(token=TOKEN, **config):
+    def make(token=TOKEN, bearer=False, **config):
+        """``bearer``: present the token as a Bearer header on every request."""
         app = create_app(ServerConfig(token=token, **config), pipeline)
         app.testing = True
-        return app.test_client()
+        client = app.test_client()
+        if bearer:
+            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
 
     return make
 
@@ -112,9 +118,7 @@ def make_client(pipeline):
 @pytest.fixture
 def client(make_client):
     """A test client that presents the token as a Bearer header on every request."""
-    client = make_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
-    return client
+    return make_client(bearer=True)
 
 
 # --- projection ----------------------------------------------------------------------------------------
@@ -155,14 +159,10 @@ class ProjectionStandInPipeline(StandInPipeline):
     def __init__(self, generator, folder: Path, face_finder: FaceFinder, projector, **jobs_options) -> None:
         super().__init__()
         self.projections = ProjectionStore(folder, generator)
+        self.check_projection = self.projections.check
         self.face_finder = face_finder
         self.projection_jobs = ProjectionJobs(projector, self.projections, **jobs_options)
         self.camera_frame: Optional[np.ndarray] = None
-
-    def update_params(self, payload):
-        self._params = apply_update(self._params, payload, self.presets, self.projections.check)
-        self.params_version += 1
-        return self._params
 
     def camera_target(self) -> Target:
         faces = self.face_finder.faces(self.camera_frame) if self.camera_frame is not None else []
@@ -270,10 +270,6 @@ class SelfieClip:
         best = int(np.argmin(totals))
         clearly = all(totals[best] < CLEARLY_NEARER * total for index, total in enumerate(totals) if index != best)
         return best if clearly else None
-
-
-def shrink(image: np.ndarray) -> np.ndarray:
-    return cv2.resize(image, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA).astype(int)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Helpers for the projection tests: a stand-in projector whose jobs run until the test lets them finish,
-a projection result without projecting, waiting for a job's state, a decompression bomb, and running a
-projection in the test's thread as the job worker does."""
+a projection result without projecting, waiting for a job's state, a decompression bomb, running a
+projection in the test's thread as the job worker does, and shrinking an image to compare frames by."""
 from __future__ import annotations
 
 import os
@@ -11,6 +11,7 @@ import zlib
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Tuple
 
+import cv2
 import numpy as np
 import torch
 
@@ -96,3 +97,8 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def shrink(image: np.ndarray) -> np.ndarray:
+    """``image`` at a quarter of the size, as ints: what frame comparisons use (small offsets do not count)."""
+    return cv2.resize(image, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA).astype(int)

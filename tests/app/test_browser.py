@@ -25,6 +25,7 @@ from playwright.sync_api import sync_playwright
 from app.compositor import prepare_face
 from app.generation import FaceGenerator
 from app.web import read_parts
+from projection_helpers import shrink
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -90,7 +91,7 @@ class StreamRecorder:
     def identify(self, shown: np.ndarray):
         """The recorded part the page's image is: (frame version, params version). Compared at a
         quarter of the size, which JPEG decodes fastest, and which is plenty to tell frames apart."""
-        small = cv2.resize(shown, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA).astype(int)
+        small = shrink(shown)
         distance, frame_version, params_version = min(
             (np.abs(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_REDUCED_COLOR_4) - small).mean(),
              frame_version, params_version)

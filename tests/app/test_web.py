@@ -87,10 +87,9 @@ def test_a_client_that_goes_away_gives_its_slot_back(client, open_stream, pipeli
     assert client.get("/api/status").get_json()["stream_clients"] == 0
 
 
-def test_streams_beyond_the_cap_get_503(make_client, token, pipeline):
+def test_streams_beyond_the_cap_get_503(make_client, pipeline):
     pipeline.publish(shade=10)
-    client = make_client(threads=5)          # 4 threads stay for the API: one stream at most
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    client = make_client(threads=5, bearer=True)     # 4 threads stay for the API: one stream at most
     first = client.get("/stream.mjpg", buffered=False)
     second = client.get("/stream.mjpg", buffered=False)
     assert first.status_code == 200
