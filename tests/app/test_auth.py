@@ -48,6 +48,11 @@ def test_the_cookie_then_opens_the_stream_snapshot_and_api(anonymous, token):
     anonymous.get(f"/?token={token}")
     assert anonymous.get("/api/params").status_code == 200
     assert anonymous.get("/snapshot.jpg").status_code == 200
+    stream = anonymous.get("/stream.mjpg", buffered=False)
+    try:
+        assert stream.status_code == 200
+    finally:
+        stream.close()
 
 
 def test_a_bearer_header_is_accepted_and_sets_no_cookie(anonymous, token):
