@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Hashable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -62,14 +62,19 @@ class FaceGenerator:
         return self.target_key(params), sliders
 
     @staticmethod
-    def target_key(params: Params) -> Hashable:
-        """What decides the face before the sliders: a seed and psi, or a projection (psi does not apply)."""
-        if params.mode == "me":
-            return "me", params.projection
-        return params.mode, params.seed, params.psi
+    def target_key(params: Params) -> Tuple:
+        """The latent of the face before the sliders: a seed and psi, or a projection (psi does not apply).
 
-    def source_key(self, preset: Preset, params: Params) -> Hashable:
-        """What a slider mixes in: a projection, or a seed truncated by psi."""
+        A latent key is ("seed", seed, psi) or ("projection", name); ``latent_ws`` turns it into W+.
+        """
+        if params.mode == "seed":
+            return "seed", params.seed, params.psi
+        if params.mode == "me":
+            return "projection", params.projection
+        raise ValueError(f"mode {params.mode!r} has no face to generate")
+
+    def source_key(self, preset: Preset, params: Params) -> Tuple:
+        """The latent a slider mixes in: the style projection if one is chosen, else its seed's."""
         if preset.source == "style" and params.style_projection is not None:
             return "projection", params.style_projection
         return "seed", self.source_seed(preset, params), params.psi
@@ -92,17 +97,17 @@ class FaceGenerator:
 
     def target_ws(self, params: Params) -> torch.Tensor:
         """The W+ latent [1, num_ws, w_dim] of the face the mode shows, before any slider."""
-        if params.mode == "seed":
-            return self.seed_ws(params.seed, params.psi)
-        if params.mode == "me":
-            return self.projection_ws(params.projection)
-        raise ValueError(f"mode {params.mode!r} has no face to generate")
+        return self.latent_ws(self.target_key(params))
 
     def source_ws(self, preset: Preset, params: Params) -> torch.Tensor:
-        """The W+ latent a slider mixes in: the style projection if one is chosen, else its seed's."""
-        if preset.source == "style" and params.style_projection is not None:
-            return self.projection_ws(params.style_projection)
-        return self.seed_ws(self.source_seed(preset, params), params.psi)
+        """The W+ latent a slider mixes in."""
+        return self.latent_ws(self.source_key(preset, params))
+
+    def latent_ws(self, key: Tuple) -> torch.Tensor:
+        """The W+ latent a key of ``target_key`` / ``source_key`` names, so that the image key and the
+        rendered image can never disagree."""
+        kind, *arguments = key
+        return self.projection_ws(*arguments) if kind == "projection" else self.seed_ws(*arguments)
 
     def projection_ws(self, name: Optional[str]) -> torch.Tensor:
         """A saved projection's W+ latent on the generator's device (the store loads each one once)."""
