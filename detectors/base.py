@@ -1,13 +1,10 @@
 """What every detector shares: its interface, its errors, and the input checks and downscaling."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
-
-import weights
 
 from .face import Face
 
@@ -32,14 +29,6 @@ class Detector(Protocol):
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an 8-bit BGR (or grayscale / BGRA) image, largest first."""
         ...
-
-
-def model_file(model_path: str | Path | None, registry_name: str) -> Path:
-    """The model file to load: ``model_path`` as a file path or a weights-registry name ("yunet"),
-    or the registry's downloaded file for ``registry_name`` when it is None."""
-    if model_path is None or str(model_path) in weights.REGISTRY:
-        return weights.local_path(registry_name if model_path is None else str(model_path))
-    return Path(model_path)
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:

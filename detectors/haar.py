@@ -17,7 +17,7 @@ import numpy as np
 
 import weights
 
-from .base import DetectorUnavailable, Downscaler, as_bgr, model_file
+from .base import DetectorUnavailable, Downscaler, as_bgr
 from .face import Face, largest_first
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -55,7 +55,7 @@ class HaarDetector:
             raise DetectorUnavailable(
                 f"OpenCV {cv2.__version__} has no Haar cascades (cv2.CascadeClassifier was removed in "
                 f"OpenCV 5); use YuNet, or install OpenCV 4: pip install 'opencv-python-headless<5'")
-        path = model_file(model_path, "haarcascade") if model_path is not None else _default_cascade()
+        path = weights.path_of(model_path) if model_path is not None else _default_cascade()
         try:
             cascade = cv2.CascadeClassifier(str(path)) if path.is_file() else None
         except (cv2.error, SystemError):  # OpenCV 4 raises SystemError for a file that is not a cascade.

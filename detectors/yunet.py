@@ -13,7 +13,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .base import DetectorUnavailable, Downscaler, as_bgr, model_file
+import weights
+
+from .base import DetectorUnavailable, Downscaler, as_bgr
 from .face import Face, largest_first
 
 FETCH_HINT = "run: python -m app weights fetch yunet (or pass model_path=)"
@@ -40,7 +42,7 @@ class YuNetDetector:
             raise DetectorUnavailable(
                 f"OpenCV {cv2.__version__} has no cv2.FaceDetectorYN (YuNet needs OpenCV >= 4.5.4); "
                 f"{INSTALL_HINT}")
-        path = model_file(model_path, "yunet")
+        path = weights.path_of("yunet" if model_path is None else model_path)
         if not path.is_file():
             raise DetectorUnavailable(f"YuNet model file not found: {path}; {FETCH_HINT}")
         self.model_path = path

@@ -104,16 +104,22 @@ def is_available(name: str) -> bool:
     return local_path(name).is_file()
 
 
+def path_of(name_or_path: Union[str, Path]) -> Path:
+    """Where a registry name's file is (or would be downloaded to), or the given path; may not exist."""
+    if str(name_or_path) in REGISTRY:
+        return local_path(str(name_or_path))
+    return Path(name_or_path).expanduser()
+
+
 def resolve(name_or_path: Union[str, Path]) -> Path:
     """Turn a registry name or a file path into the path of an existing file, or explain what to do."""
+    path = path_of(name_or_path)
     if str(name_or_path) in REGISTRY:
-        path = local_path(str(name_or_path))
         if not path.is_file():
             raise WeightsError(
                 f"model '{name_or_path}' is not downloaded yet ({path} is missing); "
                 f"run: python -m app weights fetch {name_or_path}")
         return path
-    path = Path(name_or_path).expanduser()
     if not path.is_file():
         known = ", ".join(sorted(REGISTRY))
         raise WeightsError(f"'{name_or_path}' is neither an existing file nor a known model ({known})")
