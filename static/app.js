@@ -57,21 +57,13 @@ class ParamsSender {
     const body = this.pending;
     this.pending = {};
     this.inFlight = true;
-    let answer;
-    let accepted = false;
-    try {
-      const response = await fetch("api/params", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      answer = await response.json();
-      accepted = response.ok;
-    } catch (error) {
-      answer = { error: "the server did not answer: " + error.message };
-    }
+    const { ok, answer } = await sendJson("api/params", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
     this.inFlight = false;
-    if (accepted) this.onApplied(answer);
+    if (ok) this.onApplied(answer);
     else this.onRejected(answer);
     if (Object.keys(this.pending).length > 0) this.schedule();
   }
@@ -85,6 +77,17 @@ const sender = new ParamsSender(
   (params) => { showError(null); showParams(params); },
   (answer) => { showError(answer); refreshParams(); },  // nothing changed on the server: show what it holds
 );
+
+// Send a request whose answer is JSON either way: {ok, answer}. When the server cannot be reached (or
+// answers no JSON), ok is false and answer says so in the API's own error shape.
+async function sendJson(url, options) {
+  try {
+    const response = await fetch(url, options);
+    return { ok: response.ok, answer: await response.json() };
+  } catch (error) {
+    return { ok: false, answer: { error: "the server did not answer: " + error.message } };
+  }
+}
 
 async function getJson(url) {
   const response = await fetch(url, { cache: "no-store" });
@@ -217,17 +220,9 @@ function bindControls() {
 
 async function submitProjection(form) {
   showJobMessage("Sending…", true);
-  let answer;
-  let accepted = false;
-  try {
-    const fromCamera = { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ source: "camera" }) };
-    const response = await fetch("api/project", { method: "POST", ...(form ? { body: form } : fromCamera) });
-    answer = await response.json();
-    accepted = response.ok;
-  } catch (error) {
-    answer = { error: "the server did not answer: " + error.message };
-  }
-  if (accepted) track(answer);
+  const fromCamera = { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ source: "camera" }) };
+  const { ok, answer } = await sendJson("api/project", { method: "POST", ...(form ? { body: form } : fromCamera) });
+  if (ok) track(answer);
   else showJobMessage(answer.error, false);
 }
 
