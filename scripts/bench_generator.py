@@ -21,10 +21,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stylegan2.testing import make_random_generator  # noqa: E402
+from stylegan2.testing import FFHQ_256, make_random_generator  # noqa: E402
 
-FFHQ_256 = dict(resolution=256, z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
-                num_fp16_res=4, conv_clamp=256)
 WARMUP_RUNS = 2
 
 

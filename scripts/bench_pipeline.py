@@ -37,12 +37,10 @@ sys.path.insert(0, str(ROOT))
 
 import stylegan2  # noqa: E402
 from app.web import read_parts  # noqa: E402
-from stylegan2.testing import make_random_generator  # noqa: E402
+from stylegan2.testing import FFHQ_256, make_random_generator  # noqa: E402
 
 CLIP = "media/videos/selfie_webcam_10s.mp4"
 YUNET_FILE = "weights/face_detection_yunet_2026may.onnx"
-FFHQ_256 = dict(resolution=256, z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
-                num_fp16_res=4, conv_clamp=256)
 TOKEN = "bench-token"
 WARMUP_S = 3.0
 TARGET_ONE_CLIENT_FPS = 25.0
@@ -80,10 +78,11 @@ class Server:
                 return address[1]
         sys.exit(f"the server ended before printing its address (exit code {self.process.wait()})")
 
-    def request(self, path: str, payload=None):
+    def request(self, path: str, payload=None, method: Optional[str] = None):
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(self.base + path, data, {"Authorization": f"Bearer {TOKEN}",
-                                                                  "Content-Type": "application/json"})
+                                                                  "Content-Type": "application/json"},
+                                         method=method)
         return urllib.request.urlopen(request, timeout=60)
 
     def status(self) -> dict:

@@ -40,7 +40,7 @@ from projection_fixtures import (SMALL_STAGES, VGG16_STAGES, fit_output_range,  
 from stylegan2.perceptual import PerceptualNetwork, load_perceptual  # noqa: E402
 from stylegan2.projection_schedule import ProjectionConfig  # noqa: E402
 from stylegan2.projector import ProjectionResult, prepare_target, project, w_statistics  # noqa: E402
-from stylegan2.testing import make_random_generator  # noqa: E402
+from stylegan2.testing import FFHQ_256, make_random_generator  # noqa: E402
 
 TARGET_SEED_BASE = 1000     # Target i: latent and noise images from seed 1000 + i.
 TIME_RATIO_TARGET = 0.2     # The fast configuration may take at most this share of the reference's time.
@@ -51,8 +51,8 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    G = make_random_generator(resolution=args.resolution, z_dim=512, w_dim=512, mapping_layers=8,
-                              channel_base=args.channel_base, channel_max=512, conv_clamp=256, seed=args.seed)
+    layout = dict(FFHQ_256, resolution=args.resolution, channel_base=args.channel_base, num_fp16_res=0)
+    G = make_random_generator(**layout, seed=args.seed)
     fit_output_range(G).requires_grad_(False)
     perceptual, perceptual_label = load_network(args.vgg, args.standin)
     num_targets = 1 if args.quick else args.targets

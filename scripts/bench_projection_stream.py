@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests" / "stylegan2"))    # The stand-in perceptual network (a test fixture).
 
-from bench_pipeline import TOKEN, WARMUP_S, Server, StreamClient, stage_figures, start_server  # noqa: E402
+from bench_pipeline import WARMUP_S, Server, StreamClient, stage_figures, start_server  # noqa: E402
 from projection_fixtures import VGG16_STAGES, save_standin  # noqa: E402
 
 FINISHED = ("done", "failed", "cancelled")
@@ -50,10 +49,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def call(server: Server, path: str, payload=None, method=None) -> dict:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(server.base + path, data, {"Authorization": f"Bearer {TOKEN}",
-                                                                "Content-Type": "application/json"}, method=method)
-    with urllib.request.urlopen(request, timeout=60) as answer:
+    with server.request(path, payload, method) as answer:
         return json.load(answer)
 
 

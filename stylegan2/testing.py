@@ -9,6 +9,10 @@ import torch
 
 from .networks import Generator
 
+# The layout of NVIDIA's FFHQ-256 model (weights registry "ffhq-256"), for benchmarks with random weights.
+FFHQ_256 = dict(resolution=256, z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
+                num_fp16_res=4, conv_clamp=256)
+
 
 def make_random_generator(
     resolution: int = 64,
