@@ -9,26 +9,28 @@ from __future__ import annotations
 import logging
 import signal
 import socket
-import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 from urllib.parse import quote, urlsplit
 
 import click
 
 import weights
 from app.auth import generate_token
+from app.cli_common import (DEFAULT_DETECTOR_MODEL, DEFAULT_GENERATOR, fetch_model, human_size, models_to_fetch,
+                            user_errors)
+from app.cli_projection import COMMANDS
 from app.config import (API_RESERVED_THREADS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STEPS, MAX_STEPS, MIN_STEPS,
                         PERCEPTUAL_ENV, TOKEN_ENV, ServerConfig)
-
-DEFAULT_GENERATOR = "ffhq-256"
-DEFAULT_DETECTOR_MODEL = "yunet"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """StyleCam: your face, live, replaced by a StyleGAN2 face you edit with sliders."""
+
+
+for command in COMMANDS:     # project, stylize
+    cli.add_command(command)
 
 
 # --- serve -------------------------------------------------------------------------------------------
@@ -119,30 +121,6 @@ def serve(source: str, weights_name: str, device: str, host: str, port: int, tok
     click.echo("StyleCam stopped.")
 
 
-def models_to_fetch(weights_name: str, detector: str, detector_model: Optional[str]) -> List[str]:
-    """The registry models this run needs that are not downloaded yet."""
-    needed = [weights_name] if weights_name in weights.REGISTRY else []
-    if detector in ("auto", "yunet") and detector_model is None:
-        needed.append(DEFAULT_DETECTOR_MODEL)
-    return [name for name in needed if not weights.is_available(name)]
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the errors a user can cause and fix (bad source, weights, presets, device) into one clean line."""
-    import stylegan2
-    from app.params import PresetsError
-    from app.pipeline import PipelineConfigError
-    from app.sources import SourceError
-    from detectors import DetectorUnavailable
-
-    try:
-        yield
-    except (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, PipelineConfigError,
-            DetectorUnavailable) as error:
-        raise click.ClickException(str(error)) from None
-
-
 def announce(config: ServerConfig, port: int, pipeline) -> None:
     """Print where to open StyleCam, Jupyter-style: the full URL with the token."""
     query = f"/?token={quote(config.token, safe='')}" if config.token else "/"
@@ -189,7 +167,7 @@ def weights_list() -> None:
         present = path.is_file()
         size = path.stat().st_size if present else model.size
         rows.append((name, model.filename, "yes" if present else "no", _verification(name) if present else "-",
-                     _human_size(size), model.url))
+                     human_size(size), model.url))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
@@ -222,54 +200,6 @@ def weights_convert(source: Path, target: Path) -> None:
     click.echo(f"wrote {target} (from the {meta['source_format']} file {source.name})")
 
 
-def fetch_model(name: str, force: bool = False, url: Optional[str] = None) -> Path:
-    """Download one registry model with a progress bar, or say that a verified copy is already there."""
-    try:
-        model = weights.get(name)
-        if weights.is_available(name) and not force:
-            weights.verify(name)
-            click.echo(f"{name}: already present and verified ({weights.local_path(name)})")
-            return weights.local_path(name)
-        with DownloadProgress(f"{name} ({model.filename})") as progress:
-            path = weights.fetch(name, progress=progress, force=force, url=url)
-    except weights.WeightsError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"{name}: saved {path}")
-    if model.sha256 is None:
-        click.secho(f"warning: {name} has no published checksum; its sha256 {weights.expected_sha256(name)} "
-                    f"was recorded now and every later check compares against it (trust on first use)",
-                    fg="yellow", err=True)
-    return path
-
-
-class DownloadProgress:
-    """Feeds ``weights.fetch``'s progress callback into a click progress bar (or a byte count)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._bar = None
-        self._shown = 0
-
-    def __enter__(self) -> "DownloadProgress":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc_info)
-        elif self._shown:
-            click.echo(err=True)
-
-    def __call__(self, done: int, total: Optional[int]) -> None:
-        if total and self._bar is None:
-            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
-            self._bar.__enter__()
-        if self._bar is not None:
-            self._bar.update(done - self._shown)
-        else:
-            click.echo(f"\r{self.label}: {_human_size(done)}", nl=False, err=True)
-        self._shown = done
-
-
 def _verification(name: str) -> str:
     try:
         weights.verify(name)
@@ -280,21 +210,5 @@ def _verification(name: str) -> str:
     return "first-use record" if weights.expected_sha256(name) else "no checksum"
 
 
-def _human_size(size: Optional[int]) -> str:
-    if size is None:
-        return "?"
-    for unit in ("B", "KB", "MB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
-
-
 def main() -> None:
     cli(prog_name="python -m app")
-
-
-from app.cli_projection import COMMANDS  # noqa: E402  (they build on the helpers above)
-
-for command in COMMANDS:
-    cli.add_command(command)

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, List, Optional
 
 import click
 
-from app.cli import DEFAULT_GENERATOR, fetch_model, models_to_fetch, user_errors
+from app.cli_common import DEFAULT_GENERATOR, fetch_model, models_to_fetch, user_errors
 from app.config import DEFAULT_STEPS, MAX_STEPS, MIN_STEPS, PERCEPTUAL_ENV
 
 
@@ -47,7 +47,7 @@ def model_options(command: Callable) -> Callable:
 
 @contextmanager
 def photo_errors() -> Iterator[None]:
-    """``app.cli.user_errors`` plus what photos, projections and the perceptual network can get wrong."""
+    """``app.cli_common.user_errors`` plus what photos, projections and the perceptual network can get wrong."""
     from app.projection_targets import TargetError
     from app.projections import ProjectionUnavailable
     from stylegan2.perceptual import PerceptualNetworkError
