@@ -19,10 +19,11 @@ from app.params import SEED_MAX
 from app.pipeline import resolve_device
 from app.projection_jobs import JobOptions
 from app.projection_targets import DETECT_WIDTH, FaceFinder, decode_image
+from app.projectors import LocalProjector
 from app.projections import ProjectionStore, ProjectionUnavailable, default_projections_dir
 from detectors import Face, create_detector
 from stylegan2.latents import mix, seed_to_ws
-from stylegan2.perceptual import PerceptualNetwork, load_perceptual
+from stylegan2.perceptual import PerceptualNetwork
 from stylegan2.projection_io import ProjectionFormatError, load_latent, read_meta
 from stylegan2.projector import ProgressFn, ProjectionResult, project
 
@@ -48,14 +49,11 @@ class PhotoProjector:
                                      model={"weights": weights_name})
         self.finder = FaceFinder(lambda: create_detector("auto", model_path=detector_model, detect_width=DETECT_WIDTH),
                                  self.generator.img_resolution)
-        self.perceptual_name = perceptual
-        self._perceptual: Optional[PerceptualNetwork] = None
+        self.local = LocalProjector(self.generator, perceptual)
 
     def perceptual(self) -> PerceptualNetwork:
         """The perceptual network; a missing vgg16 raises weights.WeightsError naming the fetch command."""
-        if self._perceptual is None:
-            self._perceptual = load_perceptual(self.perceptual_name, self.device)
-        return self._perceptual
+        return self.local.perceptual()
 
     def project(self, target_rgb: np.ndarray, options: JobOptions,
                 progress: Optional[ProgressFn] = None) -> ProjectionResult:
