@@ -120,15 +120,15 @@ def apply_update(current: Params, payload: Any, presets: List[Preset],
 
 def check_mode(name: str, value: Any, current: Params, context: UpdateContext) -> str:
     if value not in MODES:
-        raise ParamsError(name, f"must be one of {', '.join(MODES)}, got {value!r}")
+        raise ParamsError(name, f"must be one of {', '.join(MODES)}, got {shown(value)}")
     return value
 
 
 def check_seed(name: str, value: Any, current: Params, context: UpdateContext) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ParamsError(name, f"must be an integer, got {json.dumps(value)}")
+        raise ParamsError(name, f"must be an integer, got {shown(value)}")
     if not 0 <= value <= SEED_MAX:
-        raise ParamsError(name, f"must be between 0 and {SEED_MAX}, got {value}")
+        raise ParamsError(name, f"must be between 0 and {SEED_MAX}, got {shown(value)}")
     return value
 
 
@@ -138,7 +138,7 @@ def check_psi(name: str, value: Any, current: Params, context: UpdateContext) ->
 
 def check_sliders(name: str, value: Any, current: Params, context: UpdateContext) -> Dict[str, float]:
     if not isinstance(value, dict):
-        raise ParamsError(name, f"must be an object of preset name -> strength, got {json.dumps(value)}")
+        raise ParamsError(name, f"must be an object of preset name -> strength, got {shown(value)}")
     known = [preset.name for preset in context.presets]
     sliders = dict(current.sliders)
     for preset_name, strength in value.items():
@@ -153,7 +153,7 @@ def check_projection(name: str, value: Any, current: Params, context: UpdateCont
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ParamsError(name, f"must be the name of a saved projection or null, got {json.dumps(value)}")
+        raise ParamsError(name, f"must be the name of a saved projection or null, got {shown(value)}")
     try:
         context.check_projection(value)
     except ValueError as error:
@@ -162,11 +162,20 @@ def check_projection(name: str, value: Any, current: Params, context: UpdateCont
 
 
 def check_fraction(name: str, value: Any, maximum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ParamsError(name, f"must be a number, got {json.dumps(value)}")
+    """A number in [0, maximum]. JSON integers have no size limit, so ``value`` may be far beyond any float:
+    it is compared as it is (Python compares int and float exactly) and converted only once in range."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or isinstance(value, float) and not math.isfinite(value):
+        raise ParamsError(name, f"must be a number, got {shown(value)}")
     if not 0 <= value <= maximum:
-        raise ParamsError(name, f"must be between 0 and {maximum:g}, got {value:g}")
+        raise ParamsError(name, f"must be between 0 and {maximum:g}, got {shown(value)}")
     return float(value)
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``value`` as JSON for an error message, shortened: a rejected input may be thousands of digits long."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else f"{text[:limit - 12]}... ({len(text)} characters)"
 
 
 FIELD_CHECKS = {"mode": check_mode, "seed": check_seed, "psi": check_psi, "style_seed": check_seed,

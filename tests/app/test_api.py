@@ -32,6 +32,9 @@ def test_params_answers_carry_the_version_that_stream_frames_show(client):
     ({"sliders": {"smile": 2}}, "sliders.smile"),
     ({"sliders": {"nose": 0.5}}, "sliders.nose"),              # unknown preset
     ({"seed": 7, "style_seed": 2 ** 32}, "style_seed"),        # one bad field spoils the whole update
+    ({"psi": 10 ** 400}, "psi"),                               # JSON integers have no size limit
+    ({"sliders": {"smile": 10 ** 400}}, "sliders.smile"),
+    ({"seed": -10 ** 400}, "seed"),
     ([1, 2], "body"),                                          # JSON, but not an object
 ])
 def test_bad_params_get_400_naming_the_field_and_change_nothing(client, pipeline, payload, field):

@@ -62,6 +62,9 @@ def test_to_json_is_plain_json(current):
     ({"psi": "high"}, "psi", "must be a number"),
     ({"psi": 1.5}, "psi", "between 0 and 1"),
     ({"psi": float("nan")}, "psi", "must be a number"),
+    ({"psi": 10 ** 400}, "psi", "between 0 and 1"),                   # beyond any float
+    ({"seed": 10 ** 400}, "seed", "between 0 and 4294967295"),
+    ({"sliders": {"smile": -10 ** 400}}, "sliders.smile", "between 0 and 1"),
     ({"sliders": [0.5]}, "sliders", "must be an object"),
     ({"sliders": {"nose": 0.5}}, "sliders.nose", "no such preset"),
     ({"sliders": {"smile": 2}}, "sliders.smile", "between 0 and 1"),
@@ -75,6 +78,12 @@ def test_each_kind_of_bad_input_names_its_field(current, presets, payload, field
     with pytest.raises(ParamsError, match=message) as caught:
         apply_update(current, payload, presets)
     assert caught.value.field == field
+
+
+def test_a_huge_rejected_number_is_shortened_in_the_message(current, presets):
+    with pytest.raises(ParamsError) as caught:
+        apply_update(current, {"psi": 10 ** 400}, presets)
+    assert len(caught.value.message) < 100 and "401 characters" in caught.value.message
 
 
 def test_a_body_that_is_not_an_object_is_refused(current, presets):
