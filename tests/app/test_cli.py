@@ -158,6 +158,13 @@ def test_serve_on_a_port_in_use_fails_cleanly(serve_args):
         assert_clean_failure(run(*serve_args, "--port", port), f"cannot listen on 127.0.0.1:{port}", "--port")
 
 
+def test_serve_on_a_cuda_device_the_machine_lacks_fails_cleanly(serve_args, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 1)
+    result = run(*with_option(serve_args, "--device", "cuda:3"))
+    assert_clean_failure(result, "'cuda:3'", "has 1 CUDA device (cuda:0)")
+
+
 def test_serve_offline_without_the_default_model_says_how_to_fetch_it(serve_args, weights_dir):
     result = run(*with_option(serve_args, "--weights", "ffhq-256"))
     assert_clean_failure(result, "--offline", "python -m app weights fetch ffhq-256")
