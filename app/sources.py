@@ -32,6 +32,8 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 LIVE_KINDS = ("camera", "device", "stream", "gstreamer")
 DEFAULT_FILE_FPS = 30.0        # Used when a video file does not say its rate, and for still images.
 STREAM_TIMEOUT_MS = 5000       # A network stream that stalls this long counts as lost.
+CSI_FLIP_METHODS = ("0 none, 1 rotate 90 anticlockwise, 2 rotate 180, 3 rotate 90 clockwise, "
+                    "4 mirror horizontally, 5 transpose, 6 mirror vertically, 7 transverse")   # nvvidconv's
 
 
 class SourceError(ValueError):
@@ -106,13 +108,25 @@ def parse_csi(spec: str, width: Optional[int], height: Optional[int], fps: Optio
     if not re.fullmatch(r"\d+", parts.netloc) or parts.path not in ("", "/"):
         raise SourceError(f"bad CSI source {spec!r}: write csi://N with N the sensor id, e.g. csi://0")
     settings = {"width": width or 1280, "height": height or 720, "fps": fps or 30, "flip": 0}
+    given = set()
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key not in settings:
             raise SourceError(f"bad CSI option {key!r} in {spec!r}: use width, height, fps, flip")
-        if not value.isdigit() or (key != "flip" and int(value) == 0):
-            raise SourceError(f"bad CSI option {key}={value!r} in {spec!r}: expected a positive integer")
-        settings[key] = int(value)
+        if key in given:
+            raise SourceError(f"CSI option {key} is given twice in {spec!r}: give it once")
+        given.add(key)
+        settings[key] = csi_option(key, value, spec)
     return csi_pipeline(int(parts.netloc), **settings)
+
+
+def csi_option(key: str, value: str, spec: str) -> int:
+    """One csi:// query value: width, height and fps are positive integers, flip is nvvidconv's 0-7."""
+    number = int(value) if re.fullmatch(r"[0-9]{1,5}", value) else None
+    if key == "flip" and (number is None or number > 7):
+        raise SourceError(f"bad CSI option flip={value!r} in {spec!r}: expected 0-7 ({CSI_FLIP_METHODS})")
+    if number is None or (key != "flip" and number == 0):
+        raise SourceError(f"bad CSI option {key}={value!r} in {spec!r}: expected a positive integer")
+    return number
 
 
 def csi_pipeline(sensor_id: int, width: int = 1280, height: int = 720, fps: float = 30,

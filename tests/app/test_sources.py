@@ -71,13 +71,28 @@ def test_csi_options_set_resolution_rate_and_flip():
     assert "nvvidconv flip-method=2" in target
 
 
+def test_every_flip_method_of_nvvidconv_is_accepted():
+    for flip in range(8):
+        assert f"nvvidconv flip-method={flip} " in parse_source(f"csi://0?flip={flip}").target
+
+
 def test_csi_takes_resolution_from_the_keyword_options_too():
     assert "width=640, height=480, framerate=15/1" in parse_source("csi://0", width=640, height=480,
                                                                    fps=15).target
 
 
-@pytest.mark.parametrize("spec, message", [("csi://x", "csi://N"), ("csi://0?zoom=2", "zoom"),
-                                           ("csi://0?width=-5", "positive integer")])
+@pytest.mark.parametrize("spec, message", [
+    ("csi://x", "csi://N"),
+    ("csi://0?zoom=2", "zoom"),                               # unknown option
+    ("csi://0?width=-5", "width=.*positive integer"),
+    ("csi://0?height=0", "height=.*positive integer"),
+    ("csi://0?fps=29.97", "fps=.*positive integer"),
+    ("csi://0?width=", "width=.*positive integer"),
+    ("csi://0?width=²", "width=.*positive integer"),                 # a digit to str.isdigit, not to int()
+    ("csi://0?flip=8", "flip=.*0-7"),                        # nvvidconv has flip methods 0 to 7 only
+    ("csi://0?flip=-1", "flip=.*0-7"),
+    ("csi://0?fps=30&fps=60", "given twice"),
+])
 def test_a_bad_csi_spec_says_what_is_wrong(spec, message):
     with pytest.raises(SourceError, match=message):
         parse_source(spec)
