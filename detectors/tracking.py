@@ -1,4 +1,5 @@
-"""Face tracking: stable ids from frame to frame, smoothed boxes and landmarks, and a short hold.
+"""Face tracking: stable ids from frame to frame, smoothed boxes and landmarks, a short hold, and a
+longer memory for faces that drop out.
 
 Each frame's detections are matched to the existing tracks in two passes, both greedy (best pair
 first; a handful of faces needs nothing cleverer):
@@ -10,14 +11,24 @@ first; a handful of faces needs nothing cleverer):
    track's last centre, with a similar size, continues that track. This keeps the id through a whip
    pan, where a face can move most of its width between two frames.
 
-A track that finds no detection is held where it was, returned with ``missed > 0``, and dropped after
-``max_missed`` frames in a row; a detection that matches nothing starts a new track.
+The tracks on show (seen in this frame or held) are matched first; the detections left over are then
+matched, by the same two passes, to the lost tracks, looked for where they were last seen.
+
+A track that finds no detection is *held* where it was and still returned, with ``missed > 0``, for
+``max_missed`` frames in a row: the detector misses a face now and then, and a face that blinks out for
+a frame should not flicker on screen. The hold counts frames, not seconds: each frame it covers is
+one missed detection whatever the frame rate, where a hold in seconds would cover none at a low
+detection rate. After the hold the track is *lost*: no longer returned, but remembered for
+``memory_s`` seconds since it was last seen, so that a face which comes back near where it was (a
+small face the detector finds only every few frames, a face behind a passer-by) gets its old id back
+instead of a new one. A detection that matches nothing starts a new track.
 
 Smoothing runs a One-Euro filter on where the face is (the centroid of its landmarks) separately
 from what shape it has (the landmarks and box relative to that centroid). When a hand-held camera
 shakes, the whole face moves: the position follows at once, while the shape, which only the
 detector's noise and real expression change, stays heavily smoothed. Speeds are measured in face
-sizes per second, so the same settings suit near and far faces.
+sizes per second, so the same settings suit near and far faces. A lost face that comes back starts
+its smoothing afresh: it is shown where it is, not drawn over from where it was.
 """
 from __future__ import annotations
 
@@ -55,13 +66,15 @@ class _TrackState:
 
 
 class FaceTracker:
-    """Gives each face a stable id across frames, smooths it, and holds it briefly when it drops out.
-    Feed it every frame's detections with ``update``; one tracker per video stream."""
+    """Gives each face a stable id across frames, smooths it, holds it briefly when it drops out, and
+    remembers it a while longer so that it keeps its id when it comes back. Feed it every frame's
+    detections with ``update``; one tracker per video stream."""
 
     def __init__(
         self,
         iou_threshold: float = 0.3,  # Least overlap for a detection to continue a track.
-        max_missed: int = 2,         # Frames a missing face is held before its track is dropped.
+        max_missed: int = 2,         # Frames a missing face is still shown (held) before it is lost.
+        memory_s: float = 1.0,       # Seconds since last seen that a lost face can come back with its id.
         max_jump: float = 1.0,       # Farthest a face may move between frames, in face sizes (pass 2).
         min_cutoff: float = 1.0,     # One-Euro cutoff for a still face, Hz; lower = smoother.
         beta: float = 10.0,          # One-Euro speed coefficient, Hz per (face size per second).
@@ -69,10 +82,11 @@ class FaceTracker:
     ):
         if not 0.0 < iou_threshold <= 1.0:
             raise ValueError(f"iou_threshold must lie in (0, 1], got {iou_threshold}")
-        if max_missed < 0 or max_jump < 0:
-            raise ValueError("max_missed and max_jump must be >= 0")
+        if max_missed < 0 or memory_s < 0 or max_jump < 0:
+            raise ValueError("max_missed, memory_s and max_jump must be >= 0")
         self.iou_threshold = iou_threshold
         self.max_missed = max_missed
+        self.memory_s = memory_s
         self.max_jump = max_jump
         self.filter_settings = dict(min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff)
         OneEuroFilter(**self.filter_settings)  # Reject bad filter settings now, not at the first face.
@@ -81,48 +95,70 @@ class FaceTracker:
         self._last_timestamp: float | None = None
 
     def reset(self) -> None:
-        """Forget every track (ids keep counting up)."""
+        """Forget every track, lost ones included (ids keep counting up)."""
         self._states = []
         self._last_timestamp = None
 
     def update(self, faces: list[Face], timestamp: float) -> list[Track]:
-        """Feed one frame's detections, taken at ``timestamp`` seconds; return the live tracks, largest
-        (smoothed) face first: those seen in this frame and those held with ``missed > 0``."""
+        """Feed one frame's detections, taken at ``timestamp`` seconds; return the tracks on show,
+        largest (smoothed) face first: those seen in this frame and those held with ``missed > 0``."""
         if self._last_timestamp is not None and not timestamp > self._last_timestamp:
             raise ValueError(f"timestamps must increase: got {timestamp} after {self._last_timestamp}")
         self._last_timestamp = timestamp
-        matches = self._match_by_overlap(faces, timestamp)
-        matches.update(self._match_by_distance(faces, matches))
+        shown = [state for state in self._states if not self._is_lost(state)]
+        lost = [state for state in self._states if self._is_lost(state)]
+        matches = self._match(faces, shown, {}, timestamp)
+        matches.update(self._match(faces, lost, matches, timestamp))
         for detection_index, state in matches.items():
-            self._continue(state, faces[detection_index], timestamp)
+            if self._is_lost(state):
+                self._recall(state, faces[detection_index], timestamp)
+            else:
+                self._continue(state, faces[detection_index], timestamp)
         matched = set(matches.values())
         for state in self._states:
             if state not in matched:
                 state.missed += 1
                 state.age += 1
-        self._states = [state for state in self._states if state.missed <= self.max_missed]
+                if self._is_lost(state):
+                    state.velocity = np.zeros(2)  # Looked for where it was last seen, not extrapolated.
+        self._states = [state for state in self._states if not self._is_lost(state)
+                        or timestamp - state.seen_at <= self.memory_s]
         for index, face in enumerate(faces):
             if index not in matches:
                 self._states.append(self._start(face, timestamp))
-        tracks = [state.snapshot() for state in self._states]
+        tracks = [state.snapshot() for state in self._states if not self._is_lost(state)]
         return sorted(tracks, key=lambda track: (track.face.area, track.face.score), reverse=True)
 
-    def _match_by_overlap(self, faces: list[Face], timestamp: float) -> dict[int, _TrackState]:
+    def _is_lost(self, state: _TrackState) -> bool:
+        return state.missed > self.max_missed
+
+    def _match(self, faces: list[Face], states: list[_TrackState], taken: dict[int, _TrackState],
+               timestamp: float) -> dict[int, _TrackState]:
+        """Pair the detections not in ``taken`` with ``states``: by overlap, then by distance."""
+        matches = self._match_by_overlap(faces, states, taken, timestamp)
+        matches.update(self._match_by_distance(faces, states, {**taken, **matches}))
+        return matches
+
+    def _match_by_overlap(self, faces: list[Face], states: list[_TrackState], taken: dict[int, _TrackState],
+                          timestamp: float) -> dict[int, _TrackState]:
         candidates = []
-        for state in self._states:
+        for state in states:
             last_box = state.raw.box
             predicted_box = last_box.copy()
             predicted_box[:2] += state.velocity * (timestamp - state.seen_at)
             for index, face in enumerate(faces):
+                if index in taken:
+                    continue
                 overlap = max(box_iou(last_box, face.box), box_iou(predicted_box, face.box))
                 if overlap >= self.iou_threshold:
                     candidates.append((-overlap, index, state))
         return _greedy(candidates)
 
-    def _match_by_distance(self, faces: list[Face], taken: dict[int, _TrackState]) -> dict[int, _TrackState]:
+    def _match_by_distance(self, faces: list[Face], states: list[_TrackState],
+                           taken: dict[int, _TrackState]) -> dict[int, _TrackState]:
         taken_states = set(taken.values())
         candidates = []
-        for state in self._states:
+        for state in states:
             if state in taken_states:
                 continue
             last = state.raw
@@ -135,11 +171,15 @@ class FaceTracker:
         return _greedy(candidates)
 
     def _start(self, face: Face, timestamp: float) -> _TrackState:
-        smoother = OneEuroFilter(**self.filter_settings)
-        smoothed = _vector_to_face(smoother(_face_to_vector(face), timestamp), face)
+        smoother, smoothed = self._new_smoothing(face, timestamp)
         state = _TrackState(id=self._next_id, face=smoothed, raw=face, filter=smoother, seen_at=timestamp)
         self._next_id += 1
         return state
+
+    def _new_smoothing(self, face: Face, timestamp: float) -> tuple[OneEuroFilter, Face]:
+        """A filter that starts at ``face``, and the smoothed face it gives (``face`` itself, in effect)."""
+        smoother = OneEuroFilter(**self.filter_settings)
+        return smoother, _vector_to_face(smoother(_face_to_vector(face), timestamp), face)
 
     def _continue(self, state: _TrackState, face: Face, timestamp: float) -> None:
         state.velocity = (face.box[:2] - state.raw.box[:2]) / (timestamp - state.seen_at)
@@ -148,6 +188,13 @@ class FaceTracker:
         state.face = _vector_to_face(vector, face)
         state.raw = face
         state.missed = 0
+        state.age += 1
+
+    def _recall(self, state: _TrackState, face: Face, timestamp: float) -> None:
+        """A lost track found again keeps its id and age; its smoothing starts afresh (its velocity was
+        dropped when it was lost), so it is shown where it is now."""
+        state.filter, state.face = self._new_smoothing(face, timestamp)
+        state.raw, state.seen_at, state.missed = face, timestamp, 0
         state.age += 1
 
 

@@ -1,4 +1,5 @@
-"""FaceTracker on synthetic faces: matching, the hold, and the snapshot contract."""
+"""FaceTracker on synthetic faces: matching, velocity prediction, the hold, the memory of lost faces,
+and the snapshot contract."""
 import numpy as np
 import pytest
 
@@ -42,12 +43,24 @@ def test_a_whip_pan_keeps_the_id():
     assert [tracks[0].id for tracks in history] == [1, 1, 1]
 
 
+def test_velocity_prediction_keeps_two_faces_apart_in_a_pan_that_speeds_up():
+    # Two faces side by side, 150 px apart, in a pan that speeds up to 80 px a frame. In the last
+    # frame each face has moved 0.8 of its size, and the left one's new box lies nearer the right
+    # one's old box than its own: by overlap or distance alone the ids would swap. Moved on by the
+    # speed measured over the frame before, each old box falls right on its own face.
+    steps = [0, 20, 40, 60, 80]
+    xs = np.cumsum(steps)
+    history = feed(FaceTracker(), [[face_at(x, 100), face_at(x + 150, 100)] for x in xs])
+    ids_left_to_right = [[t.id for t in sorted(tracks, key=lambda t: t.raw.box[0])] for tracks in history]
+    assert ids_left_to_right == [[1, 2]] * len(steps)
+
+
 def test_a_face_that_jumps_across_the_picture_is_a_new_track():
     history = feed(FaceTracker(max_missed=0), [[face_at(0, 100)], [face_at(400, 100)]])
     assert [tracks[0].id for tracks in history] == [1, 2]
 
 
-def test_a_missing_face_is_held_for_max_missed_frames_then_dropped():
+def test_a_missing_face_is_held_for_max_missed_frames_then_no_longer_shown():
     still = face_at(100, 100)
     history = feed(FaceTracker(max_missed=2), [[still], [still], [], [], []])
     held = history[1][0]
@@ -57,10 +70,38 @@ def test_a_missing_face_is_held_for_max_missed_frames_then_dropped():
     assert history[4] == []
 
 
-def test_a_face_back_within_the_hold_keeps_its_id_and_after_it_gets_a_new_one():
+def test_a_face_back_within_the_hold_keeps_its_id_and_was_shown_throughout():
     still = face_at(100, 100)
-    assert [t[0].id for t in feed(FaceTracker(max_missed=2), [[still], [], [], [still]]) if t] == [1, 1, 1, 1]
-    assert [t[0].id for t in feed(FaceTracker(max_missed=1), [[still], [], [], [still]]) if t] == [1, 1, 2]
+    history = feed(FaceTracker(max_missed=2), [[still], [], [], [still]])
+    assert [[t.id for t in tracks] for tracks in history] == [[1], [1], [1], [1]]
+
+
+def test_a_face_back_after_the_hold_but_within_the_memory_gets_its_old_id():
+    still = face_at(100, 100)
+    history = feed(FaceTracker(max_missed=1, memory_s=1.0), [[still], [], [], [face_at(110, 105)]])
+    assert [[t.id for t in tracks] for tracks in history] == [[1], [1], [], [1]]
+    assert history[3][0].missed == 0 and history[3][0].age == 4
+
+
+def test_a_face_back_after_the_memory_gets_a_new_id():
+    still = face_at(100, 100)
+    history = feed(FaceTracker(memory_s=0.5), [[still]] + [[]] * 20 + [[still]])  # Back after 0.7 s.
+    assert history[-1][0].id == 2
+
+
+def test_a_face_that_comes_back_is_shown_where_it_is_not_drawn_over_from_where_it_was():
+    history = feed(FaceTracker(max_missed=0), [[face_at(100, 100)], [], [], [face_at(140, 100)]])
+    back = history[-1][0]
+    assert back.id == 1
+    np.testing.assert_allclose(back.face.landmarks, back.raw.landmarks, atol=1e-4)
+
+
+def test_a_lost_face_is_looked_for_where_it_was_not_where_its_motion_would_have_carried_it():
+    # A face moving 40 px a frame is lost; 10 frames later another face appears exactly where that
+    # motion would have carried it, 400 px away. It is someone else.
+    moving = [[face_at(100 + 40 * i, 100)] for i in range(3)]
+    history = feed(FaceTracker(max_missed=0), moving + [[]] * 9 + [[face_at(580, 100)]])
+    assert history[-1][0].id == 2
 
 
 def test_smoothing_settles_a_jittering_face():
@@ -86,7 +127,8 @@ def test_timestamps_must_increase():
         tracker.update([face_at(0, 0)], 1.0)
 
 
-@pytest.mark.parametrize("settings", [{"iou_threshold": 0.0}, {"max_missed": -1}, {"min_cutoff": 0.0}])
+@pytest.mark.parametrize("settings", [{"iou_threshold": 0.0}, {"max_missed": -1}, {"memory_s": -1.0},
+                                      {"min_cutoff": 0.0}])
 def test_rejects_bad_settings(settings):
     with pytest.raises(ValueError):
         FaceTracker(**settings)

@@ -2,6 +2,8 @@
 
 The selfie clip is hand-held: it shakes, pans back and forth between two people (faces leave and
 enter the picture at its edges), and has whip pans where a face moves up to ~130 px between frames.
+The hikers clip shows a line of people walking towards a hand-held camera: mostly small faces
+(about 8-30 px) that YuNet finds on some frames and misses on others, for up to a second at a time.
 Definitions used here:
 
 - A new id is honest when its face enters the picture (its box within EDGE px of the border) or
@@ -20,6 +22,7 @@ from detectors import FaceTracker
 
 SELFIE = "selfie_webcam_10s.mp4"
 CONFERENCE = "conference_group_3s.mp4"
+HIKERS = "hikers_17s.mp4"
 EDGE = 8  # Pixels.
 
 
@@ -36,6 +39,17 @@ def track_clip(clip_detections, name, tracker=None, drop=()):
 def touches_border(box, shape):
     x, y, w, h = box
     return x <= EDGE or y <= EDGE or x + w >= shape[1] - EDGE or y + h >= shape[0] - EDGE
+
+
+def first_sightings(history):
+    """(frame index, track) for the first frame in which each track id is shown."""
+    seen, firsts = set(), []
+    for index, tracks in enumerate(history):
+        for track in tracks:
+            if track.id not in seen:
+                seen.add(track.id)
+                firsts.append((index, track))
+    return firsts
 
 
 def visible_series(history):
@@ -69,16 +83,21 @@ def still_stretch_movement(history, half_window=3, radius=0.05):
 def test_selfie_ids_change_only_where_a_face_enters_the_picture(clip_detections):
     tracker = FaceTracker()
     shape, detections, history = track_clip(clip_detections, SELFIE, tracker)
-    seen = set()
-    for index, tracks in enumerate(history):
-        for track in tracks:
-            if track.id in seen:
-                continue
-            seen.add(track.id)
-            after_a_gap = not any(detections[max(0, index - tracker.max_missed - 1):index])
-            assert touches_border(track.raw.box, shape) or after_a_gap, \
-                f"frame {index}: new id {track.id} for a face in mid-picture (an id switch)"
-    assert len(seen) >= 5, "the clip should show faces entering several times"
+    firsts = first_sightings(history)
+    for index, track in firsts:
+        after_a_gap = not any(detections[max(0, index - tracker.max_missed - 1):index])
+        assert touches_border(track.raw.box, shape) or after_a_gap, \
+            f"frame {index}: new id {track.id} for a face in mid-picture (an id switch)"
+    assert len(firsts) >= 5, "the clip should show faces entering several times"
+
+
+def test_hikers_small_faces_that_drop_out_for_a_while_keep_their_ids(clip_detections):
+    shape, _, history = track_clip(clip_detections, HIKERS)
+    mid_picture = [(index, track.id) for index, track in first_sightings(history)
+                   if index > 0 and not touches_border(track.raw.box, shape)]
+    # Without a memory of lost faces (memory_s=0) this is 49 of 56 ids; with it, 21 of 27. Some are
+    # honest: a far hiker becomes big enough to detect, or steps out from behind another.
+    assert len(mid_picture) <= 25, f"{len(mid_picture)} ids started in mid-picture: {mid_picture}"
 
 
 def test_selfie_two_people_side_by_side_keep_their_own_ids(clip_detections):
@@ -108,10 +127,18 @@ def test_a_face_missing_for_two_frames_is_held_and_keeps_its_id(clip_detections)
     np.testing.assert_array_equal(held_2.face.box, before.face.box)
 
 
-def test_a_face_missing_for_longer_than_the_hold_comes_back_with_a_new_id(clip_detections):
+def test_a_face_missing_for_longer_than_the_hold_is_not_shown_and_comes_back_with_its_id(clip_detections):
     _, _, history = track_clip(clip_detections, SELFIE, drop={60, 61, 62})
     assert history[62] == []
-    assert history[63][0].id != history[59][0].id
+    assert history[63][0].id == history[59][0].id
+
+
+def test_a_face_missing_for_longer_than_the_memory_comes_back_with_a_new_id(clip_detections):
+    tracker = FaceTracker(memory_s=1.0)
+    _, detections, history = track_clip(clip_detections, SELFIE, tracker, drop=set(range(60, 92)))
+    _, fps, _ = clip_detections(SELFIE)
+    assert len(detections[92]) == 1 and (92 - 59) / fps > tracker.memory_s
+    assert history[92][0].id != history[59][0].id
 
 
 @pytest.mark.parametrize("name", [SELFIE, CONFERENCE])
