@@ -81,7 +81,8 @@ class ProjectionConfig:
     preview_every: int = 10                 # Steps between preview images passed to the progress callback.
     fused_modconv: Optional[bool] = None    # Modulated-conv layout for G.synthesis; None = the generator's
                                             # choice. False skips conv weight gradients (same result, faster).
-    seed: int = 0                           # Seeds every random draw: same inputs + seed = same result.
+    seed: int = 0                           # Seeds every random draw: same inputs + seed = same result
+                                            # (on the same device, torch version and thread count).
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stages", tuple(self.stages))

@@ -90,7 +90,9 @@ def project(G: torch.nn.Module, target: TargetImage, perceptual: PerceptualNetwo
 
     ``target``: see ``prepare_target``. ``progress(ProjectionProgress)`` is called after every step;
     returning False cancels, as does setting ``cancel``: both raise ``ProjectionCancelled`` within one
-    step. The same inputs and ``config.seed`` give the same result on the same device.
+    step. Deterministic for a fixed ``config.seed``: the same inputs give a bit-identical result on the
+    same device with the same torch version and the same number of torch threads (the thread count
+    changes the order of floating-point sums, so 1 and 2 threads differ by about 1e-6).
     """
     config = config or ProjectionConfig.fast()
     started = time.perf_counter()

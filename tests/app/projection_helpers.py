@@ -1,6 +1,6 @@
 """Helpers for the projection tests: a stand-in projector whose jobs run until the test lets them finish,
 a projection result without projecting, waiting for a job's state, a decompression bomb, running a
-projection in the test's thread as the job worker does, and shrinking an image to compare frames by."""
+projection in the test's thread on a chosen number of torch threads, and shrinking an image to compare frames by."""
 from __future__ import annotations
 
 import os
@@ -88,11 +88,12 @@ def png_declaring(width: int, height: int) -> bytes:
 
 
 @contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run a projection in the test's own thread as the job worker runs it here: on one torch thread
-    (on a busy two-core machine, two OpenMP threads make a tiny projection a hundred times slower)."""
+def torch_threads(count: int) -> Iterator[None]:
+    """Run a projection in the test's own thread on ``count`` torch threads, e.g. as many as the job
+    worker uses, since a projection is bit-for-bit repeatable only on the same thread count (on a busy
+    two-core machine, two OpenMP threads also make a tiny projection a hundred times slower than one)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(count)
     try:
         yield
     finally:

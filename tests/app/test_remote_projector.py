@@ -19,7 +19,7 @@ from app.projection_jobs import JobOptions, ProjectionJob
 from app.projection_targets import Target
 from app.projectors import LocalProjector, RemoteProjector, RemoteProjectorError, multipart_body
 from app.server import StyleCamServer
-from projection_helpers import one_torch_thread
+from projection_helpers import torch_threads
 from stylegan2.perceptual import load_perceptual
 from stylegan2.projector import ProjectionCancelled, project
 
@@ -97,11 +97,12 @@ def test_a_job_is_projected_there_and_saved_here(here, there, token, shared_file
     assert [remote["state"] for remote in call(there, REMOTE_TOKEN, "GET", "/api/project")] == ["done"]
 
 
-def test_the_remote_result_is_what_this_device_would_have_computed(here, token, shared_file, standin_perceptual):
+def test_the_remote_result_is_what_this_device_would_have_computed(here, there, token, shared_file,
+                                                                   standin_perceptual):
     job = project_photo(here, token, shared_file("media/images/grace_hopper.jpg"))
     target = here.pipeline.projection_jobs.get(job["id"]).target.image
     generator = here.pipeline.projections.generator
-    with one_torch_thread():
+    with torch_threads(there.pipeline.projection_jobs.cpu_threads):   # bit-equal only on the same thread count
         local = project(generator, target, load_perceptual(standin_perceptual), JobOptions(steps=STEPS).config())
     assert torch.equal(here.pipeline.projections.load_ws(job["id"]), local.ws)
 
@@ -146,7 +147,7 @@ def test_a_remote_with_other_weights_is_refused(there, job, projection_generator
 
 def test_a_remote_failure_falls_back_to_this_device(there, job, projection_generator, standin_perceptual):
     local = LocalProjector(projection_generator, standin_perceptual)
-    with one_torch_thread():
+    with torch_threads(1):
         result = remote(there, projection_generator, token="wrong", fallback=local).project(job)
     assert result.ws.shape == (1, projection_generator.num_ws, projection_generator.w_dim)
     assert job.to_json()["backend"] == "local (cpu)" and "refused the access token" in job.to_json()["note"]
