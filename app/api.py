@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app import STREAMS, current_pipeline
-from app.params import ParamsError
+from app.params import ParamsError, VersionedParams
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
@@ -29,16 +29,16 @@ def json_error(status: int, message: str, field: Optional[str] = None) -> Respon
     return response
 
 
-def params_response(params) -> Response:
+def params_response(versioned: VersionedParams) -> Response:
     """The params as JSON; ``X-Params-Version`` matches the stream header of the frames that show them."""
-    response = jsonify(params.to_json())
-    response.headers["X-Params-Version"] = str(current_pipeline().params_version)
+    response = jsonify(versioned.params.to_json())
+    response.headers["X-Params-Version"] = str(versioned.version)
     return response
 
 
 @bp.get("/params")
 def get_params() -> Response:
-    return params_response(current_pipeline().params)
+    return params_response(current_pipeline().versioned_params())
 
 
 @bp.post("/params")
@@ -48,10 +48,10 @@ def post_params() -> Response:
         return json_error(400, 'the body must be JSON: an object of the params to change, e.g. {"seed": 42}',
                           "body")
     try:
-        params = current_pipeline().update_params(payload)
+        updated = current_pipeline().update_params(payload)
     except ParamsError as error:
         return json_error(400, error.message, error.field)
-    return params_response(params)
+    return params_response(updated)
 
 
 @bp.get("/status")

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Union
 
 from stylegan2.latents import parse_layers
 
@@ -75,6 +75,13 @@ class Params:
         return {"mode": self.mode, "seed": self.seed, "psi": self.psi, "style_seed": self.style_seed,
                 "sliders": dict(self.sliders), "projection": self.projection,
                 "style_projection": self.style_projection}
+
+
+class VersionedParams(NamedTuple):
+    """Params and the version a pipeline gave them: what ``X-Params-Version`` says on the frames that show them."""
+
+    params: Params
+    version: int
 
 
 def default_params(presets: List[Preset]) -> Params:

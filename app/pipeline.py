@@ -28,7 +28,7 @@ from app.capture import CaptureWorker
 from app.compositor import composite
 from app.detection import DetectionResult, DetectionWorker
 from app.generation import FaceGenerator, GeneratedFace, GenerationWorker
-from app.params import Params, Preset, apply_update, default_params, load_presets
+from app.params import Params, Preset, VersionedParams, apply_update, default_params, load_presets
 from app.projection_jobs import DEFAULT_STEPS, JobOptions, ProjectionJobs
 from app.projection_targets import DETECT_WIDTH, FaceFinder, NoFaceFound, Target, aligned_target, largest_face
 from app.projections import ProjectionStore, default_projections_dir
@@ -194,12 +194,17 @@ class Pipeline:
     def params(self) -> Params:
         return self._params
 
-    def update_params(self, payload: dict) -> Params:
-        """Validate and apply a partial update (raises ParamsError, changing nothing); returns the new params."""
+    def versioned_params(self) -> VersionedParams:
+        """The params with their version, read together: an update in between cannot pair one with the other."""
+        with self._params_lock:
+            return VersionedParams(self._params, self._params_buffer.version)
+
+    def update_params(self, payload: dict) -> VersionedParams:
+        """Validate and apply a partial update (raises ParamsError, changing nothing); returns the new params
+        with the version of this very update, not of whatever update another request made after it."""
         with self._params_lock:
             self._params = apply_update(self._params, payload, self.presets, self.projections.check)
-            self._params_buffer.put(self._params)
-            return self._params
+            return VersionedParams(self._params, self._params_buffer.put(self._params))
 
     def camera_target(self) -> Target:
         """The largest tracked face of the newest frame, aligned for projection (NoFaceFound if none)."""

@@ -1,8 +1,8 @@
 """Fixtures for the web layer.
 
 Unit tests get a Flask app over a stand-in pipeline: the ``Pipeline`` interface (params,
-update_params, presets, frames, status, start, stop) with the real params validation but no camera
-or model, so the API, auth and stream tests run in milliseconds. ``ProjectionStandInPipeline`` adds
+versioned_params, update_params, presets, frames, status, start, stop) with the real params validation
+but no camera or model, so the API, auth and stream tests run in milliseconds. ``ProjectionStandInPipeline`` adds
 the real projections store, job worker and face finder to it; a real projection gets a tiny
 generator and the stand-in perceptual network of the engine's tests. The HTTP and browser tests run
 the real server and the real ``Pipeline`` on the selfie clip, with a small random-weight generator saved
@@ -29,7 +29,7 @@ from app.buffers import LatestBuffer
 from app.compositor import PreparedFace, composite, prepare_face
 from app.config import ServerConfig
 from app.generation import FaceGenerator
-from app.params import Params, apply_update, default_params, load_presets, no_projections
+from app.params import Params, VersionedParams, apply_update, default_params, load_presets, no_projections
 from app.pipeline import EncodedFrame, Pipeline, PipelineConfig
 from app.projection_jobs import ProjectionJobs
 from app.projection_targets import FaceFinder, NoFaceFound, Target, aligned_target, largest_face
@@ -63,10 +63,13 @@ class StandInPipeline:
     def params(self):
         return self._params
 
-    def update_params(self, payload):
+    def versioned_params(self) -> VersionedParams:
+        return VersionedParams(self._params, self.params_version)
+
+    def update_params(self, payload) -> VersionedParams:
         self._params = apply_update(self._params, payload, self.presets, self.check_projection)
         self.params_version += 1
-        return self._params
+        return self.versioned_params()
 
     def status(self) -> dict:
         return {"source": {"state": "live"}, "camera_fps": 30.0, "stream_fps": 30.0, "detection_ms": 4.0,

@@ -22,6 +22,21 @@ def test_params_answers_carry_the_version_that_stream_frames_show(client):
     assert client.post("/api/params", json={"seed": 1}).headers["X-Params-Version"] == "1"
 
 
+def test_a_post_answer_carries_the_version_of_its_own_update_even_if_another_lands_at_once(client, pipeline,
+                                                                                          monkeypatch):
+    apply = pipeline.update_params
+
+    def update_then_another_client_updates(payload):
+        answer = apply(payload)
+        apply({"seed": 99})                  # another request's update, made before this answer is sent
+        return answer
+
+    monkeypatch.setattr(pipeline, "update_params", update_then_another_client_updates)
+    answer = client.post("/api/params", json={"seed": 1})
+    assert answer.get_json()["seed"] == 1
+    assert answer.headers["X-Params-Version"] == "1"
+
+
 @pytest.mark.parametrize("payload, field", [
     ({"colour": "blue"}, "colour"),                            # unknown field
     ({"seed": "42"}, "seed"),                                  # wrong type

@@ -269,7 +269,7 @@ def test_a_selected_projection_cannot_be_deleted_until_deselected(client, pipeli
 def test_a_selection_survives_a_restart(pipeline, saved, make_projection_pipeline, projector):
     restarted = make_projection_pipeline(projector)          # a new store and worker over the same folder
     assert [entry["name"] for entry in restarted.projections.list()] == [saved]
-    assert restarted.update_params({"mode": "me", "projection": saved}).projection == saved
+    assert restarted.update_params({"mode": "me", "projection": saved}).params.projection == saved
 
 
 # --- access ----------------------------------------------------------------------------------------------

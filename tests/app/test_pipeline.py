@@ -83,9 +83,9 @@ def test_the_face_in_the_clip_is_found_and_the_generated_face_pasted(running):
 
 def test_a_slider_change_reaches_the_stream_with_its_params_version(running):
     frame_showing(running, running.params_version)
-    changed = running.update_params({"sliders": {"style": 1.0}})
-    assert changed.sliders["style"] == 1.0
-    frame_showing(running, running.params_version)
+    changed, version = running.update_params({"sliders": {"style": 1.0}})
+    assert changed.sliders["style"] == 1.0 and version == running.params_version
+    frame_showing(running, version)
     assert running.status()["renders"] == 2
 
 
