@@ -11,6 +11,8 @@ with its call signature, such as the stand-in the tests use.
 """
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,17 +86,43 @@ def project_with_bar(tools, target_rgb, options, label: str):
     return result
 
 
-def write_image(path: Path, image_bgr) -> None:
+def image_path(ctx: click.Context, param: click.Parameter, path: Optional[Path]) -> Optional[Path]:
+    """Check an output image option when the options are read, before any work: a format OpenCV writes
+    (told by the extension) in a folder that exists, so a mistake never costs a projection."""
     import cv2
 
-    if not cv2.imwrite(str(path), image_bgr):
-        raise click.ClickException(f"cannot write {path}: use a .jpg or .png name in an existing folder")
+    if path is None:
+        return None
+    if not cv2.haveImageWriter(str(path)):
+        raise click.BadParameter(f"cannot write {path.name!r}: use a .jpg or .png name")
+    if not path.absolute().parent.is_dir():
+        raise click.BadParameter(f"the folder {path.absolute().parent} does not exist")
+    return path
+
+
+def write_image(path: Path, image_bgr) -> None:
+    """Write an image atomically: encoded first, then written to a hidden file beside ``path`` and renamed
+    over it, so a failure never leaves half an image (or destroys an earlier one) under the real name."""
+    import cv2
+
+    ok, encoded = cv2.imencode(path.suffix, image_bgr)
+    if not ok:
+        raise click.ClickException(f"cannot encode {path}: use a .jpg or .png name")
+    partial = path.absolute().with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # the umask applies
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(encoded.tobytes())
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {path}: {error.strerror or error}") from None
 
 
 @click.command("project")
 @click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "name", required=True, help="Name to save the projection under, e.g. me.")
-@click.option("--comparison", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--comparison", type=click.Path(dir_okay=False, path_type=Path), callback=image_path,
               help="Where to write the side-by-side target | result image (default: NAME.jpg here).")
 @model_options
 def project_command(photo: Path, name: str, comparison: Optional[Path], weights_name: str, device: str,
@@ -109,6 +137,7 @@ def project_command(photo: Path, name: str, comparison: Optional[Path], weights_
         check_name(name)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--out") from None
+    comparison = comparison or Path(f"{name}.jpg")
     with photo_errors():
         tools = load_tools(weights_name, device, perceptual, detector_model, projections_dir, threads)
         if tools.store.exists(name):
@@ -120,7 +149,6 @@ def project_command(photo: Path, name: str, comparison: Optional[Path], weights_
         result = project_with_bar(tools, target.image, JobOptions(steps=steps, space=space),
                                   f"projecting {photo.name}")
         folder = tools.store.save(result, name, source=source)
-    comparison = comparison or Path(f"{name}.jpg")
     write_image(comparison, side_by_side(result))
     click.echo(f"saved projection '{name}' in {folder} ({result.steps} steps, {result.seconds:.1f} s, "
                f"LPIPS {result.losses['lpips']:.3f})")
@@ -140,7 +168,7 @@ def project_command(photo: Path, name: str, comparison: Optional[Path], weights_
               help="Truncation of a seed style source.")
 @click.option("--face", "face_spec", metavar="PROJECTION",
               help="Use this saved projection for every face instead of projecting each one.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=image_path,
               help="The stylized photo to write (.jpg or .png).")
 @model_options
 def stylize_command(photo: Path, style: str, layers: str, strength: float, psi: float, face_spec: Optional[str],

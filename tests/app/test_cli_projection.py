@@ -2,7 +2,10 @@
 stand-in perceptual network (the real vgg16 is not available offline: its absence must give the fetch
 command). User mistakes end in one error line, never a traceback."""
 import json
+import os
+import stat
 
+import click
 import cv2
 import numpy as np
 import pytest
@@ -146,3 +149,48 @@ def test_stylize_a_photo_without_a_face_fails_cleanly(shared_file, models, tmp_p
 
 def test_serve_refuses_a_projector_url_that_is_not_http():
     assert_clean_failure(run("serve", "--projector-url", "desktop:5000"), "--projector-url", "http://desktop:5000")
+
+
+# --- output images ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, phrase", [("g1.txt", "use a .jpg or .png name"), ("missing/g.jpg", "does not exist"),
+                                          (".", "is a directory")])
+def test_project_refuses_an_unwritable_comparison_before_any_work(grace, models, tmp_path, monkeypatch, name,
+                                                                   phrase):
+    monkeypatch.chdir(tmp_path)
+    result = run("project", grace, "--out", "grace", "--comparison", name, *models)
+    assert_clean_failure(result, "--comparison", phrase)
+    assert not (tmp_path / "projections").exists()
+
+
+def test_stylize_refuses_an_unwritable_output_before_any_work(grace, models, tmp_path):
+    result = run("stylize", grace, "--style", "5", "--layers", "4:8", "--out", tmp_path / "out.txt", *models)
+    assert_clean_failure(result, "--out", "use a .jpg or .png name")
+    assert "face 1/1" not in result.output and list(tmp_path.iterdir()) == []
+
+
+def test_an_image_is_written_atomically_and_a_failed_write_keeps_the_earlier_file(tmp_path, monkeypatch):
+    from app import cli_projection
+
+    path = tmp_path / "out.png"
+    path.write_bytes(b"earlier")
+
+    def fail(source, destination):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli_projection.os, "replace", fail)
+    with pytest.raises(click.ClickException, match="cannot write .*No space left on device"):
+        cli_projection.write_image(path, np.zeros((4, 4, 3), np.uint8))
+    assert [entry.name for entry in tmp_path.iterdir()] == ["out.png"] and path.read_bytes() == b"earlier"
+
+
+def test_a_written_image_gets_normal_file_permissions(tmp_path):
+    from app import cli_projection
+
+    previous = os.umask(0o022)
+    try:
+        cli_projection.write_image(tmp_path / "out.png", np.zeros((4, 4, 3), np.uint8))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out.png").stat().st_mode) == 0o644
+    assert cv2.imread(str(tmp_path / "out.png")).shape == (4, 4, 3)
