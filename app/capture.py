@@ -5,9 +5,10 @@ internal queue: the worker drains the source as fast as it delivers and publishe
 ``LatestBuffer``, where the next stage takes the newest. A video file is paced to its own frame rate
 (and loops), as if it were a camera.
 
-When a live source is lost (unplugged camera, dropped stream), the worker publishes a placeholder frame
-that says so, reports "reconnecting" (then "lost" once the retries have slowed to their cap) and tries
-again with exponential back-off. Nothing it meets is raised out of the thread.
+When a live source is lost (unplugged camera, dropped stream), or is not there at start-up, the worker
+publishes a placeholder frame that says so, reports "reconnecting" (then "lost" once the retries have
+slowed to their cap) and tries again with exponential back-off. Nothing it meets is raised out of the
+thread.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import cv2
 import numpy as np
 
 from app.buffers import LatestBuffer
-from app.sources import FrameSource, Source, open_source
+from app.sources import FrameSource, Source, SourceError, open_source
 from app.stats import RateMeter
 from app.worker import Worker
 
@@ -75,8 +76,21 @@ class CaptureWorker(Worker):
         self._retry_delay = first_retry
 
     def open(self) -> None:
-        """Open the source now, so that a wrong spec fails at start-up with its SourceError."""
-        self._reader = self.opener(self.source)
+        """Open the source now, so that a bad file or image fails at start-up with its SourceError.
+
+        A live source that is down (a camera not plugged in yet, a stream not up yet) does not stop
+        StyleCam from starting: the worker starts "reconnecting", with the placeholder frame, and keeps
+        trying exactly as for a source lost later.
+        """
+        try:
+            self._reader = self.opener(self.source)
+        except SourceError as error:
+            if not self.source.live:
+                raise
+            log.warning("%s is not available (%s); starting anyway and retrying until it is",
+                        self.source.describe(), error)
+            self.error = str(error)
+            self._show_placeholder()
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop reading, wait for the thread, release the device (unless a read is still blocked in it)."""
@@ -133,12 +147,15 @@ class CaptureWorker(Worker):
         self._release()
 
     def _wait_before_retry(self) -> None:
+        self._show_placeholder()
+        self._stop.wait(self._retry_delay)
+        self._retry_delay = min(self._retry_delay * 2, self.max_retry)
+
+    def _show_placeholder(self) -> None:
         self.state = "lost" if self._retry_delay >= self.max_retry else "reconnecting"
         size = self.frame_size or PLACEHOLDER_SIZE
         self.output.put(CapturedFrame(placeholder_frame(size, self.source.describe()), self.clock(),
                                       placeholder=True))
-        self._stop.wait(self._retry_delay)
-        self._retry_delay = min(self._retry_delay * 2, self.max_retry)
 
     def _wait_until_due(self, due: Optional[float], period: float) -> float:
         """Sleep until a file's frame is due; return when the next one is. Never bursts to catch up."""

@@ -142,9 +142,9 @@ class Pipeline:
     """Owns the workers and the buffers between them; the web layer reads ``frames`` and ``status()``.
 
     Loads the generator (``stylegan2.load``) and the detector (``detectors.create_detector``) unless
-    they are given. ``start()`` opens the source (raising SourceError at once if it cannot) and starts
-    the threads; ``stop()`` ends them all, releases the camera and closes ``frames``. A pipeline is
-    started once.
+    they are given. ``start()`` opens the source and starts the threads (a file or image that cannot be
+    opened raises SourceError at once; a live source that is down starts "reconnecting"); ``stop()`` ends
+    them all, releases the camera and closes ``frames``. A pipeline is started once.
     """
 
     def __init__(self, config: PipelineConfig, generator: Optional[torch.nn.Module] = None,

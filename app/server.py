@@ -55,7 +55,7 @@ class StyleCamServer:
         return int(self._wsgi.effective_port)
 
     def start(self) -> None:
-        """Start the pipeline (opening the camera, which may raise SourceError); on failure, close all."""
+        """Start the pipeline (a source file that cannot be opened raises SourceError); on failure, close all."""
         try:
             self.pipeline.start()
         except BaseException:

@@ -90,9 +90,6 @@ def parse_source(spec: Union[str, int], *, loop: bool = True, width: Optional[in
     if urlsplit(text).scheme.lower() in STREAM_SCHEMES:
         return Source(text, "stream", text, **options)
     if text.startswith("/dev/"):
-        if not os.path.exists(text):
-            raise SourceError(f"camera device {text} does not exist: is the camera plugged in? "
-                              "(list devices with: ls /dev/video*)")
         return Source(text, "device", text, **options)
     path = Path(text).expanduser()
     if not path.is_file():
@@ -204,6 +201,9 @@ def open_source(source: Source) -> FrameSource:
         if image is None:
             raise SourceError(f"cannot read image {source.describe()}: the file is unreadable or corrupt")
         return StillImageSource(image, source.fps or DEFAULT_FILE_FPS)
+    if source.kind == "device" and not os.path.exists(source.target):
+        raise SourceError(f"camera device {source.target} does not exist: is the camera plugged in? "
+                          "(list devices with: ls /dev/video*)")
     capture = open_capture(source)
     if not capture.isOpened():
         capture.release()

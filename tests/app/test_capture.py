@@ -191,6 +191,36 @@ def test_open_fails_at_once_for_a_source_that_cannot_open(tmp_path):
         worker.open()
 
 
+def test_open_fails_at_once_for_a_still_image_that_cannot_be_read(shared_file, tmp_path):
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(shared_file("media/images/astronaut.png").read_bytes()[:200])
+    worker = CaptureWorker(parse_source(str(truncated)), LatestBuffer())
+    with pytest.raises(SourceError, match="cannot read image truncated.png"):
+        worker.open()
+
+
+def test_a_live_source_that_is_down_at_start_up_opens_as_reconnecting_with_the_placeholder():
+    buffer = LatestBuffer()
+    worker = CaptureWorker(LIVE, buffer, opener=ScriptedOpener(SourceError("cannot open camera 0")))
+    worker.open()
+    assert worker.state == "reconnecting"
+    assert worker.status()["error"] == "cannot open camera 0"
+    assert buffer.latest()[1].placeholder
+
+
+def test_a_live_source_that_is_down_at_start_up_goes_live_when_it_comes_up():
+    opener = ScriptedOpener(SourceError("not yet"), SourceError("not yet"),
+                            FakeCamera(itertools.repeat(frames_of(32, 24, 1)[0])))
+    worker = CaptureWorker(LIVE, LatestBuffer(), opener=opener, first_retry=0.01)
+    worker.open()
+    worker.start()
+    try:
+        wait_until(lambda: worker.state == "live")
+    finally:
+        worker.stop()
+    assert not worker.output.latest()[1].placeholder and worker.error is None
+
+
 def test_the_placeholder_is_a_dark_frame_with_the_message():
     image = placeholder_frame((640, 480), "/dev/video0")
     assert image.shape == (480, 640, 3)

@@ -4,6 +4,7 @@ The generator is a small random-weight 64 px model saved to a temporary file and
 app loads real weights (a test fixture: the app never shows such a model).
 """
 import json
+import socket
 import threading
 import time
 
@@ -123,6 +124,18 @@ def test_stop_joins_every_thread_releases_the_source_and_closes_the_stream(confi
 def test_a_pipeline_starts_only_once(running):
     with pytest.raises(RuntimeError, match="started once"):
         running.start()
+
+
+def test_a_stream_that_is_down_at_start_up_starts_reconnecting_with_the_placeholder(config):
+    with socket.socket() as probe:               # a port nothing listens on: the stream is down
+        probe.bind(("127.0.0.1", 0))
+        down = f"rtsp://127.0.0.1:{probe.getsockname()[1]}/camera"
+    with Pipeline(PipelineConfig(**{**config.__dict__, "source": down})) as pipeline:
+        _, frame = next_frame(pipeline)
+        source = pipeline.status()["source"]
+    assert source["state"] in ("reconnecting", "lost") and "cannot open stream" in source["error"]
+    placeholder = decode(frame)
+    assert placeholder.shape == (480, 640, 3) and abs(np.median(placeholder) - 32) <= 2   # dark, at its default size
 
 
 def test_a_missing_source_file_fails_before_anything_starts(config, tmp_path):

@@ -19,9 +19,11 @@ def test_an_existing_dev_path_is_a_v4l2_device():
     assert (source.kind, source.target, source.live) == ("device", "/dev/null", True)
 
 
-def test_a_missing_dev_path_says_the_camera_is_not_there():
-    with pytest.raises(SourceError, match="/dev/video97 does not exist"):
-        parse_source("/dev/video97")
+def test_a_missing_dev_path_is_a_device_that_is_not_plugged_in_yet():
+    source = parse_source("/dev/video97")           # a live source: StyleCam starts and retries
+    assert (source.kind, source.live) == ("device", True)
+    with pytest.raises(SourceError, match="/dev/video97 does not exist: is the camera plugged in"):
+        open_source(source)
 
 
 def test_a_video_file_is_a_looping_video(shared_file):
