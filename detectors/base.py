@@ -62,19 +62,20 @@ class Downscaler:
             raise ValueError(f"detect_width must be at least 32 pixels (or None), got {detect_width}")
         self.detect_width = detect_width
 
-    def shrink(self, image: np.ndarray) -> tuple[np.ndarray, float]:
-        """Return (the image to detect on, its scale relative to the original)."""
-        width = image.shape[1]
+    def shrink(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (the image to detect on, its x and y scales relative to the original). The two differ
+        slightly because the shrunken height is rounded to whole pixels."""
+        height, width = image.shape[:2]
         if self.detect_width is None or width <= self.detect_width:
-            return image, 1.0
-        scale = self.detect_width / width
-        height = max(1, round(image.shape[0] * scale))
-        return cv2.resize(image, (self.detect_width, height), interpolation=cv2.INTER_AREA), scale
+            return image, np.ones(2)
+        small_height = max(1, round(height * self.detect_width / width))
+        small = cv2.resize(image, (self.detect_width, small_height), interpolation=cv2.INTER_AREA)
+        return small, np.array([self.detect_width / width, small_height / height])
 
     @staticmethod
-    def restore(face: Face, scale: float) -> Face:
-        """Map a face found on an image shrunk by ``scale`` back to the original's pixels."""
-        if scale == 1.0:
+    def restore(face: Face, scale: np.ndarray) -> Face:
+        """Map a face found on an image shrunk by ``scale`` (x, y) back to the original's pixels."""
+        if (scale == 1.0).all():
             return face
         # Pixel centres sit at integers, so a point maps as (p + 0.5) / scale - 0.5; lengths as w / scale.
         corner = (face.box[:2] + 0.5) / scale - 0.5

@@ -10,6 +10,8 @@ from detectors import DetectorUnavailable, HaarDetector, box_iou
 
 PORTRAITS = ["astronaut.png", "baby_face.png", "bryan_115px.png", "chris_pratt.jpg", "grace_hopper.jpg",
              "luciano.png", "runner_sunglasses.png"]
+# Portraits that a 320-px-wide copy would not shrink, or would shrink to a face under 50 px.
+SMALL_OR_NARROW = ["baby_face.png", "bryan_115px.png", "runner_sunglasses.png"]
 
 
 def yunet_face(annotations, name):
@@ -50,6 +52,16 @@ def test_downscaled_detection_maps_faces_back_to_the_full_frame(haar, annotation
     image = load_image("images/chris_pratt.jpg")
     found = HaarDetector(detect_width=128).detect(image)
     assert len(found) == 1 and box_iou(found[0].box, haar.detect(image)[0].box) >= 0.7
+
+
+@pytest.mark.parametrize("name", [name for name in PORTRAITS if name not in SMALL_OR_NARROW])
+def test_downscaled_detection_puts_the_landmarks_where_full_size_detection_does(name, haar, load_image):
+    image = load_image(f"images/{name}")
+    (full,) = haar.detect(image)
+    (small,) = HaarDetector(detect_width=320).detect(image)
+    assert full.box[2] * 320 / image.shape[1] >= 50
+    error = np.linalg.norm(small.landmarks - full.landmarks, axis=1)
+    assert error.mean() <= 0.05 * full.box[2], f"landmarks {error.round(1)} px apart, face {full.box[2]:.0f} px"
 
 
 def test_uses_the_registry_cascade_where_opencv_ships_none(haar, tmp_path, monkeypatch):
