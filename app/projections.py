@@ -108,6 +108,7 @@ class ProjectionStore:
         return {"name": record.name, "created": meta.get("created"), "source": meta.get("source"),
                 "space": meta.get("space"), "steps": meta.get("steps"), "seconds": meta.get("seconds"),
                 "losses": meta.get("losses", {}), "model": meta.get("model", {}),
+                "perceptual": meta.get("perceptual") or {"name": "unknown"},
                 "compatible": self.incompatibility(meta, record.name) is None}
 
     def check(self, name: str) -> None:

@@ -183,7 +183,7 @@ class RemoteProjector:
                 return ProjectionResult(ws=saved.ws, noise=saved.noise, target=job.target.image, image=saved.image,
                                         losses=dict(meta["losses"]), steps=int(meta["steps"]),
                                         seconds=float(meta["seconds"]), stopped_early=bool(meta["stopped_early"]),
-                                        config=config)
+                                        config=config, perceptual=dict(meta.get("perceptual") or {}))
             except (RuntimeError, ValueError, KeyError, TypeError) as error:
                 raise RemoteProjectorError(f"the remote projector {self.url} sent an unusable projection: "
                                            f"{error}") from None

@@ -9,12 +9,16 @@ Loading is deliberately narrow: the registry file is checked against its pinned 
 is opened with ``torch.jit.load`` (a TorchScript archive), never with ``torch.load`` or pickle, so a
 file that is really a pickle is refused instead of executed. Any TorchScript module with the same call
 signature loads through the same path (the tests use a small random-weight stand-in).
+
+Every network carries an ``identity`` that a projection saves with its result: the file's sha256, and
+the name "vgg16" only when that checksum is NVIDIA's pinned one; any other file is a "stand-in", so a
+projection made with one can never pass for a VGG16 projection.
 """
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import Dict, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +29,7 @@ REGISTRY_NAME = "vgg16"
 MAX_RESOLUTION = 256    # NVIDIA's projector downsamples larger images to 256 before VGG16.
 REQUIRED_ARGUMENTS = ("img", "resize_images", "return_lpips")
 FETCH_HINT = f"python -m app weights fetch {REGISTRY_NAME}"
+STAND_IN = "stand-in"   # The name of every perceptual network that is not NVIDIA's VGG16.
 
 
 class PerceptualNetworkError(RuntimeError):
@@ -34,13 +39,14 @@ class PerceptualNetworkError(RuntimeError):
 class PerceptualNetwork:
     """LPIPS features and distances for images in the generator's [-1, 1] range."""
 
-    def __init__(self, module: torch.jit.ScriptModule, source: str,
-                 max_resolution: int = MAX_RESOLUTION) -> None:
+    def __init__(self, module: torch.jit.ScriptModule, source: str, max_resolution: int = MAX_RESOLUTION,
+                 identity: Optional[Dict[str, str]] = None) -> None:
         self.module = module.eval()
         for parameter in self.module.parameters():
             parameter.requires_grad_(False)   # Gradients flow to the images only.
-        self.source = source                # Where it was loaded from (for metadata and messages).
+        self.source = source                # Where it was loaded from (for messages).
         self.max_resolution = max_resolution
+        self.identity = identity or {"name": STAND_IN}   # {"name", "sha256", "file"}: saved with projections.
 
     @property
     def device(self) -> torch.device:
@@ -75,8 +81,7 @@ def load_perceptual(name_or_path: Union[str, Path] = REGISTRY_NAME,
     """
     is_registry_name = str(name_or_path) in weights.REGISTRY
     path = weights.resolve(name_or_path)
-    if is_registry_name:
-        weights.verify(str(name_or_path))
+    sha256 = weights.verify(str(name_or_path)) if is_registry_name else weights.file_sha256(path)
     try:
         with warnings.catch_warnings():   # TorchScript is deprecated, but it is the format NVIDIA publishes.
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -86,7 +91,13 @@ def load_perceptual(name_or_path: Union[str, Path] = REGISTRY_NAME,
         raise PerceptualNetworkError(f"{path} is not a TorchScript perceptual network ({reason}); "
                                      f"get NVIDIA's with: {FETCH_HINT}") from error
     _check_signature(module, path)
-    return PerceptualNetwork(module, source=str(path))
+    return PerceptualNetwork(module, source=str(path), identity=identify(path, sha256))
+
+
+def identify(path: Path, sha256: str) -> Dict[str, str]:
+    """What a projection records about the network: "vgg16" only for NVIDIA's file, by its checksum."""
+    name = REGISTRY_NAME if sha256 == weights.get(REGISTRY_NAME).sha256 else STAND_IN
+    return {"name": name, "sha256": sha256, "file": path.name}
 
 
 def _check_signature(module: torch.jit.ScriptModule, path: Path) -> None:

@@ -4,7 +4,8 @@
                           (plain tensors: loads with torch.load(..., weights_only=True))
     <folder>/target.png   the aligned target the projection matched
     <folder>/result.png   the generator's image of the result
-    <folder>/meta.json    format, created, source, model, space, steps, seconds, losses, config
+    <folder>/meta.json    format, created, source, model, perceptual (the network's name, sha256 and
+                          file: "vgg16" or "stand-in"), space, steps, seconds, losses, config
 
 Everything is written into a hidden staging folder beside the destination and renamed into place in
 one step, so a failure (disk full, crash, bad input) never leaves half a result under the real name.
@@ -172,6 +173,7 @@ def _metadata(result: ProjectionResult, source: str, model: Optional[Dict[str, A
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
         "source": source,
         "model": {**(model or {}), "num_ws": num_ws, "w_dim": w_dim, "img_resolution": result.image.shape[0]},
+        "perceptual": result.perceptual,
         "space": result.space,
         "steps": result.steps,
         "seconds": round(result.seconds, 3),

@@ -74,6 +74,7 @@ class ProjectionResult:
     config: ProjectionConfig
     history: List[Dict[str, float]] = field(default_factory=list)   # Per step: step, stage, lr,
                                                                      # seconds since the start, losses.
+    perceptual: Dict[str, str] = field(default_factory=dict)        # The network's identity (name, sha256).
 
     @property
     def space(self) -> str:
@@ -126,7 +127,7 @@ def project(G: torch.nn.Module, target: TargetImage, perceptual: PerceptualNetwo
         ws=w.detach().float().cpu(), noise={name: buf.detach().cpu() for name, buf in noise.items()},
         target=to_uint8_image(target_images), image=to_uint8_image(image), losses=losses,
         steps=run.steps_done, seconds=time.perf_counter() - started, stopped_early=run.stopped_early,
-        config=config, history=run.history)
+        config=config, history=run.history, perceptual=dict(perceptual.identity))
 
 
 def prepare_target(image: TargetImage, resolution: int) -> torch.Tensor:

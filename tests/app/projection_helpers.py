@@ -25,7 +25,8 @@ def fake_result(G, seed: int = 0, steps: int = 2) -> ProjectionResult:
     ws = torch.randn(1, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(seed))
     image = np.full((G.img_resolution, G.img_resolution, 3), 128, np.uint8)
     return ProjectionResult(ws=ws, noise={}, target=image, image=image, losses={"total": 0.5}, steps=steps,
-                            seconds=0.1, stopped_early=False, config=ProjectionConfig.fast(steps=steps))
+                            seconds=0.1, stopped_early=False, config=ProjectionConfig.fast(steps=steps),
+                            perceptual={"name": "stand-in", "sha256": "ab" * 32, "file": "standin_vgg16.pt"})
 
 
 class GatedProjector:

@@ -227,6 +227,11 @@ def saved(client, pipeline, projector, photo):
     return finish(client, pipeline, projector, job["id"])["projection"]
 
 
+def test_the_listing_says_which_perceptual_network_made_a_projection(client, saved):
+    [entry] = client.get("/api/projections").get_json()
+    assert entry["perceptual"] == {"name": "stand-in", "sha256": "ab" * 32, "file": "standin_vgg16.pt"}
+
+
 def test_a_saved_projection_is_selected_for_mode_me(client, pipeline, saved):
     answer = client.post("/api/params", json={"mode": "me", "projection": saved})
     assert answer.status_code == 200

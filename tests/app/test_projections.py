@@ -32,6 +32,13 @@ def test_the_listing_is_oldest_first_and_skips_other_folders(store, projection_g
     assert [entry["name"] for entry in store.list()] == ["b-first", "a-second"]
 
 
+def test_a_projection_saved_before_networks_were_recorded_lists_its_network_as_unknown(store, projection_generator):
+    result = fake_result(projection_generator)
+    result.perceptual = {}
+    store.save(result, "old", source="camera")
+    assert store.get("old")["perceptual"] == {"name": "unknown"}
+
+
 def test_a_projection_made_with_other_weights_is_listed_but_cannot_be_used(store, projection_generator, tmp_path):
     other = make_random_generator(resolution=projection_generator.img_resolution, seed=99)   # same shape
     ProjectionStore(store.root, other).save(fake_result(other), "stranger", source="camera")

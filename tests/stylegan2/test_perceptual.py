@@ -1,4 +1,5 @@
 """The perceptual network loader: NVIDIA's TorchScript VGG16 by name, the stand-in by path, same code."""
+import dataclasses
 import os
 import pickle
 
@@ -42,6 +43,17 @@ def test_standin_loads_through_the_torchscript_path(network, standin_path):
     assert isinstance(network.module, torch.jit.ScriptModule)
     assert network.source == str(standin_path)
     assert network.features(random_images(0)).shape[0] == 1
+
+
+def test_a_standin_is_labelled_as_one_with_its_files_checksum(network, standin_path):
+    assert network.identity == {"name": "stand-in", "sha256": weights.file_sha256(standin_path),
+                                "file": "standin_vgg16.pt"}
+
+
+def test_only_a_file_with_nvidias_pinned_checksum_is_labelled_vgg16(standin_path, monkeypatch):
+    pinned = dataclasses.replace(weights.get("vgg16"), sha256=weights.file_sha256(standin_path))
+    monkeypatch.setitem(weights.REGISTRY, "vgg16", pinned)
+    assert load_perceptual(standin_path).identity["name"] == "vgg16"
 
 
 def test_network_weights_are_frozen(network):

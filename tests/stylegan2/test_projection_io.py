@@ -22,7 +22,8 @@ def make_result(num_ws=8, w_dim=32, resolution=32, seed=0) -> ProjectionResult:
         target=rng.integers(0, 256, (resolution, resolution, 3), dtype=np.uint8),
         image=rng.integers(0, 256, (resolution, resolution, 3), dtype=np.uint8),
         losses={"total": 0.5, "lpips": 0.4, "pixel": 0.1, "noise": 0.0},
-        steps=42, seconds=1.5, stopped_early=True, config=ProjectionConfig.fast(steps=60, seed=seed))
+        steps=42, seconds=1.5, stopped_early=True, config=ProjectionConfig.fast(steps=60, seed=seed),
+        perceptual={"name": "stand-in", "sha256": "ab" * 32, "file": "standin_vgg16.pt"})
 
 
 def entries(folder):
@@ -50,6 +51,12 @@ def test_the_folder_holds_the_documented_files(tmp_path):
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["model"] == {"num_ws": 8, "w_dim": 32, "img_resolution": 32}
     assert meta["created"].endswith("+00:00")
+
+
+def test_the_metadata_names_the_perceptual_network(tmp_path):
+    result = make_result()
+    folder = save_projection(result, tmp_path / "me")
+    assert load_projection(folder).meta["perceptual"] == result.perceptual
 
 
 def test_a_failure_mid_save_leaves_nothing_behind(tmp_path, monkeypatch):

@@ -192,6 +192,11 @@ def test_the_result_carries_target_image_and_bookkeeping(G, target, perceptual):
     assert set(result.losses) == {"total", "lpips", "pixel", "noise"}
 
 
+def test_the_result_names_the_perceptual_network_it_was_made_with(G, target, perceptual):
+    result = project(G, target, perceptual, config(Stage("w", 2)))
+    assert result.perceptual == perceptual.identity and result.perceptual["name"] == "stand-in"
+
+
 def test_a_uint8_rgb_array_is_a_valid_target(G, target, perceptual):
     array = to_uint8_image(target)
     tensor = prepare_target(array, RESOLUTION)
