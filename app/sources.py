@@ -9,6 +9,7 @@ Accepted specs (``parse_source``):
 | ``clip.mp4`` (any video OpenCV can decode) | video | file, played at its own frame rate, looping by default |
 | ``face.jpg`` (any image OpenCV can read) | image | a steady stream of that one frame |
 | ``rtsp://…``, ``http(s)://…``, ``rtmp://…``, ``udp://…`` | stream | network stream (FFmpeg) |
+| ``http(s)://…/clip.mp4`` (or .m4v .mov .avi .mkv .webm) | video | a file on a web server, played like a local one |
 | anything containing ``!`` | gstreamer | a raw GStreamer pipeline ending in ``appsink`` |
 | ``csi://N[?width=W&height=H&fps=F&flip=M]`` | gstreamer | Jetson CSI camera N through ``nvarguscamerasrc`` |
 
@@ -29,6 +30,7 @@ import cv2
 import numpy as np
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
+VIDEO_FILE_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")   # An http(s) URL to one is a file.
 LIVE_KINDS = ("camera", "device", "stream", "gstreamer")
 DEFAULT_FILE_FPS = 30.0        # Used when a video file does not say its rate, and for still images.
 STREAM_TIMEOUT_MS = 5000       # A network stream that stalls this long counts as lost.
@@ -55,9 +57,14 @@ class Source:
         """True for sources that deliver frames in real time (and can be lost and reconnected)."""
         return self.kind in LIVE_KINDS
 
+    @property
+    def remote(self) -> bool:
+        """True for what FFmpeg fetches over the network: a stream, or a video file at an http(s) URL."""
+        return self.kind in ("stream", "video") and urlsplit(self.spec).scheme.lower() in STREAM_SCHEMES
+
     def describe(self) -> str:
         """A short name for status and placeholder frames, with any password in a URL hidden."""
-        if self.kind == "stream":
+        if self.remote:
             return redact_url(self.spec)
         if self.kind in ("video", "image"):
             return Path(self.spec).name
@@ -87,8 +94,10 @@ def parse_source(spec: Union[str, int], *, loop: bool = True, width: Optional[in
         return Source(text, "gstreamer", parse_csi(text, width, height, fps), **options)
     if "!" in text:
         return Source(text, "gstreamer", text, **options)
-    if urlsplit(text).scheme.lower() in STREAM_SCHEMES:
-        return Source(text, "stream", text, **options)
+    url = urlsplit(text)
+    if url.scheme.lower() in STREAM_SCHEMES:
+        on_demand = url.scheme.lower() in ("http", "https") and url.path.lower().endswith(VIDEO_FILE_SUFFIXES)
+        return Source(text, "video" if on_demand else "stream", text, **options)
     if text.startswith("/dev/"):
         return Source(text, "device", text, **options)
     path = Path(text).expanduser()
@@ -216,7 +225,7 @@ def open_source(source: Source) -> FrameSource:
 def open_capture(source: Source) -> cv2.VideoCapture:
     if source.kind == "gstreamer":
         return cv2.VideoCapture(source.target, cv2.CAP_GSTREAMER)
-    if source.kind == "stream":
+    if source.remote:
         timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
         return cv2.VideoCapture(source.target, cv2.CAP_FFMPEG, timeouts)
@@ -237,10 +246,11 @@ def open_hint(source: Source) -> str:
     if source.kind == "gstreamer" and not re.search(r"GStreamer:\s*YES", cv2.getBuildInformation()):
         return ("this OpenCV was built without GStreamer; use one that has it (on a Jetson, the system "
                 "python3-opencv from JetPack)")
+    if source.remote:
+        return "check the URL, the network and the credentials"
     return {
         "camera": "is a camera connected, and not in use by another program? (ls /dev/video*)",
         "device": "is it a camera, and not in use by another program? (v4l2-ctl --list-devices)",
-        "stream": "check the URL, the network and the credentials",
         "gstreamer": "check the pipeline with gst-launch-1.0; it must end in appsink",
         "video": "OpenCV cannot decode this file; is it a video?",
     }[source.kind]

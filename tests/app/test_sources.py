@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.sources import SourceError, csi_pipeline, open_source, parse_source
+from app.sources import SourceError, VideoCaptureSource, csi_pipeline, open_source, parse_source
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
 PHOTO = "media/images/astronaut.png"
@@ -40,10 +40,36 @@ def test_an_image_file_is_a_still_image(shared_file):
 
 
 @pytest.mark.parametrize("url", ["rtsp://10.0.0.2:554/stream", "http://cam.local/video.mjpg",
-                                 "https://example.org/live.m3u8"])
+                                 "https://example.org/live.m3u8", "http://cam.local/video", "rtsp://cam/clip.mp4"])
 def test_a_url_is_a_network_stream(url):
     source = parse_source(url)
     assert (source.kind, source.target, source.live) == ("stream", url, True)
+
+
+@pytest.mark.parametrize("url", ["https://example.org/media/clip.mp4", "http://10.0.0.5:8000/Holiday.MOV",
+                                 "https://cdn.example.org/v/talk.webm?signature=abc&expires=99",
+                                 "http://host/a.mkv", "http://host/a.avi", "https://host/a.m4v"])
+def test_a_url_to_a_video_file_is_a_looping_video_not_a_live_stream(url):
+    source = parse_source(url)
+    assert (source.kind, source.live, source.loop) == ("video", False, True)
+    assert source.target == url and source.remote
+
+
+def test_a_url_to_a_video_file_can_be_told_not_to_loop():
+    assert parse_source("https://example.org/clip.mp4", loop=False).loop is False
+
+
+def test_a_video_file_url_is_paced_by_the_rate_the_capture_reports_and_loops(shared_file):
+    capture = cv2.VideoCapture(str(shared_file(SELFIE)))       # what FFmpeg would give for the URL
+    reader = VideoCaptureSource(capture, parse_source("https://example.org/selfie_webcam_10s.mp4"))
+    try:
+        assert reader.fps == pytest.approx(29.97, abs=0.01) and reader.loop
+    finally:
+        reader.release()
+
+
+def test_a_video_file_urls_password_never_appears_in_its_description():
+    assert parse_source("https://me:hunter2@example.org/clip.mp4").describe() == "https://me:***@example.org/clip.mp4"
 
 
 def test_a_stream_password_never_appears_in_its_description():
