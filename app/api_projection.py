@@ -21,6 +21,7 @@ unavailable (e.g. the perceptual network is not downloaded).
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
@@ -40,6 +41,8 @@ DOWNLOADS = {LATENT_FILE: "application/octet-stream", TARGET_FILE: "image/png", 
              META_FILE: "application/json"}
 QUEUE_RETRY_AFTER_S = 30
 TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")    # ASCII digits only: str.isdigit() also passes "²", which int() refuses
 
 
 class FieldError(ValueError):
@@ -143,27 +146,36 @@ def job_options(values: Mapping[str, Any], defaults: JobOptions) -> Tuple[JobOpt
     if unknown:
         raise FieldError(unknown[0], f"unknown option; the options are {', '.join(sorted(known))}")
     steps = values.get("steps", defaults.steps)
-    if isinstance(steps, str):
-        steps = int(steps) if steps.strip().isdigit() else steps
+    if isinstance(steps, str) and WHOLE_NUMBER.fullmatch(steps.strip()):
+        steps = int(steps)
     try:
         options = JobOptions(steps=steps, space=values.get("space", defaults.space))
     except OptionError as error:
         raise FieldError(error.field, str(error)) from None
-    name = values.get("name") or None
-    if name is not None:
+    name = values.get("name")
+    if name is not None and name != "":       # left out (or an empty form field): a new name
         try:
             check_name(name)
         except ValueError as error:
             raise FieldError("name", str(error)) from None
-    return options, name
+    return options, name or None
+
+
+def is_aligned(values: Mapping[str, Any]) -> bool:
+    """The ``aligned`` option: a yes/no word; anything else is refused rather than read as "no"."""
+    word = str(values.get("aligned", "")).strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise FieldError("aligned", f"must be one of {', '.join(TRUE_WORDS)} or {', '.join(FALSE_WORDS[1:])}")
+    return word in TRUE_WORDS
 
 
 def upload_target(values: Mapping[str, Any]) -> Target:
     pipeline = current_pipeline()
     upload = request.files["image"]
     source = "upload:" + (secure_filename(upload.filename or "")[:64] or "photo")
+    aligned = is_aligned(values)
     image = decode_image(upload.read())
-    if str(values.get("aligned", "")).lower() not in TRUE_WORDS:
+    if not aligned:
         return pipeline.face_finder.target(image, source)
     model = values.get("model")
     if model is not None and model != pipeline.projections.fingerprint:

@@ -90,12 +90,27 @@ def test_a_name_can_be_chosen_once(client, pipeline, photo):
 
 
 @pytest.mark.parametrize("fields, field", [({"steps": "many"}, "steps"), ({"steps": "1"}, "steps"),
+                                           ({"steps": "\u00b2"}, "steps"), ({"steps": "\u0661\u0662"}, "steps"),
+                                           ({"steps": "9" * 5000}, "steps"), ({"steps": " "}, "steps"),
                                            ({"space": "z"}, "space"), ({"colour": "red"}, "colour"),
-                                           ({"name": "../up"}, "name")])
+                                           ({"name": "../up"}, "name"), ({"aligned": "maybe"}, "aligned")])
 def test_bad_options_get_400_naming_the_field(client, pipeline, photo, fields, field):
     answer = upload(client, photo, **fields)
     assert answer.status_code == 400, answer.get_json()
     assert answer.get_json()["field"] == field
+
+
+@pytest.mark.parametrize("body, field", [({"steps": "\u00b2"}, "steps"), ({"steps": True}, "steps"),
+                                         ({"steps": 20.5}, "steps"), ({"space": ["w"]}, "space"),
+                                         ({"name": 0}, "name"), ({"name": False}, "name"), ({"name": []}, "name")])
+def test_bad_json_options_get_400_naming_the_field(client, pipeline, body, field):
+    answer = client.post("/api/project", json=body)
+    assert answer.status_code == 400, answer.get_json()
+    assert answer.get_json()["field"] == field
+
+
+def test_steps_may_be_sent_as_a_string_of_digits(client, pipeline, photo):
+    assert upload(client, photo, steps=" 20 ").get_json()["steps"] == 20
 
 
 def test_a_body_that_is_neither_json_nor_an_upload_is_400(client, pipeline):
