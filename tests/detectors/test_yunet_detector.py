@@ -75,6 +75,17 @@ def test_score_threshold_drops_weaker_faces(yunet_path, yunet, load_image):
     assert all(face.score >= 0.85 for face in confident)
 
 
+def test_nms_threshold_sets_how_much_the_faces_kept_may_overlap(yunet_path, yunet, load_image):
+    image = load_image("images/group_fisheye.png")
+
+    def largest_overlap(faces):
+        return max(box_iou(a.box, b.box) for i, a in enumerate(faces) for b in faces[i + 1:])
+
+    default, loose = yunet.detect(image), YuNetDetector(yunet_path, nms_threshold=0.9).detect(image)
+    assert len(loose) > len(default)  # The same face found at several nearby boxes, all kept.
+    assert largest_overlap(default) <= 0.3 < largest_overlap(loose)
+
+
 @pytest.mark.parametrize("name", [n for n in STILLS if n not in NO_FACES])
 def test_downscaled_detection_maps_faces_back_to_the_full_frame(name, yunet_path, annotations, load_image):
     image = load_image(f"images/{name}")
