@@ -43,6 +43,14 @@ def annotations(shared_file):
 
 
 @pytest.fixture(scope="session")
+def no_face_images(annotations):
+    """The stills in which a person counted no face at all (faces.json: human_count_range [0, 0])."""
+    names = [name for name, image in annotations["images"].items() if image["human_count_range"] == [0, 0]]
+    assert names, "faces.json should list at least one still without a face"
+    return names
+
+
+@pytest.fixture(scope="session")
 def load_image(shared_file):
     """Read a still from media/ as faces.json did: BGR at full resolution."""
 

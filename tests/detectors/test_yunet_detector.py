@@ -11,7 +11,6 @@ STILLS = [
     "noface_cat.png", "noface_fruits.jpg", "office_three_people.jpg", "race_runners.jpg",
     "runner_sunglasses.png",
 ]
-NO_FACES = [name for name in STILLS if name.startswith("noface_")]
 
 
 def listed_faces(annotations, name):
@@ -36,9 +35,9 @@ def test_face_count_is_within_the_human_range(name, yunet, annotations, load_ima
     assert low <= len(yunet.detect(load_image(f"images/{name}"))) <= high
 
 
-@pytest.mark.parametrize("name", NO_FACES)
-def test_finds_nothing_where_there_is_no_face(name, yunet, load_image):
-    assert yunet.detect(load_image(f"images/{name}")) == []
+def test_finds_nothing_where_there_is_no_face(yunet, no_face_images, load_image):
+    found = {name: len(yunet.detect(load_image(name))) for name in no_face_images}
+    assert not any(found.values()), f"faces found per still: {found}"
 
 
 @pytest.mark.parametrize("name", STILLS)
@@ -86,12 +85,14 @@ def test_nms_threshold_sets_how_much_the_faces_kept_may_overlap(yunet_path, yune
     assert largest_overlap(default) <= 0.3 < largest_overlap(loose)
 
 
-@pytest.mark.parametrize("name", [n for n in STILLS if n not in NO_FACES])
+@pytest.mark.parametrize("name", STILLS)
 def test_downscaled_detection_maps_faces_back_to_the_full_frame(name, yunet_path, annotations, load_image):
     image = load_image(f"images/{name}")
     scale = min(1.0, 320 / image.shape[1])
     # Faces under about 16 px wide in the shrunken copy are too small for YuNet; only larger ones count.
     expected = [f for f in listed_faces(annotations, name) if f["box"][2] * scale >= 16]
+    if not expected:
+        pytest.skip(f"{name}: faces.json lists no face 16 px or wider in a 320-px-wide copy")
     overlaps = best_overlaps(expected, YuNetDetector(yunet_path, detect_width=320).detect(image))
     assert all(iou >= 0.5 for iou in overlaps), f"{name}: best IoU per listed face {overlaps}"
 
