@@ -35,18 +35,30 @@ __all__ = [
 def create_detector(
     name: str = "auto",                    # "yunet", "haar", or "auto" (YuNet, else Haar with a warning).
     model_path: str | Path | None = None,  # Model file for the named detector (for "auto": YuNet's).
-    score_threshold: float = 0.6,          # YuNet only: minimum face score.
-    nms_threshold: float = 0.3,            # YuNet only: overlap above which weaker boxes are dropped.
+    score_threshold: float | None = None,  # YuNet only: minimum face score (None: 0.6).
+    nms_threshold: float | None = None,    # YuNet only: overlap above which weaker boxes go (None: 0.3).
     max_faces: int | None = None,          # Keep at most this many faces, the largest; None = all.
     detect_width: int | None = None,       # Detect on a copy this many pixels wide (e.g. 320).
-    **haar_options,                        # HaarDetector's scale_factor, min_neighbors.
+    *,
+    scale_factor: float | None = None,     # Haar only: image pyramid step (None: 1.1).
+    min_neighbors: int | None = None,      # Haar only: hits a face needs (None: 5).
 ) -> Detector:
-    """Build a face detector by name; raise DetectorUnavailable saying what to install or fetch."""
+    """Build a face detector by name; raise DetectorUnavailable saying what to install or fetch.
+
+    An option the named detector does not have is an error, not silently ignored. "auto" takes both
+    detectors' options and gives each the ones it has, as it cannot know in advance which will run."""
     if name not in DETECTOR_NAMES:
         raise ValueError(f"unknown detector '{name}' (choose from {', '.join(DETECTOR_NAMES)})")
+    yunet_options = _given(score_threshold=score_threshold, nms_threshold=nms_threshold)
+    haar_options = _given(scale_factor=scale_factor, min_neighbors=min_neighbors)
+    if name == "yunet" and haar_options:
+        raise ValueError(f"{' and '.join(haar_options)}: options of the Haar cascade, which YuNet does not have")
+    if name == "haar" and yunet_options:
+        raise ValueError(f"{' and '.join(yunet_options)}: options of YuNet, which the Haar cascade does not have "
+                         f"(it gives no scores, and merges overlapping hits by min_neighbors)")
     if name in ("yunet", "auto"):
         try:
-            return YuNetDetector(model_path, score_threshold, nms_threshold, max_faces, detect_width)
+            return YuNetDetector(model_path, max_faces=max_faces, detect_width=detect_width, **yunet_options)
         except DetectorUnavailable as yunet_error:
             if name == "yunet":
                 raise
@@ -59,3 +71,8 @@ def create_detector(
                           f"fewer faces and only estimates landmarks", DetectorFallbackWarning, stacklevel=2)
             return detector
     return HaarDetector(model_path, max_faces, detect_width, **haar_options)
+
+
+def _given(**options) -> dict:
+    """The options that were set (not None), in order."""
+    return {key: value for key, value in options.items() if value is not None}

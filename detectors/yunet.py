@@ -46,6 +46,8 @@ class YuNetDetector:
         if not path.is_file():
             raise DetectorUnavailable(f"YuNet model file not found: {path}; {FETCH_HINT}")
         self.model_path = path
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
         self.max_faces = max_faces
         self._downscaler = Downscaler(detect_width)
         self._input_size = (320, 320)
