@@ -17,7 +17,8 @@ id). Uploads may say ``aligned=1`` for a face already in the FFHQ layout at the 
 resolution (what a remote StyleCam sends), with ``model`` = the generator fingerprint it was aligned
 for. Errors use the one JSON shape of ``app.api``: 400 bad option (naming the field), 409 name taken
 or other model, 413 too large, 415 not a JPEG/PNG/WebP, 422 no face, 429 queue full, 503 projection
-unavailable (e.g. the perceptual network is not downloaded).
+unavailable (e.g. the perceptual network is not downloaded) or too many photos being read at once;
+429 and that 503 come with Retry-After.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from app import current_pipeline
 from app.api import json_error
 from app.projection_jobs import (JobFinished, JobNotFound, JobOptions, OptionError, ProjectionJob,
                                  ProjectorUnavailable, QueueFull)
-from app.projection_targets import Target, TargetError, decode_image, prealigned_target
+from app.projection_targets import PHOTO_SLOTS, PhotosBusy, Target, TargetError, decode_image, prealigned_target
 from app.projections import ProjectionNotFound, ProjectionUnavailable, check_name
 from stylegan2.projection_io import LATENT_FILE, META_FILE, RESULT_FILE, TARGET_FILE
 
@@ -62,18 +63,22 @@ def submit_job() -> Response:
     try:
         values = request_values()
         options, name = job_options(values, pipeline.projection_jobs.default_options)
-        target = upload_target(values) if "image" in request.files else camera_target(values)
+        if "image" in request.files:
+            with PHOTO_SLOTS.hold():
+                target = upload_target(values)
+        else:
+            target = camera_target(values)
         job = pipeline.projection_jobs.submit(target, options, name)
     except FieldError as error:
         return json_error(error.status, str(error), error.field)
+    except PhotosBusy as error:
+        return retry_later(json_error(error.status, str(error), "image"), error.retry_after_s)
     except TargetError as error:
         return json_error(error.status, str(error), "image" if "image" in request.files else "source")
     except FileExistsError as error:
         return json_error(409, str(error), "name")
     except QueueFull as error:
-        response = json_error(429, str(error))
-        response.headers["Retry-After"] = str(QUEUE_RETRY_AFTER_S)
-        return response
+        return retry_later(json_error(429, str(error)), QUEUE_RETRY_AFTER_S)
     except ProjectorUnavailable as error:
         return json_error(503, str(error))
     response = jsonify(job_json(job))
@@ -114,6 +119,11 @@ def cancel_job(job_id: str) -> Response:
         return json_error(404, str(error))
     except JobFinished as error:
         return json_error(409, str(error))
+
+
+def retry_later(response: Response, seconds: int) -> Response:
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def job_json(job: ProjectionJob) -> Dict[str, Any]:

@@ -29,8 +29,9 @@ from stylegan2.projector import ProgressFn, ProjectionResult, project
 
 
 def read_photo(path: Path) -> np.ndarray:
-    """A photo file as BGR, with the same checks as an upload (type, size, decompression bombs)."""
-    return decode_image(Path(path).read_bytes())
+    """A photo file as BGR, with the same checks as an upload (type, size, decompression bombs), at
+    full size: a stylized photo keeps the size it had."""
+    return decode_image(Path(path).read_bytes(), max_side=None)
 
 
 def side_by_side(result: ProjectionResult) -> np.ndarray:

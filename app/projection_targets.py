@@ -4,9 +4,13 @@ Photos arrive from the network, so they are untrusted: their type is told from t
 (never from the file name or the declared Content-Type) and only JPEG, PNG and WebP are opened; their
 pixel count is read from the header and checked before anything is decoded, so a small file that
 declares a huge image (a decompression bomb) is refused without allocating it; Pillow's own
-``MAX_IMAGE_PIXELS`` guard counts as a refusal too. The photo is turned upright from its EXIF
-orientation (phones store portraits sideways), then the largest face is found and aligned to the
-FFHQ layout at the generator's resolution, as ``stylegan2.projector.project`` expects.
+``MAX_IMAGE_PIXELS`` guard counts as a refusal too. Uploads are scaled down to ``UPLOAD_SIDE`` while
+decoding (a JPEG decodes at a reduced scale directly where that keeps the quality) and every later step
+works in place: one decode and about two copies of at most that size instead of five full-size copies
+(a 36-megapixel JPEG: ~300 MB at the peak instead of ~480). ``PhotoSlots`` bounds how many photos are
+decoded at once, since every request thread could start one. The photo is turned upright from
+its EXIF orientation (phones store portraits sideways), then the largest face is found and aligned to
+the FFHQ layout at the generator's resolution, as ``stylegan2.projector.project`` expects.
 
 Every refusal is a ``TargetError`` whose ``status`` is the HTTP status the API answers with.
 """
@@ -14,8 +18,9 @@ from __future__ import annotations
 
 import io
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import cv2
 import numpy as np
@@ -25,6 +30,9 @@ from detectors import Detector, Face
 from detectors.alignment import align_face
 
 MAX_PIXELS = 40_000_000        # Largest photo decoded (a 50-megapixel phone photo is refused): ~120 MB as RGB.
+UPLOAD_SIDE = 4096             # Uploads are scaled down to fit this square while decoding (~50 MB as RGB at most).
+MAX_CONCURRENT_DECODES = 2     # Photos decoded and searched for faces at once; more are refused (503).
+BUSY_RETRY_AFTER_S = 5         # What a refused upload is told to wait.
 DETECT_WIDTH = 1024            # Photos are searched for faces at this width (faces are mapped back to full size).
 SIGNATURES = {                 # Leading bytes -> (Pillow format, name for messages).
     b"\xff\xd8\xff": ("JPEG", "JPEG"),
@@ -51,6 +59,13 @@ class NoFaceFound(TargetError):
     status = 422
 
 
+class PhotosBusy(TargetError):
+    """Every photo slot is in use; ``retry_after_s`` says when to try again (HTTP 503, Retry-After)."""
+
+    status = 503
+    retry_after_s = BUSY_RETRY_AFTER_S
+
+
 @dataclass(frozen=True)
 class Target:
     image: np.ndarray       # uint8 [R, R, 3] RGB in the FFHQ layout: what the projector matches.
@@ -67,8 +82,13 @@ def sniff_format(data: bytes) -> str:
     raise UnsupportedImage("not a JPEG, PNG or WebP image (judged by its content, not its name)")
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """An untrusted JPEG, PNG or WebP file's bytes -> an upright BGR uint8 image, or TargetError."""
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS,
+                 max_side: Optional[int] = UPLOAD_SIDE) -> np.ndarray:
+    """An untrusted JPEG, PNG or WebP file's bytes -> an upright BGR uint8 image, or TargetError.
+
+    The image is scaled down to fit ``max_side`` x ``max_side`` (None: kept at full size) as it is
+    decoded, then turned upright and handed over in OpenCV's channel order in place, with no other copies.
+    """
     if not data:
         raise TargetError("the image is empty")
     pillow_format = sniff_format(data)
@@ -85,10 +105,18 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             raise ImageTooLarge(f"the image is {width}x{height} pixels; at most {limit:,} pixels are "
                                 f"accepted: send a smaller photo")
         try:
-            upright = ImageOps.exif_transpose(image).convert("RGB")
+            if image.mode in ("1", "P"):                 # resized by nearest neighbour: convert them first
+                image = image.convert("RGB")
+            if max_side is not None:
+                image.thumbnail((max_side, max_side))    # decodes at a reduced JPEG scale where it can
+            ImageOps.exif_transpose(image, in_place=True)
+            if image.mode != "RGB":
+                image = image.convert("RGB")
+            width, height = image.size
+            pixels = image.tobytes("raw", "BGR")
         except (OSError, ValueError, SyntaxError) as error:
             raise undecodable(pillow_format, error) from None
-    return np.ascontiguousarray(np.asarray(upright)[:, :, ::-1])
+    return np.frombuffer(bytearray(pixels), np.uint8).reshape(height, width, 3)
 
 
 def undecodable(pillow_format: str, error: Exception) -> TargetError:
@@ -112,6 +140,31 @@ def prealigned_target(image: np.ndarray, resolution: int, source: str) -> Target
         raise TargetError(f"an aligned face must be exactly {resolution}x{resolution} pixels (this "
                           f"generator's resolution), got {image.shape[1]}x{image.shape[0]}")
     return Target(np.ascontiguousarray(image[:, :, ::-1]), source)
+
+
+class PhotoSlots:
+    """At most ``count`` photos decoded and searched for faces at once.
+
+    Each photo takes up to a few hundred MB for a moment and the server has many request threads, so
+    a photo over the limit is refused at once (``PhotosBusy``) instead of waiting and holding memory.
+    """
+
+    def __init__(self, count: int = MAX_CONCURRENT_DECODES) -> None:
+        self.count = count
+        self._free = threading.Semaphore(count)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if not self._free.acquire(blocking=False):
+            raise PhotosBusy(f"{self.count} photos are being read right now; try again in "
+                             f"{BUSY_RETRY_AFTER_S} seconds")
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+PHOTO_SLOTS = PhotoSlots()     # Shared by every request thread of this process.
 
 
 class FaceFinder:

@@ -4,6 +4,7 @@ projections, and selecting one for mode "me". Same token and JSON error shape as
 Jobs run on ``GatedProjector`` (they wait until the test releases them), so every state can be seen.
 """
 import io
+from contextlib import ExitStack
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from app import create_app
 from app.config import ServerConfig
 from app.projection_jobs import JobOptions
+from app.projection_targets import MAX_CONCURRENT_DECODES, PHOTO_SLOTS
 from projection_helpers import GatedProjector, png_declaring, wait_for_state
 
 
@@ -152,6 +154,17 @@ def test_an_upload_over_the_size_limit_is_413(make_client, pipeline, photo):
     answer = upload(client, photo)
     assert answer.status_code == 413
     assert "too large" in answer.get_json()["error"]
+
+
+def test_while_every_photo_slot_is_busy_an_upload_is_503_with_retry_after(client, pipeline, photo):
+    with ExitStack() as held:
+        for _ in range(MAX_CONCURRENT_DECODES):
+            held.enter_context(PHOTO_SLOTS.hold())
+        answer = upload(client, photo)
+    assert answer.status_code == 503 and answer.get_json()["field"] == "image"
+    assert "try again" in answer.get_json()["error"] and int(answer.headers["Retry-After"]) > 0
+    assert client.get("/api/project").get_json() == []
+    assert upload(client, photo).status_code == 202          # the slots are free again
 
 
 def test_a_file_that_is_not_an_image_is_415_whatever_its_name(client, pipeline):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.projection_targets import (ImageTooLarge, NoFaceFound, TargetError, UnsupportedImage, aligned_target,
-                                    decode_image, prealigned_target, sniff_format)
+from app.projection_targets import (ImageTooLarge, NoFaceFound, PhotosBusy, PhotoSlots, TargetError, UnsupportedImage,
+                                    aligned_target, decode_image, prealigned_target, sniff_format)
 from projection_helpers import png_declaring
 
 
@@ -110,3 +110,46 @@ def test_a_prealigned_face_must_have_the_generators_size():
     assert prealigned_target(np.zeros((32, 32, 3), np.uint8), 32, "remote").image.shape == (32, 32, 3)
     with pytest.raises(TargetError, match="exactly 32x32"):
         prealigned_target(np.zeros((64, 64, 3), np.uint8), 32, "remote")
+
+
+# --- the cost of a photo ---------------------------------------------------------------------------------
+
+def test_an_upload_larger_than_the_working_size_is_scaled_down_to_fit_it_keeping_its_shape():
+    photo = encode(np.full((300, 200, 3), (10, 20, 30), np.uint8), "JPEG", quality=95)
+    scaled = decode_image(photo, max_side=60)
+    assert scaled.shape == (60, 40, 3)
+    assert np.abs(scaled.reshape(-1, 3).mean(axis=0) - (30, 20, 10)).max() < 3      # still BGR
+
+
+def test_a_photo_can_be_read_at_full_size(astronaut):
+    assert decode_image(astronaut, max_side=None).shape == (512, 512, 3)
+
+
+def test_a_palette_image_decodes_to_its_colours():
+    palette = Image.new("P", (8, 8), 1)
+    palette.putpalette([0, 0, 0, 200, 100, 50])
+    out = io.BytesIO()
+    palette.save(out, format="PNG")
+    assert (decode_image(out.getvalue()) == (50, 100, 200)).all()
+
+
+def test_a_decoded_photo_is_writable():
+    assert decode_image(encode(np.zeros((8, 8, 3), np.uint8), "PNG")).flags.writeable
+
+
+def test_photos_beyond_the_slot_limit_are_refused_at_once_with_a_retry_hint():
+    slots = PhotoSlots(2)
+    with slots.hold(), slots.hold():
+        with pytest.raises(PhotosBusy, match="2 photos are being read") as refused:
+            with slots.hold():
+                pass
+    assert refused.value.status == 503 and refused.value.retry_after_s > 0
+
+
+def test_a_slot_is_free_again_when_its_photo_is_done():
+    slots = PhotoSlots(1)
+    with pytest.raises(TargetError):
+        with slots.hold():
+            decode_image(b"")
+    with slots.hold():
+        pass
