@@ -16,7 +16,6 @@ import hashlib
 import os
 import re
 import secrets
-import shutil
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -25,8 +24,8 @@ from typing import Any, Dict, List, Optional, Union
 import torch
 
 from app import PROJECT_ROOT
-from stylegan2.projection_io import (ProjectionFormatError, ProjectionRecord, check_compatible, list_projections,
-                                     load_latent, read_meta, save_projection)
+from stylegan2.projection_io import (ProjectionFormatError, ProjectionRecord, check_compatible, delete_projection,
+                                     list_projections, load_latent, read_meta, remove_leftovers, save_projection)
 from stylegan2.projector import ProjectionResult
 
 PROJECTIONS_ENV = "STYLECAM_PROJECTIONS"
@@ -75,7 +74,10 @@ def generator_fingerprint(G: torch.nn.Module) -> str:
 
 
 class ProjectionStore:
-    """The projections folder, for one generator: save, list, check, load latents, delete."""
+    """The projections folder, for one generator: save, list, check, load latents, delete.
+
+    Opening a store removes the staging folders a crash left in it (``projection_io.remove_leftovers``).
+    """
 
     def __init__(self, root: Union[str, Path], generator: torch.nn.Module, model: Optional[Dict[str, Any]] = None,
                  cache_size: int = 8) -> None:
@@ -86,6 +88,7 @@ class ProjectionStore:
         self._cache_size = cache_size
         self._cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
         self._lock = threading.Lock()
+        remove_leftovers(self.root)
 
     def path(self, name: str) -> Path:
         return self.root / check_name(name)
@@ -156,11 +159,8 @@ class ProjectionStore:
         return path
 
     def delete(self, name: str) -> None:
-        """Remove a projection: renamed out of sight first, so no reader ever sees half a folder."""
-        folder = self._existing(name)
-        retired = self.root / f".{name}.{secrets.token_hex(4)}.deleted"
-        os.rename(folder, retired)
-        shutil.rmtree(retired, ignore_errors=True)
+        """Remove a projection (``projection_io.delete_projection``) and forget its cached latent."""
+        delete_projection(self._existing(name))
         with self._lock:
             self._cache.pop(name, None)
 

@@ -7,17 +7,21 @@
     <folder>/meta.json    format, created, source, model, perceptual (the network's name, sha256 and
                           file: "vgg16" or "stand-in"), space, steps, seconds, losses, config
 
-Everything is written into a hidden staging folder beside the destination and renamed into place in
-one step, so a failure (disk full, crash, bad input) never leaves half a result under the real name.
-Folders whose names start with "." are staging leftovers and are never listed.
+Everything is written into a hidden staging folder beside the destination, flushed, and renamed into
+place in one step, so a failure (disk full, crash, bad input) never leaves half a result under the real
+name; the folder gets the permissions of any new folder (0755 under the usual umask). Folders whose names
+start with "." are never listed; the staging folders a crash leaves behind (".partial" saves, ".old"
+replaced and ".deleted" projections) are removed by ``remove_leftovers`` once nothing has touched them
+for ``STALE_AFTER_S`` (a younger one may belong to a save in progress in another process).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import os
+import secrets
 import shutil
-import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -34,6 +38,8 @@ LATENT_FILE = "latent.pt"
 TARGET_FILE = "target.png"
 RESULT_FILE = "result.png"
 META_FILE = "meta.json"
+STAGING_SUFFIXES = (".partial", ".old", ".deleted")   # Hidden folders of saves, replacements and deletions.
+STALE_AFTER_S = 600.0      # A staging folder untouched this long is a crash's leftover (a save takes seconds).
 
 PathLike = Union[str, Path]
 
@@ -82,7 +88,7 @@ def save_projection(result: ProjectionResult, folder: PathLike, *, source: str =
     if folder.exists() and not overwrite:
         raise FileExistsError(f"a projection named '{folder.name}' already exists at {folder}")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+    staging = _staging_folder(folder, ".partial")
     try:
         torch.save({"ws": result.ws.detach().float().cpu().contiguous(),
                     "noise": {name: buf.detach().float().cpu().contiguous() for name, buf in result.noise.items()}},
@@ -91,7 +97,7 @@ def save_projection(result: ProjectionResult, folder: PathLike, *, source: str =
         _write_png(result.image, staging / RESULT_FILE)
         meta = _metadata(result, source, model)
         (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        for path in staging.iterdir():
+        for path in [*staging.iterdir(), staging]:
             _fsync(path)
         _move_into_place(staging, folder)
     except BaseException:
@@ -153,6 +159,37 @@ def list_projections(root: PathLike) -> List[ProjectionRecord]:
         except ProjectionFormatError:
             continue
     return sorted(records, key=lambda record: (str(record.meta.get("created", "")), record.name))
+
+
+def delete_projection(folder: PathLike) -> None:
+    """Remove a saved projection: renamed out of sight first, so no reader ever sees half a folder."""
+    folder = Path(folder)
+    retired = _staging_name(folder, ".deleted")
+    os.rename(folder, retired)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def remove_leftovers(root: PathLike, stale_after_s: float = STALE_AFTER_S) -> List[str]:
+    """Remove the staging folders under ``root`` that a crash left behind; return their names.
+
+    Only hidden folders named like this module's staging folders, and only once nothing has changed
+    inside them for ``stale_after_s``: a younger one may be a save in progress in another process.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - stale_after_s
+    removed = []
+    for path in root.iterdir():
+        if not (path.name.startswith(".") and path.name.endswith(STAGING_SUFFIXES) and path.is_dir()):
+            continue
+        try:
+            if path.stat().st_mtime < cutoff:
+                shutil.rmtree(path)
+                removed.append(path.name)
+        except OSError:
+            continue     # Gone already (another process cleaned it), or not ours to remove.
+    return removed
 
 
 def check_compatible(meta: Dict[str, Any], G: torch.nn.Module, folder: PathLike = "") -> None:
@@ -218,7 +255,7 @@ def _move_into_place(staging: Path, folder: Path) -> None:
     if not folder.exists():
         os.rename(staging, folder)
         return
-    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+    retired = _staging_folder(folder, ".old")
     os.rename(folder, retired / folder.name)
     try:
         os.rename(staging, folder)
@@ -229,9 +266,33 @@ def _move_into_place(staging: Path, folder: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
 
 
+def _staging_name(folder: Path, suffix: str) -> Path:
+    return folder.parent / f".{folder.name}.{secrets.token_hex(4)}{suffix}"
+
+
+def _staging_folder(folder: Path, suffix: str) -> Path:
+    """A new hidden folder beside ``folder``, made like any folder (the umask decides its permissions,
+    unlike ``tempfile.mkdtemp``'s 0700, which a rename would carry over to the projection)."""
+    while True:
+        staging = _staging_name(folder, suffix)
+        try:
+            staging.mkdir()
+            return staging
+        except FileExistsError:
+            continue
+
+
 def _fsync(path: Path) -> None:
-    """Flush a file or folder to disk, so a crash right after saving cannot lose the rename's content."""
-    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() and hasattr(os, "O_DIRECTORY") else 0)
+    """Flush a file or folder to disk, so a crash right after saving cannot lose the rename's content.
+
+    Folders can only be flushed where they can be opened (``os.O_DIRECTORY``, i.e. not on Windows).
+    """
+    if path.is_dir():
+        if not hasattr(os, "O_DIRECTORY"):
+            return
+        flags = os.O_RDONLY | os.O_DIRECTORY
+    else:
+        flags = os.O_RDONLY
     descriptor = os.open(path, flags)
     try:
         os.fsync(descriptor)

@@ -1,5 +1,8 @@
 """The projections store: safe names, saves that survive a restart, and only projections that fit the
 loaded generator's weights can be used."""
+import os
+import time
+
 import pytest
 import torch
 
@@ -7,6 +10,7 @@ import stylegan2
 from app.projections import (ProjectionNotFound, ProjectionStore, ProjectionUnavailable, check_name,
                              generator_fingerprint, new_name)
 from projection_helpers import fake_result
+from stylegan2.projection_io import STALE_AFTER_S
 from stylegan2.testing import make_random_generator
 
 
@@ -96,6 +100,16 @@ def test_deleting_leaves_nothing_behind(store, projection_generator):
     assert list(store.root.iterdir()) == []
     with pytest.raises(ProjectionNotFound):
         store.load_ws("me")
+
+
+def test_opening_a_store_removes_the_staging_folders_a_crash_left(tmp_path, projection_generator):
+    root = tmp_path / "projections"
+    leftover = root / ".me.1a2b3c4d.partial"
+    leftover.mkdir(parents=True)
+    then = time.time() - STALE_AFTER_S - 60
+    os.utime(leftover, (then, then))
+    ProjectionStore(root, projection_generator)
+    assert list(root.iterdir()) == []
 
 
 def test_the_fingerprint_is_the_same_for_the_same_weights_in_any_file(projection_generator, projection_weights,

@@ -1,13 +1,16 @@
 """Saved projections: atomic folders that round-trip and refuse what is broken or foreign."""
 import json
+import os
+import stat
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from stylegan2 import projection_io
-from stylegan2.projection_io import (ProjectionFormatError, list_projections, load_projection,
-                                     save_projection)
+from stylegan2.projection_io import (STALE_AFTER_S, ProjectionFormatError, delete_projection, list_projections,
+                                     load_projection, remove_leftovers, save_projection)
 from stylegan2.projection_schedule import ProjectionConfig
 from stylegan2.projector import ProjectionResult
 from stylegan2.testing import make_random_generator
@@ -137,3 +140,71 @@ def test_a_folder_without_metadata_is_not_a_projection(tmp_path):
     (tmp_path / "me").mkdir()
     with pytest.raises(ProjectionFormatError, match="meta.json is missing"):
         load_projection(tmp_path / "me")
+
+
+# --- on disk ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o755), (0o027, 0o750)])
+def test_a_saved_folder_gets_the_permissions_of_any_new_folder(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        folder = save_projection(make_result(), tmp_path / "me")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(folder.stat().st_mode) == mode
+    assert stat.S_IMODE((folder / "meta.json").stat().st_mode) == mode & 0o666
+
+
+def test_the_staging_folder_is_flushed_before_it_is_renamed_into_place(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_rename = projection_io._fsync, os.rename
+
+    def fsync(path):
+        events.append(path.name)
+        real_fsync(path)
+
+    def rename(source, destination):
+        events.append("renamed")
+        real_rename(source, destination)
+
+    monkeypatch.setattr(projection_io, "_fsync", fsync)
+    monkeypatch.setattr(projection_io.os, "rename", rename)
+    save_projection(make_result(), tmp_path / "me")
+    staging = [name for name in events if name.endswith(".partial")]
+    assert len(staging) == 1 and events.index(staging[0]) < events.index("renamed")
+    assert events[-1] == tmp_path.name                 # then the folder that holds it
+
+
+def test_deleting_leaves_no_folder_behind(tmp_path):
+    save_projection(make_result(), tmp_path / "me")
+    delete_projection(tmp_path / "me")
+    assert entries(tmp_path) == []
+
+
+def make_leftover(folder, age_s):
+    folder.mkdir()
+    (folder / "latent.pt").write_bytes(b"half")
+    then = time.time() - age_s
+    os.utime(folder, (then, then))
+    return folder
+
+
+@pytest.mark.parametrize("name", [".me.1a2b3c4d.partial", ".me.1a2b3c4d.old", ".me.1a2b3c4d.deleted"])
+def test_staging_folders_a_crash_left_behind_are_removed(tmp_path, name):
+    make_leftover(tmp_path / name, age_s=STALE_AFTER_S + 60)
+    assert remove_leftovers(tmp_path) == [name]
+    assert entries(tmp_path) == []
+
+
+def test_a_recent_staging_folder_is_kept_as_it_may_be_a_save_in_progress(tmp_path):
+    make_leftover(tmp_path / ".me.1a2b3c4d.partial", age_s=5)
+    assert remove_leftovers(tmp_path) == []
+    assert entries(tmp_path) == [".me.1a2b3c4d.partial"]
+
+
+def test_other_folders_are_never_removed_as_leftovers(tmp_path):
+    for name in (".git", "old", "me.partial"):
+        make_leftover(tmp_path / name, age_s=STALE_AFTER_S + 60)
+    save_projection(make_result(), tmp_path / "me")
+    assert remove_leftovers(tmp_path) == []
+    assert entries(tmp_path) == [".git", "me", "me.partial", "old"]
