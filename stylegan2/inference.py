@@ -101,7 +101,7 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor) -> 
     torch.mul(tiles, styles.view(1, 1, batch_size, 1, 1, in_channels), out=gathered)
     # Input transform, one [N * tiles, C] x [C, O] product per tile position, output transform.
     v = torch.mm(_WINOGRAD_INPUT_TRANSFORM, gathered.view(6, -1))
-    v = torch.stack([torch.mm(_WINOGRAD_INPUT_TRANSFORM, rows) for rows in v.view(6, 6, -1)])
+    v = torch.matmul(_WINOGRAD_INPUT_TRANSFORM, v.view(6, 6, -1))
     m = torch.bmm(v.view(36, -1, in_channels), u)
     y = torch.mm(_WINOGRAD_OUTPUT_TRANSFORM, m.view(36, -1))
     return y.view(4, 4, batch_size, rows, cols, out_channels).permute(2, 3, 0, 4, 1, 5)
