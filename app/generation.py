@@ -110,7 +110,11 @@ class FaceGenerator:
         return self.projection_ws(*arguments) if kind == "projection" else self.seed_ws(*arguments)
 
     def projection_ws(self, name: Optional[str]) -> torch.Tensor:
-        """A saved projection's W+ latent on the generator's device (the store loads each one once)."""
+        """A saved projection's W+ latent on the generator's device (the store loads each one once).
+
+        The latent is all of it: the store only serves projections made with the generator's own noise
+        images, which this render uses too (why: ``app.projections``), so the face is the one in result.png.
+        """
         if self.projections is None or name is None:
             raise ValueError("no saved projection is selected")
         return self.projections.load_ws(name).to(self.device)

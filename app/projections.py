@@ -8,6 +8,13 @@ A projection fits the generator when it was made with the same weights: the stor
 generator's tensors (``generator_fingerprint``) and saves the fingerprint in each projection's
 metadata, so a projection made with other weights of the same shape (another model, a fine-tune) is
 listed but cannot be selected: its latent would show a stranger's face.
+
+Only the latent of a projection reaches the live generator: it renders with its own noise images
+(``noise_mode="const"``, the buffers it shares with the projector's copy and its cached CPU layouts),
+and taking another set per projection would mean swapping those shared buffers under a running
+pipeline. So the app's projections keep the generator's noise (``ProjectionConfig.fast``: the latent
+alone reproduces result.png), the store refuses to save one that carries optimised noise, and one made
+elsewhere with optimised noise is listed but cannot be selected: it would not look like its result.png.
 """
 from __future__ import annotations
 
@@ -32,6 +39,8 @@ PROJECTIONS_ENV = "STYLECAM_PROJECTIONS"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 NAME_RULE = "1-64 letters, digits, '-' and '_', starting with a letter or digit"
 FINGERPRINT_CHARS = 16
+NOISE_PROBLEM = ("was made with optimised noise images, which the live generator cannot show (it would not "
+                 "look like its result.png); project the face again in StyleCam")
 
 
 class ProjectionUnavailable(ValueError):
@@ -128,6 +137,8 @@ class ProjectionStore:
         if fingerprint != self.fingerprint:
             return (f"projection '{name}' was made with other generator weights (fingerprint {fingerprint}, "
                     f"loaded {self.fingerprint}); project the face again with this model")
+        if meta.get("config", {}).get("optimize_noise"):
+            return f"projection '{name}' {NOISE_PROBLEM}"
         return None
 
     def load_ws(self, name: str) -> torch.Tensor:
@@ -138,9 +149,11 @@ class ProjectionStore:
                 return self._cache[name]
         meta = self._compatible_meta(name)
         try:
-            ws, _ = load_latent(self.path(name), meta)
+            ws, noise = load_latent(self.path(name), meta)
         except ProjectionFormatError as error:
             raise ProjectionUnavailable(str(error)) from error
+        if noise:
+            raise ProjectionUnavailable(f"projection '{name}' {NOISE_PROBLEM}")
         with self._lock:
             self._cache[name] = ws
             while len(self._cache) > self._cache_size:
@@ -148,7 +161,10 @@ class ProjectionStore:
         return ws
 
     def save(self, result: ProjectionResult, name: str, source: str) -> Path:
-        """Save a finished projection atomically under ``name`` (FileExistsError if that name is taken)."""
+        """Save a finished projection atomically under ``name`` (FileExistsError if that name is taken;
+        ValueError if it carries optimised noise, which the live generator could not show)."""
+        if result.noise:
+            raise ValueError(f"projection '{name}' {NOISE_PROBLEM}")
         return save_projection(result, self.path(name), source=source, model=self.model)
 
     def file(self, name: str, filename: str) -> Path:

@@ -168,6 +168,11 @@ def test_bad_options_name_their_field(options, field):
     assert caught.value.field == field
 
 
+@pytest.mark.parametrize("space", ["w", "w+"])
+def test_the_apps_projections_keep_the_generators_noise_so_the_latent_alone_shows_them(space):
+    assert JobOptions(space=space).config().optimize_noise is False
+
+
 def test_an_unknown_job_is_not_found(make_jobs):
     with pytest.raises(JobNotFound):
         make_jobs().get("nothing")

@@ -10,7 +10,7 @@ import stylegan2
 from app.projections import (ProjectionNotFound, ProjectionStore, ProjectionUnavailable, check_name,
                              generator_fingerprint, new_name)
 from projection_helpers import fake_result
-from stylegan2.projection_io import STALE_AFTER_S
+from stylegan2.projection_io import STALE_AFTER_S, save_projection
 from stylegan2.testing import make_random_generator
 
 
@@ -100,6 +100,32 @@ def test_deleting_leaves_nothing_behind(store, projection_generator):
     assert list(store.root.iterdir()) == []
     with pytest.raises(ProjectionNotFound):
         store.load_ws("me")
+
+
+def with_optimised_noise(G):
+    """A result as NVIDIA's projector makes it: the noise images optimised along with the latent."""
+    result = fake_result(G)
+    result.noise = {name: torch.zeros(buf.shape) for name, buf in G.named_buffers() if name.endswith("noise_const")}
+    result.config = result.config.replace(optimize_noise=True)
+    return result
+
+
+def test_the_store_never_saves_a_projection_with_optimised_noise(store, projection_generator):
+    with pytest.raises(ValueError, match="optimised noise"):
+        store.save(with_optimised_noise(projection_generator), "noisy", source="camera")
+    assert not store.exists("noisy")
+
+
+def test_a_projection_made_elsewhere_with_optimised_noise_is_listed_but_cannot_be_selected(store,
+                                                                                          projection_generator):
+    save_projection(with_optimised_noise(projection_generator), store.root / "noisy", source="script",
+                    model=store.model)
+    [entry] = store.list()
+    assert entry["compatible"] is False
+    with pytest.raises(ProjectionUnavailable, match="would not look like its result.png"):
+        store.check("noisy")
+    with pytest.raises(ProjectionUnavailable, match="optimised noise"):
+        store.load_ws("noisy")
 
 
 def test_opening_a_store_removes_the_staging_folders_a_crash_left(tmp_path, projection_generator):
