@@ -5,7 +5,7 @@
     GET    /api/project                      recent jobs, newest first
     GET    /api/project/<id>                 state, step, loss, preview URL, ...
     GET    /api/project/<id>/preview.jpg     the newest preview image of the job
-    DELETE /api/project/<id>                 cancel it
+    DELETE /api/project/<id>                 cancel it (nothing is saved; 409 once it ended or its save began)
     GET    /api/projections                  the saved projections, oldest first
     GET    /api/projections/<name>           one of them
     GET    /api/projections/<name>/<file>    latent.pt, target.png, result.png or meta.json

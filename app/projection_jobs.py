@@ -12,6 +12,9 @@ Life of a job::
        │          ├──────> failed      (the error says why; nothing is saved)
        └──────────┴──────> cancelled   (DELETE /api/project/<id>; a running one stops within a step)
 
+A cancel that arrives after the projection finished but before its save began still cancels (nothing
+is saved); once the save has begun it is too late, and the cancel says so (``JobFinished``).
+
 On a CPU the live stream shares the cores with the projection, so the worker thread lowers its own
 priority and uses fewer threads (``cpu_threads``, ``nice``): the stream keeps its frame rate and the
 projection gets the time left over.
@@ -97,6 +100,7 @@ class ProjectionJob:
         self.target = target
         self.options = options
         self.cancel_event = threading.Event()
+        self.saving = False                 # Set by the worker, under the jobs' lock, when the save begins.
         self.created = time.time()
         self._lock = threading.Lock()
         self._state = "queued"
@@ -253,6 +257,9 @@ class ProjectionJobs(Worker):
             job = self.get(job_id)
             if job.state in FINISHED:
                 raise JobFinished(f"projection job '{job_id}' has already ended ({job.state})")
+            if job.saving:
+                raise JobFinished(f"projection job '{job_id}' has finished and is being saved: too late to "
+                                  f"cancel; delete the projection '{job_id}' instead")
             job.cancel_event.set()
             if job in self._waiting:
                 self._waiting.remove(job)
@@ -284,9 +291,13 @@ class ProjectionJobs(Worker):
             self.run_job(job)
 
     def run_job(self, job: ProjectionJob) -> None:
-        """Project, then save; any failure leaves the job failed and nothing in the store."""
+        """Project, then save unless cancelled meanwhile; any failure leaves the job failed and nothing saved."""
         try:
             result = self.projector.project(job)
+            with self._condition:
+                if job.cancel_event.is_set():
+                    raise ProjectionCancelled(result.steps)
+                job.saving = True
             self.store.save(result, job.id, source=job.target.source)
         except ProjectionCancelled:
             job.finish("cancelled")

@@ -124,6 +124,51 @@ def test_a_finished_job_cannot_be_cancelled(make_jobs, projector, target):
         jobs.cancel(job.id)
 
 
+class CancelledAsItReturns(GatedProjector):
+    """A projector whose job is cancelled (as by a DELETE) just after the projection finished, before the save."""
+
+    jobs = None
+
+    def project(self, job):
+        result = super().project(job)
+        self.jobs.cancel(job.id)
+        return result
+
+
+def test_a_cancel_after_the_projection_but_before_the_save_still_cancels(store, projection_generator, target):
+    projector = CancelledAsItReturns(projection_generator)
+    projector.release.set()
+    jobs = projector.jobs = ProjectionJobs(projector, store)
+    jobs.start()
+    try:
+        job = jobs.submit(target, JobOptions())
+        assert wait_for_state(job, "done", "cancelled", "failed")["state"] == "cancelled"
+    finally:
+        jobs.stop()
+    assert files_under(store.root) == []
+
+
+def test_a_cancel_once_the_save_has_begun_is_refused_as_too_late(make_jobs, projector, target, store,
+                                                                 monkeypatch):
+    jobs = make_jobs()
+    refusals = []
+    real_save = store.save
+
+    def cancel_then_save(result, name, source):
+        try:
+            jobs.cancel(name)
+        except JobFinished as error:
+            refusals.append(str(error))
+        return real_save(result, name, source)
+
+    monkeypatch.setattr(store, "save", cancel_then_save)
+    projector.release.set()
+    job = jobs.submit(target, JobOptions())
+    assert wait_for_state(job, "done", "cancelled", "failed")["state"] == "done"
+    assert len(refusals) == 1 and "too late" in refusals[0]
+    assert store.exists(job.id)
+
+
 def test_a_failed_projection_reports_why_and_leaves_nothing(make_jobs, projector, target, store):
     projector.fail_with = "the device ran out of memory"
     projector.release.set()
