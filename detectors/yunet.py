@@ -7,6 +7,7 @@ whenever the frame size changes. A detector object is not thread-safe; give each
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -18,8 +19,12 @@ import weights
 from .base import DetectorUnavailable, Downscaler, as_bgr
 from .face import Face, largest_first
 
+# cv2.FaceDetectorYN exists from OpenCV 4.5.4, but only 4.8 and later read the YuNet models released since
+# 2023 (this one included): OpenCV 4.7 loads the file and then fails on the first frame.
+MIN_OPENCV = (4, 8)
+NEEDS = "YuNet's model needs OpenCV >= {}.{}".format(*MIN_OPENCV)
 FETCH_HINT = "run: python -m app weights fetch yunet (or pass model_path=)"
-INSTALL_HINT = "install a newer OpenCV: pip install 'opencv-python-headless>=4.8'"
+INSTALL_HINT = "install a newer OpenCV: pip install 'opencv-python-headless>={}.{}'".format(*MIN_OPENCV)
 TOP_K = 5000  # Candidates kept before non-maximum suppression (YuNet's own default).
 
 
@@ -40,8 +45,10 @@ class YuNetDetector:
             raise ValueError(f"max_faces must be at least 1 (or None), got {max_faces}")
         if not hasattr(cv2, "FaceDetectorYN"):
             raise DetectorUnavailable(
-                f"OpenCV {cv2.__version__} has no cv2.FaceDetectorYN (YuNet needs OpenCV >= 4.5.4); "
-                f"{INSTALL_HINT}")
+                f"OpenCV {cv2.__version__} has no cv2.FaceDetectorYN ({NEEDS}); {INSTALL_HINT}")
+        if _opencv_version() < MIN_OPENCV:
+            raise DetectorUnavailable(
+                f"OpenCV {cv2.__version__} is too old for YuNet ({NEEDS}); {INSTALL_HINT}")
         path = weights.path_of("yunet" if model_path is None else model_path)
         if not path.is_file():
             raise DetectorUnavailable(f"YuNet model file not found: {path}; {FETCH_HINT}")
@@ -55,10 +62,14 @@ class YuNetDetector:
             with _quiet_opencv_log():
                 self._yunet = cv2.FaceDetectorYN.create(
                     str(path), "", self._input_size, score_threshold, nms_threshold, TOP_K)
+                # A model this OpenCV cannot run may still load: run it once, so that it fails here and not
+                # on the first frame.
+                self._yunet.detect(np.zeros((self._input_size[1], self._input_size[0], 3), dtype=np.uint8))
         except cv2.error as error:
             raise DetectorUnavailable(
-                f"could not load the YuNet model {path} ({_first_line(error)}); the file may be "
-                f"damaged: delete it and fetch it again ({FETCH_HINT})") from error
+                f"could not run the YuNet model {path} ({_first_line(error)}). Either the file is damaged "
+                f"(delete it and fetch it again: {FETCH_HINT}) or OpenCV {cv2.__version__} cannot read it "
+                f"({NEEDS}; {INSTALL_HINT})") from error
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an 8-bit BGR (or grayscale / BGRA) image, largest first."""
@@ -80,13 +91,24 @@ def _row_to_face(row: np.ndarray) -> Face:
 @contextlib.contextmanager
 def _quiet_opencv_log() -> Iterator[None]:
     """Silence OpenCV's console warnings while YuNet loads (OpenCV 5 prints a harmless one about
-    compute targets), then restore the previous level."""
-    previous = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    compute targets), then restore the previous level. Some OpenCV 4 releases (4.8 among them) have
+    no cv2.utils.logging, and print no such warning: there this does nothing."""
+    logging = getattr(cv2.utils, "logging", None)
+    if logging is None:
+        yield
+        return
+    previous = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
     try:
         yield
     finally:
-        cv2.utils.logging.setLogLevel(previous)
+        logging.setLogLevel(previous)
+
+
+def _opencv_version() -> tuple[int, int]:
+    """(major, minor) of the OpenCV in use; "4.10.0-dev" gives (4, 10)."""
+    major, minor = re.match(r"(\d+)\.(\d+)", cv2.__version__).groups()
+    return int(major), int(minor)
 
 
 def _first_line(error: Exception) -> str:

@@ -110,7 +110,8 @@ def test_downscaled_detection_puts_the_landmarks_where_full_size_detection_does(
     assert full.box[2] * 320 / image.shape[1] >= 50
     # YuNet itself places landmarks a little differently at another scale: about 2-3% of the face width.
     error = np.linalg.norm(small.landmarks - full.landmarks, axis=1)
-    assert error.mean() <= 0.05 * full.box[2], f"landmarks {error.round(1)} px apart, face {full.box[2]:.0f} px"
+    assert error.mean() <= 0.05 * full.box[2], \
+        f"landmarks {error.round(1)} px apart, face {full.box[2]:.0f} px wide"
 
 
 def test_one_detector_follows_changing_frame_sizes(yunet_path, yunet, load_image):
@@ -160,16 +161,40 @@ def test_model_comes_from_the_weights_folder_by_default_or_by_name(model_path, t
         YuNetDetector(model_path)
 
 
-def test_damaged_model_is_reported_as_unavailable(tmp_path):
+def test_damaged_model_is_reported_as_unavailable_naming_both_possible_causes(tmp_path):
     damaged = tmp_path / "damaged.onnx"
     damaged.write_bytes(b"not an ONNX model")
-    with pytest.raises(DetectorUnavailable, match="damaged"):
+    with pytest.raises(DetectorUnavailable, match="damaged.*fetch yunet.*OpenCV >= 4.8.*pip install"):
         YuNetDetector(damaged)
+
+
+def test_a_model_that_loads_but_cannot_run_is_reported_when_the_detector_is_made(yunet_path, monkeypatch):
+    # What OpenCV 4.7 does with this model: FaceDetectorYN.create succeeds, the first detect fails.
+    class LoadsButCannotRun:
+        def detect(self, image):
+            raise cv2.error("Layer with requested id=-1 not found in function 'getLayerData'")
+
+    monkeypatch.setattr(cv2.FaceDetectorYN, "create", lambda *args: LoadsButCannotRun())
+    with pytest.raises(DetectorUnavailable, match="getLayerData.*OpenCV >= 4.8"):
+        YuNetDetector(yunet_path)
 
 
 def test_opencv_without_yunet_says_what_to_install(yunet_path, monkeypatch):
     monkeypatch.delattr(cv2, "FaceDetectorYN")
-    with pytest.raises(DetectorUnavailable, match="pip install"):
+    with pytest.raises(DetectorUnavailable, match="OpenCV >= 4.8.*pip install 'opencv-python-headless>=4.8'"):
+        YuNetDetector(yunet_path)
+
+
+def test_runs_on_an_opencv_without_cv2_utils_logging(yunet_path, load_image, monkeypatch):
+    # OpenCV 4.8, the oldest that reads this model, has no cv2.utils.logging.
+    monkeypatch.delattr(cv2.utils, "logging", raising=False)
+    assert len(YuNetDetector(yunet_path).detect(load_image("images/luciano.png"))) == 1
+
+
+@pytest.mark.parametrize("version", ["4.7.0", "4.5.4-dev"])
+def test_opencv_too_old_for_the_model_says_what_to_install(version, yunet_path, monkeypatch):
+    monkeypatch.setattr(cv2, "__version__", version)
+    with pytest.raises(DetectorUnavailable, match=f"OpenCV {version} is too old.*>=4.8"):
         YuNetDetector(yunet_path)
 
 
