@@ -5,7 +5,8 @@ with the same generator, as the original project did: ``serve --projector-url ht
 The remote one is driven over its ordinary API: the aligned face is uploaded (``aligned=1``, with the
 local generator's fingerprint so that a different model is refused), the job is polled and its
 progress relayed, and the finished projection's files are downloaded, checked like any saved
-projection, and then deleted from the remote machine (it was someone's face, not the remote's).
+projection (images of the generator's size, checked from their headers before decoding, like uploads),
+and then deleted from the remote machine (it was someone's face, not the remote's).
 
 When the remote machine cannot do the job (unreachable, wrong token, another model, busy, timed out,
 failed), the job falls back to this device if a local projector is given, and its ``note`` says why;
@@ -165,7 +166,8 @@ class RemoteProjector:
 
     def _preview(self, remote_id: str) -> Optional[np.ndarray]:
         try:
-            return decode_image(self._request("GET", f"/api/project/{remote_id}/preview.jpg"))[:, :, ::-1]
+            data = self._request("GET", f"/api/project/{remote_id}/preview.jpg")
+            return decode_image(data, max_pixels=self.generator.img_resolution ** 2)[:, :, ::-1]
         except (RemoteProjectorError, TargetError) as error:
             log.info("no preview from the remote projector: %s", error)
             return None

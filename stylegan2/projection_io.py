@@ -114,8 +114,9 @@ def load_projection(folder: PathLike, G: Optional[torch.nn.Module] = None) -> Sa
     ws, noise = load_latent(folder, meta)
     if G is not None:
         check_compatible(meta, G, folder)
-    return SavedProjection(path=folder, ws=ws, noise=noise, target=_read_png(folder / TARGET_FILE),
-                           image=_read_png(folder / RESULT_FILE), meta=meta)
+    size = meta.get("model", {}).get("img_resolution")
+    return SavedProjection(path=folder, ws=ws, noise=noise, target=_read_png(folder / TARGET_FILE, size),
+                           image=_read_png(folder / RESULT_FILE, size), meta=meta)
 
 
 def load_latent(folder: PathLike, meta: Dict[str, Any]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
@@ -242,11 +243,16 @@ def _write_png(image: np.ndarray, path: Path) -> None:
     Image.fromarray(image).save(path, format="PNG")
 
 
-def _read_png(path: Path) -> np.ndarray:
+def _read_png(path: Path, size: Any) -> np.ndarray:
+    """A PNG of ``size`` x ``size`` pixels (the projection's resolution), checked from its header before
+    it is decoded: a projection from elsewhere (a remote StyleCam) is untrusted, like an upload."""
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=["PNG"]) as image:
+            if image.size != (size, size):
+                raise ProjectionFormatError(f"{path} is {image.size[0]}x{image.size[1]} pixels; this "
+                                            f"projection's images are {size}x{size}")
             return np.asarray(image.convert("RGB")).copy()
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise ProjectionFormatError(f"{path} cannot be read: {error}") from error
 
 

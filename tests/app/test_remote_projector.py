@@ -19,8 +19,9 @@ from app.projection_jobs import JobOptions, ProjectionJob
 from app.projection_targets import Target
 from app.projectors import LocalProjector, RemoteProjector, RemoteProjectorError, multipart_body
 from app.server import StyleCamServer
-from projection_helpers import torch_threads
+from projection_helpers import fake_result, png_declaring, torch_threads
 from stylegan2.perceptual import load_perceptual
+from stylegan2.projection_io import RESULT_FILE, save_projection
 from stylegan2.projector import ProjectionCancelled, project
 
 pytestmark = pytest.mark.slow
@@ -162,3 +163,34 @@ def test_cancelling_here_cancels_the_remote_job(there, projection_generator):
         remote(there, projection_generator).project(long_job)
     newest = call(there, REMOTE_TOKEN, "GET", "/api/project")[0]
     assert newest["steps"] == 2000 and newest["cancel_requested"]
+
+
+class ServedProjection(RemoteProjector):
+    """A remote StyleCam reduced to its answers: the job is done at once, and the projection it sends is
+    the folder ``files`` (which a test may spoil first)."""
+
+    def __init__(self, generator, files) -> None:
+        super().__init__("http://remote.invalid", None, generator, fingerprint="0123456789abcdef", poll_s=0)
+        self.files = files
+
+    def _request(self, method, path, body=None, content_type=None):
+        if path.startswith("/api/projections/"):
+            return (self.files / path.rsplit("/", 1)[1]).read_bytes() if method == "GET" else b""
+        return json.dumps({"id": "remote-1", "state": "done" if method == "GET" else "queued"}).encode()
+
+
+@pytest.fixture
+def remote_files(tmp_path, projection_generator):
+    return save_projection(fake_result(projection_generator), tmp_path / "remote-1", model={"fingerprint": "x"})
+
+
+def test_a_well_formed_remote_projection_is_accepted(projection_generator, job, remote_files):
+    result = ServedProjection(projection_generator, remote_files).project(job)
+    assert result.image.shape == job.target.image.shape
+
+
+def test_a_remote_image_that_is_not_the_generators_size_is_refused_before_decoding(projection_generator, job,
+                                                                                  remote_files):
+    (remote_files / RESULT_FILE).write_bytes(png_declaring(8000, 8000))
+    with pytest.raises(RemoteProjectorError, match="unusable projection.*8000x8000 pixels"):
+        ServedProjection(projection_generator, remote_files).project(job)

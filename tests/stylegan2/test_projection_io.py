@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from stylegan2 import projection_io
 from stylegan2.projection_io import (STALE_AFTER_S, ProjectionFormatError, delete_projection, list_projections,
@@ -133,6 +134,27 @@ def test_a_latent_of_the_wrong_shape_is_refused(tmp_path):
     folder = save_projection(make_result(), tmp_path / "me")
     torch.save({"ws": torch.zeros(1, 3, 32), "noise": {}}, folder / "latent.pt")
     with pytest.raises(ProjectionFormatError, match=r"\[1, 8, 32\]"):
+        load_projection(folder)
+
+
+def test_an_image_of_another_size_is_refused_from_its_header(tmp_path):
+    folder = save_projection(make_result(resolution=32), tmp_path / "me")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(folder / "result.png")
+    with pytest.raises(ProjectionFormatError, match="result.png is 64x64 pixels; this projection's images are 32x32"):
+        load_projection(folder)
+
+
+def test_an_image_that_declares_too_many_pixels_is_refused(tmp_path, monkeypatch):
+    folder = save_projection(make_result(resolution=32), tmp_path / "me")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)       # Pillow refuses what declares twice this
+    with pytest.raises(ProjectionFormatError, match="target.png cannot be read"):
+        load_projection(folder)
+
+
+def test_an_image_that_is_not_a_png_is_refused(tmp_path):
+    folder = save_projection(make_result(resolution=32), tmp_path / "me")
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "result.png", format="JPEG")
+    with pytest.raises(ProjectionFormatError, match="result.png cannot be read"):
         load_projection(folder)
 
 
