@@ -3,6 +3,7 @@
 It always takes the newest captured frame and skips whatever arrived while it was busy: a detection
 result for an old frame would only paste the face where the head used to be. Tracking keeps an id per
 face, smooths the landmarks (no jitter on a still face) and holds a face that drops out for a frame.
+A frame whose detection fails is published with no faces, so a broken detector never freezes the stream.
 """
 from __future__ import annotations
 
@@ -40,7 +41,18 @@ class DetectionWorker(Worker):
         self.faces = 0                     # Faces in the latest result, for the status panel.
 
     def run(self) -> None:
-        self.consume(self.frames, lambda version, frame: self.output.put(self.detect(frame, version)))
+        self.consume(self.frames, self.publish)
+
+    def publish(self, version: int, frame: CapturedFrame) -> None:
+        """Publish the faces of ``frame``. When detection fails, the frame still goes on, with no faces:
+        the stream keeps running, and the failure is reported (``record_failure``) and shown in status."""
+        try:
+            result = self.detect(frame, version)
+        except Exception:
+            self.faces = 0
+            self.output.put(DetectionResult(frame, version, []))
+            raise
+        self.output.put(result)
 
     def detect(self, frame: CapturedFrame, version: int) -> DetectionResult:
         """Faces and tracks for one frame. A placeholder frame ("camera disconnected") has none, and

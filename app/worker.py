@@ -3,13 +3,39 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable, Optional
 
 from app.buffers import LatestBuffer
 
 log = logging.getLogger(__name__)
 
-POLL_STOP_S = 0.5   # How long a waiting stage sleeps before it checks its stop flag (close() wakes it sooner).
+POLL_STOP_S = 0.5     # How long a waiting stage sleeps before it checks its stop flag (close() wakes it sooner).
+LOG_REPEAT_S = 10.0   # A stage that keeps failing logs a traceback at most this often.
+
+
+class FailureLog:
+    """Logs a stage's failures with their traceback, at most once every ``interval`` seconds.
+
+    A stage that fails on every frame would otherwise write 30 tracebacks a second and bury everything
+    else in the log; each report says how many failures went unreported since the one before.
+    """
+
+    def __init__(self, name: str, interval: float = LOG_REPEAT_S, clock: Callable[[], float] = time.monotonic):
+        self.name = name
+        self.interval = interval
+        self.clock = clock
+        self._last_report: Optional[float] = None
+        self._unreported = 0
+
+    def failed(self, error: BaseException) -> None:
+        now = self.clock()
+        if self._last_report is not None and now - self._last_report < self.interval:
+            self._unreported += 1
+            return
+        since = f" (and {self._unreported} more times since the last report)" if self._unreported else ""
+        log.error("%s failed%s", self.name, since, exc_info=error)
+        self._last_report, self._unreported = now, 0
 
 
 class Worker:
@@ -19,6 +45,7 @@ class Worker:
 
     def __init__(self) -> None:
         self.error: Optional[str] = None     # The last failure, for the status panel (None once it recovers).
+        self.failures = FailureLog(self.name)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -47,8 +74,8 @@ class Worker:
 
     def consume(self, source: LatestBuffer, handle: Callable[[int, Any], None]) -> None:
         """Call ``handle(version, item)`` for the newest item of ``source`` each time it changes, until
-        stopped or ``source`` is closed. A failing item is logged and recorded in ``error``; the next one
-        is tried as usual."""
+        stopped or ``source`` is closed. A failing item is recorded (``record_failure``); the next one is
+        tried as usual, and the first that succeeds clears ``error``."""
         version = 0
         while not self._stop.is_set():
             got = source.get_newer(version, timeout=POLL_STOP_S)
@@ -60,7 +87,12 @@ class Worker:
             try:
                 handle(version, item)
             except Exception as error:
-                log.exception("%s failed", self.name)
-                self.error = f"{self.name.replace('stylecam-', '')} failed: {error}"
+                self.record_failure(error)
                 continue
             self.error = None
+
+    def record_failure(self, error: Exception) -> None:
+        """Show ``error`` in the status panel and log it (rate-limited: see ``FailureLog``)."""
+        self.error = f"{self.name.replace('stylecam-', '')} failed: {error}"
+        self.failures.failed(error)
+

@@ -1,4 +1,5 @@
-"""The detection worker: faces and tracks for the newest frame; placeholder frames have none."""
+"""The detection worker: faces and tracks for the newest frame; placeholder frames and frames whose
+detection fails have none."""
 import json
 
 import cv2
@@ -8,23 +9,12 @@ import pytest
 from app.buffers import LatestBuffer
 from app.capture import CapturedFrame, placeholder_frame
 from app.detection import DetectionWorker
+from detector_helpers import BrokenDetector, CountingDetector
 from detectors import create_detector
 from detectors.face import box_iou
 
 PHOTO_NAME = "images/office_three_people.jpg"   # Its key in faces.json.
 PHOTO = "media/" + PHOTO_NAME
-
-
-class CountingDetector:
-    name = "counting"
-
-    def __init__(self, detector):
-        self.detector = detector
-        self.calls = 0
-
-    def detect(self, image):
-        self.calls += 1
-        return self.detector.detect(image)
 
 
 @pytest.fixture
@@ -56,11 +46,23 @@ def test_a_placeholder_frame_has_no_faces_and_ends_the_tracks(worker, photo):
     assert again.tracks and all(track.age == 1 for track in again.tracks)   # new faces, new tracks
 
 
-def test_the_worker_publishes_a_result_for_the_newest_frame(worker, photo):
+def published(worker, frame):
+    """What the running ``worker`` publishes for ``frame`` (the worker has stopped when it returns)."""
     worker.start()
     try:
-        worker.frames.put(CapturedFrame(photo, timestamp=1.0))
-        version, result = worker.output.get_newer(0, timeout=30)
+        worker.frames.put(frame)
+        return worker.output.get_newer(0, timeout=30)[1]
     finally:
         worker.stop()
+
+
+def test_the_worker_publishes_a_result_for_the_newest_frame(worker, photo):
+    result = published(worker, CapturedFrame(photo, timestamp=1.0))
     assert result.frame_version == 1 and len(result.tracks) == 3
+
+
+def test_a_frame_whose_detection_fails_goes_on_with_no_faces_and_the_error_shows(photo):
+    worker = DetectionWorker(BrokenDetector(), LatestBuffer(), LatestBuffer())
+    result = published(worker, CapturedFrame(photo, timestamp=1.0))
+    assert (result.frame_version, result.tracks) == (1, []) and result.frame.image is photo
+    assert worker.error == "detection failed: detector crashed" and worker.faces == 0
