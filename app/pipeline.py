@@ -2,14 +2,16 @@
 
 Four threads hand data over through ``LatestBuffer``s, each always taking the newest item::
 
-    capture ──frames──> detection ──results──> compositing+encoding ──JPEG──> frames (every stream client)
-                                                       ^
+    capture ──frames──┬─────────────────────> compositing+encoding ──JPEG──> frames (every stream client)
+                      └──> detection ──tracks─────^    ^
     update_params ──params──> generation ──face────────┘
 
-Capture and detection run at camera rate; generation runs only when the params change the face; the
-compositing stage pastes the newest generated face onto every detection result and encodes the frame
-to JPEG once, for all clients. Each ``EncodedFrame`` carries the params version its face was made from,
-so a client can tell exactly when a change became visible.
+Capture and compositing run at camera rate, detection as fast as it can (at camera rate when it keeps
+up); generation runs only when the params change the face. The compositing stage pastes the newest
+generated face onto every captured frame, at the faces detected in that frame (or, when detection falls
+behind, the newest tracked ones: ``app.compositing``), and encodes the frame to JPEG once, for all
+clients. Each ``EncodedFrame`` carries the params version its face was made from, so a client can tell
+exactly when a change became visible.
 """
 from __future__ import annotations
 
@@ -19,22 +21,20 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional
 
-import cv2
 import torch
 
 import stylegan2
 from app.buffers import LatestBuffer
 from app.capture import CaptureWorker
-from app.compositor import composite
-from app.detection import DetectionResult, DetectionWorker
-from app.generation import FaceGenerator, GeneratedFace, GenerationWorker
+from app.compositing import CompositingWorker
+from app.detection import DetectionWorker
+from app.generation import FaceGenerator, GenerationWorker
 from app.params import Params, Preset, VersionedParams, apply_update, default_params, load_presets
 from app.projection_jobs import DEFAULT_STEPS, JobOptions, ProjectionJobs
 from app.projection_targets import DETECT_WIDTH, FaceFinder, NoFaceFound, Target, aligned_target, largest_face
 from app.projections import ProjectionStore, default_projections_dir
 from app.projectors import make_projector
 from app.sources import parse_source
-from app.stats import RateMeter, SmoothedValue
 from app.worker import Worker
 from detectors import Detector, create_detector
 
@@ -71,14 +71,6 @@ class PipelineConfig:
             raise PipelineConfigError(f"jpeg_quality must be 1-100, got {self.jpeg_quality}")
 
 
-@dataclass(frozen=True)
-class EncodedFrame:
-    jpeg: bytes              # The composited frame, JPEG-encoded once for every client.
-    version: int             # Version of the captured frame it shows (in the capture buffer).
-    params_version: int      # Version of the params its face was generated from; 0 before the first face.
-    timestamp: float         # Wall-clock time (time.time()) when it was encoded.
-
-
 def resolve_device(name: str) -> torch.device:
     """"auto" -> cuda if available else cpu; "cuda" without CUDA, or a cuda:N this machine lacks, is a clear
     error (the CLI shows it as one line, where torch would fail later with a traceback)."""
@@ -100,42 +92,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type not in ("cpu", "cuda"):
         raise PipelineConfigError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
     return device
-
-
-class CompositingWorker(Worker):
-    """For every detection result: paste the newest generated face onto each tracked face, encode once."""
-
-    name = "stylecam-compositing"
-
-    def __init__(self, detections: LatestBuffer, faces: LatestBuffer, frames: LatestBuffer, jpeg_quality: int):
-        super().__init__()
-        self.detections = detections
-        self.faces = faces
-        self.frames = frames
-        self.encode_options = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
-        self.fps = RateMeter()
-        self.compositing_ms = SmoothedValue()
-        self.encoding_ms = SmoothedValue()
-
-    def run(self) -> None:
-        self.consume(self.detections, self.compose)
-
-    def compose(self, _: int, result: DetectionResult) -> None:
-        newest = self.faces.latest()
-        generated: Optional[GeneratedFace] = newest[1] if newest else None
-        image = result.frame.image
-        started = time.perf_counter()
-        if generated is not None and generated.face is not None and result.tracks:
-            image = composite(image, [track.face.landmarks for track in result.tracks], generated.face)
-            self.compositing_ms.add((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-        ok, jpeg = cv2.imencode(".jpg", image, self.encode_options)
-        if not ok:
-            raise RuntimeError("JPEG encoding failed")
-        self.encoding_ms.add((time.perf_counter() - started) * 1000)
-        params_version = generated.params_version if generated is not None else 0
-        self.frames.put(EncodedFrame(jpeg.tobytes(), result.frame_version, params_version, time.time()))
-        self.fps.tick()
 
 
 class Pipeline:
@@ -185,7 +141,8 @@ class Pipeline:
         self.detection = DetectionWorker(self.detector, self._captured, self._detected)
         self.generation = GenerationWorker(FaceGenerator(generator, self.presets, projections=self.projections),
                                            self._params_buffer, self._generated)
-        self.compositing = CompositingWorker(self._detected, self._generated, self.frames, config.jpeg_quality)
+        self.compositing = CompositingWorker(self._captured, self._detected, self._generated, self.frames,
+                                             config.jpeg_quality, camera_fps=self.capture.fps.rate)
         self._workers: List[Worker] = [self.capture, self.detection, self.generation, self.compositing,
                                        self.projection_jobs]
         self._started = False

@@ -26,11 +26,12 @@ import torch
 import stylegan2
 from app import create_app
 from app.buffers import LatestBuffer
+from app.compositing import EncodedFrame
 from app.compositor import PreparedFace, composite, prepare_face
 from app.config import ServerConfig
 from app.generation import FaceGenerator
 from app.params import Params, VersionedParams, apply_update, default_params, load_presets, no_projections
-from app.pipeline import EncodedFrame, Pipeline, PipelineConfig
+from app.pipeline import Pipeline, PipelineConfig
 from app.projection_jobs import ProjectionJobs
 from app.projection_targets import FaceFinder, NoFaceFound, Target, aligned_target, largest_face
 from app.projections import ProjectionStore

@@ -17,6 +17,8 @@ import stylegan2
 from app.params import ParamsError
 from app.pipeline import Pipeline, PipelineConfig, PipelineConfigError, resolve_device
 from app.sources import SourceError
+from detector_helpers import BrokenDetector, CountingDetector
+from detectors import create_detector
 from stylegan2.testing import make_random_generator
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
@@ -110,6 +112,30 @@ def test_status_is_plain_json_with_the_live_figures(running):
         assert figure in status
 
 
+def test_the_stream_follows_the_camera_not_a_slower_detector(config):
+    # YuNet made to take 0.2 s a frame: six times slower than the selfie clip's 30 frames a second.
+    detector = CountingDetector(create_detector("yunet", model_path=config.detector_model), delay_s=0.2)
+    with Pipeline(config, detector=detector) as pipeline:
+        version, _ = next_frame(pipeline)
+        detections_before = detector.calls
+        shown = []
+        for _ in range(30):
+            version, frame = next_frame(pipeline, version)
+            shown.append(frame.version)
+        detections = detector.calls - detections_before
+    assert shown == sorted(set(shown))                   # 30 different camera frames, in order
+    assert len(shown) >= 2 * detections, f"{len(shown)} frames shown while {detections} were detected"
+
+
+def test_a_detector_that_fails_on_every_frame_leaves_the_stream_running_and_says_so(config):
+    with Pipeline(config, detector=BrokenDetector()) as pipeline:
+        version = 0
+        for _ in range(10):
+            version, _ = next_frame(pipeline, version)
+        status = pipeline.status()
+    assert "detection failed: detector crashed" in status["errors"] and status["faces"] == 0
+
+
 def test_stop_joins_every_thread_releases_the_source_and_closes_the_stream(config):
     before = set(threading.enumerate())
     pipeline = Pipeline(config)
@@ -185,9 +211,10 @@ def test_every_face_in_a_still_photo_is_replaced_and_the_rest_is_left_alone(conf
     boxes = [face["box"] for face in
              json.loads(shared_file("media/faces.json").read_text())["images"]["images/office_three_people.jpg"]["faces"]]
     with Pipeline(PipelineConfig(**{**config.__dict__, "source": str(shared_file(photo))})) as pipeline:
-        seed_frame = decode(frame_showing(pipeline, pipeline.params_version))
+        frame_showing(pipeline, pipeline.params_version)
         while pipeline.status()["faces"] < len(boxes):
-            seed_frame = decode(next_frame(pipeline)[1])
+            next_frame(pipeline)
+        seed_frame = decode(next_frame(pipeline, pipeline.frames.version)[1])   # made once all were found
         pipeline.update_params({"mode": "passthrough"})
         camera_frame = decode(frame_showing(pipeline, pipeline.params_version))
     difference = np.abs(seed_frame.astype(int) - camera_frame.astype(int)).sum(axis=2)
