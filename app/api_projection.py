@@ -232,13 +232,14 @@ def get_projection_file(name: str, filename: str) -> Response:
 @bp.delete("/projections/<name>")
 def delete_projection(name: str) -> Response:
     pipeline = current_pipeline()
-    params = pipeline.params
-    if name in (params.projection, params.style_projection):
-        return json_error(409, f"projection '{name}' is selected; select another one first", "name")
-    try:
-        pipeline.projections.delete(name)
-    except ProjectionUnavailable as error:
-        return unavailable(error)
+    with pipeline.params_lock:      # so that no update can select it between the check and the deletion
+        params = pipeline.params
+        if name in (params.projection, params.style_projection):
+            return json_error(409, f"projection '{name}' is selected; select another one first", "name")
+        try:
+            pipeline.projections.delete(name)
+        except ProjectionUnavailable as error:
+            return unavailable(error)
     return Response(status=204)
 
 

@@ -151,6 +151,12 @@ class Pipeline:
     def params(self) -> Params:
         return self._params
 
+    @property
+    def params_lock(self) -> threading.Lock:
+        """Held by every params update: hold it to act on the params atomically (e.g. delete a projection
+        only if it is not selected, without an update selecting it in between)."""
+        return self._params_lock
+
     def versioned_params(self) -> VersionedParams:
         """The params with their version, read together: an update in between cannot pair one with the other."""
         with self._params_lock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -59,6 +60,7 @@ class StandInPipeline:
         self.frames: LatestBuffer = LatestBuffer()
         self.running = False
         self.check_projection = no_projections     # what a "projection" param may name
+        self.params_lock = threading.Lock()         # held by updates, as the real pipeline's
 
     @property
     def params(self):
@@ -68,9 +70,10 @@ class StandInPipeline:
         return VersionedParams(self._params, self.params_version)
 
     def update_params(self, payload) -> VersionedParams:
-        self._params = apply_update(self._params, payload, self.presets, self.check_projection)
-        self.params_version += 1
-        return self.versioned_params()
+        with self.params_lock:
+            self._params = apply_update(self._params, payload, self.presets, self.check_projection)
+            self.params_version += 1
+            return self.versioned_params()
 
     def status(self) -> dict:
         return {"source": {"state": "live"}, "camera_fps": 30.0, "stream_fps": 30.0, "detection_ms": 4.0,
