@@ -52,10 +52,11 @@ def create_detector(
     yunet_options = _given(score_threshold=score_threshold, nms_threshold=nms_threshold)
     haar_options = _given(scale_factor=scale_factor, min_neighbors=min_neighbors)
     if name == "yunet" and haar_options:
-        raise ValueError(f"{' and '.join(haar_options)}: options of the Haar cascade, which YuNet does not have")
+        raise ValueError(f"{' and '.join(haar_options)}: options of the Haar cascade, which YuNet does "
+                         f"not have")
     if name == "haar" and yunet_options:
-        raise ValueError(f"{' and '.join(yunet_options)}: options of YuNet, which the Haar cascade does not have "
-                         f"(it gives no scores, and merges overlapping hits by min_neighbors)")
+        raise ValueError(f"{' and '.join(yunet_options)}: options of YuNet, which the Haar cascade does "
+                         f"not have (it gives no scores, and merges overlapping hits by min_neighbors)")
     if name in ("yunet", "auto"):
         try:
             return YuNetDetector(model_path, max_faces=max_faces, detect_width=detect_width, **yunet_options)

@@ -61,7 +61,8 @@ def test_downscaled_detection_puts_the_landmarks_where_full_size_detection_does(
     (small,) = HaarDetector(detect_width=320).detect(image)
     assert full.box[2] * 320 / image.shape[1] >= 50
     error = np.linalg.norm(small.landmarks - full.landmarks, axis=1)
-    assert error.mean() <= 0.05 * full.box[2], f"landmarks {error.round(1)} px apart, face {full.box[2]:.0f} px"
+    assert error.mean() <= 0.05 * full.box[2], \
+        f"landmarks {error.round(1)} px apart, face {full.box[2]:.0f} px wide"
 
 
 def test_uses_the_registry_cascade_where_opencv_ships_none(haar, tmp_path, monkeypatch):
