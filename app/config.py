@@ -32,10 +32,14 @@ class ServerConfig:
     send_watermark_bytes: int = 128 << 10  # Bytes waitress buffers for a client before its stream waits.
     socket_send_buffer_bytes: int = 128 << 10  # The kernel's share of that backlog (SO_SNDBUF, per connection).
     shutdown_grace_s: float = 2.0       # Time open streams get to end cleanly at shutdown.
+    send_timeout_s: float = 10.0        # A client that accepts none of the bytes waiting for it this long
+                                        # (stopped reading, or vanished) is disconnected, freeing its stream slot.
 
     def __post_init__(self) -> None:
         if self.threads <= API_RESERVED_THREADS:
             raise ValueError(f"threads must be more than {API_RESERVED_THREADS} (got {self.threads})")
+        if self.send_timeout_s <= 0:
+            raise ValueError(f"send_timeout_s must be positive (got {self.send_timeout_s})")
         if self.token is not None and not self.token:
             raise ValueError("the access token must not be empty; switch it off explicitly instead")
 

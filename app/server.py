@@ -6,7 +6,9 @@ API. A client that reads slowly makes only its own thread wait, and that thread 
 newest frame. For "slowly" to mean anything, what may pile up for a client is kept small: waitress
 blocks a writer once ``send_watermark_bytes`` are unsent (its default, 16 MB, is minutes of stale
 video), and the kernel's send buffer is fixed at ``socket_send_buffer_bytes`` instead of growing to
-megabytes on its own.
+megabytes on its own. A client that accepts nothing at all of what waits for it for ``send_timeout_s``
+(a viewer that stopped reading, a phone that left the network) is disconnected, which frees its thread
+and its stream slot; otherwise it would hold them until TCP gives up, which can take a quarter of an hour.
 
 Shutdown (Ctrl-C, SIGTERM, or ``stop()``): stop accepting connections, let the open streams end, stop
 the pipeline (which joins its workers and releases the camera), close the remaining connections and
@@ -14,6 +16,7 @@ join every server thread.
 """
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -26,8 +29,10 @@ from waitress.channel import HTTPChannel
 from app import STREAMS, create_app
 from app.config import ServerConfig
 
-POLL_INTERVAL_S = 0.25       # how often the network loop looks at the stop flag when idle
+POLL_INTERVAL_S = 0.25       # how often the network loop looks at the stop flag when idle, and for stalled clients
 THREAD_JOIN_TIMEOUT_S = 5.0
+
+log = logging.getLogger(__name__)
 
 
 class StyleCamServer:
@@ -64,9 +69,13 @@ class StyleCamServer:
 
     def serve_forever(self) -> None:
         """Serve until ``request_stop()``, then shut everything down in order. Call ``start()`` first."""
+        next_check = 0.0
         try:
             while not self._stop_requested.is_set():
                 wasyncore.loop(timeout=POLL_INTERVAL_S, map=self._socket_map, use_poll=True, count=1)
+                if time.monotonic() >= next_check:
+                    self._close_stalled_connections()
+                    next_check = time.monotonic() + POLL_INTERVAL_S
         finally:
             self._shut_down()
 
@@ -97,6 +106,19 @@ class StyleCamServer:
                 dispatcher.handle_close()   # also wakes a thread still waiting to send on it
         wasyncore.close_all(self._socket_map)
         self._wsgi.task_dispatcher.shutdown(timeout=THREAD_JOIN_TIMEOUT_S)
+
+    def _close_stalled_connections(self) -> None:
+        """Disconnect each client with bytes waiting for it that has taken none for ``send_timeout_s``.
+
+        Runs in the network loop's thread, which owns the connections. Closing one also wakes the server
+        thread blocked on sending to it: its stream ends and gives its slot back.
+        """
+        cutoff = time.time() - self.config.send_timeout_s        # waitress keeps last_activity in time.time()
+        for channel in list(self._socket_map.values()):
+            if isinstance(channel, HTTPChannel) and channel.total_outbufs_len and channel.last_activity < cutoff:
+                log.warning("disconnecting %s: it accepted no data for %.0f s", channel.addr[0],
+                            self.config.send_timeout_s)
+                channel.handle_close()
 
     def _serve_until(self, done: Callable[[], bool], timeout: float) -> None:
         """Keep the network loop turning so that ending streams can send their last bytes."""

@@ -9,13 +9,15 @@ import json
 import socket
 import threading
 import urllib.error
+import time
 import urllib.request
 
 import cv2
 import numpy as np
 import pytest
 
-from app.config import ServerConfig
+from app import STREAMS
+from app.config import API_RESERVED_THREADS, ServerConfig
 from app.pipeline import Pipeline
 from app.server import StyleCamServer
 from app.web import read_parts
@@ -35,6 +37,13 @@ def request(server, path, token, payload=None):
 
 def open_stream(server, token):
     return read_parts(request(server, "/stream.mjpg", token))
+
+
+def wait_until(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
 
 
 def decode(jpeg):
@@ -88,11 +97,17 @@ def test_without_the_token_the_stream_is_refused(live_server):
     assert refused.value.code == 401
 
 
-def test_a_stalled_client_holds_up_no_other_client(live_server, token):
+def stalled_client(server, token) -> socket.socket:
+    """A client that asks for the stream and then never reads it (with a tiny receive buffer)."""
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.connect(("127.0.0.1", live_server.port))
+    stalled.connect(("127.0.0.1", server.port))
     stalled.sendall(f"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+    return stalled
+
+
+def test_a_stalled_client_holds_up_no_other_client(live_server, token):
+    stalled = stalled_client(live_server, token)
     try:
         parts = open_stream(live_server, token)
         received = sum(len(next(parts)[1]) for _ in range(90))
@@ -108,6 +123,29 @@ def test_a_stalled_client_holds_up_no_other_client(live_server, token):
         assert held < received / 3, "the stalled client was sent everything anyway"
     finally:
         stalled.close()
+
+
+def test_a_stalled_clients_stream_slot_is_reclaimed_for_a_new_client(selfie_pipeline_config, token):
+    config = ServerConfig(host="127.0.0.1", port=0, token=token, threads=API_RESERVED_THREADS + 1,
+                          send_timeout_s=1.0)                        # room for one stream
+    server = StyleCamServer(config, Pipeline(selfie_pipeline_config))
+    server.start_in_thread()
+    stalled = stalled_client(server, token)
+    try:
+        streams = server.app.extensions[STREAMS]
+        wait_until(lambda: streams.count == 1)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            open_stream(server, token)
+        assert refused.value.code == 503
+        wait_until(lambda: streams.count == 0)                      # the server gave up on the stalled client
+        headers, jpeg = next(open_stream(server, token))
+        assert decode(jpeg).shape == (480, 640, 3)
+        stalled.settimeout(10)
+        while stalled.recv(1 << 20):                                # what it had been sent, then the end
+            pass
+    finally:
+        stalled.close()
+        server.stop()
 
 
 def test_shutdown_ends_streams_stops_the_pipeline_and_leaves_no_thread(selfie_pipeline_config, token):
