@@ -3,12 +3,18 @@
 The generated face is in the FFHQ aligned layout at the generator's resolution. For each tracked face
 the compositor takes the alignment transform of that face (frame -> aligned, ``detectors.alignment``),
 inverts it, and warps the generated face and a feathered face-shaped mask back onto the frame; before
-blending it moves the face's colours toward the skin it covers (mean and spread per channel in Lab,
-measured under the mask on both sides), so light and skin tone match instead of looking like a sticker.
+blending it moves the face's colours toward the skin it covers (mean and spread per channel in Lab), so
+light and skin tone match instead of looking like a sticker.
+
+The colour statistics come from skin only, on both sides: the cheeks and the forehead, at the same
+points of the aligned layout in the generated face and in the camera's face (``SKIN_REGIONS``). Measured
+under the whole mask they would count eyes, brows, mouth, glasses and beard, and a face with sunglasses
+would be given a skin as dark as its lenses.
 
 It runs for every frame, so everything that depends only on the generated face (the mask, the face's
 colour statistics, the mask's bounding box) is computed once per face by ``prepare_face``, and the
-per-frame work touches only each face's region of interest, never the full frame.
+per-frame work touches only each face's region of interest and a few hundred skin samples, never the
+full frame.
 """
 from __future__ import annotations
 
@@ -27,7 +33,13 @@ MASK_CENTER = (0.5, 0.585)
 MASK_AXES = (0.235, 0.305)
 MASK_FEATHER = 0.035          # Gaussian sigma of the soft edge, as a fraction of the size.
 STD_RATIO_LIMITS = (0.6, 1.4)  # Contrast matching is limited, so a dark or flat frame cannot wash a face out.
-MEASURE_THRESHOLD = 0.5       # Colour statistics are measured where the mask is at least this opaque.
+MEASURE_THRESHOLD = 0.5       # The face's colour range is measured where the mask is at least this opaque.
+# Skin in the FFHQ layout, as ellipses (centre x, centre y, half-width, half-height, fractions of the size):
+# both cheeks, below the eyes (and glasses) and beside the nose, above the mouth and most beards; and the
+# forehead, above the brows and below most fringes.
+SKIN_REGIONS = ((0.35, 0.65, 0.055, 0.04), (0.65, 0.65, 0.055, 0.04), (0.5, 0.335, 0.09, 0.025))
+SKIN_SAMPLE_STEP = 0.01       # Spacing of the skin samples, as a fraction of the size: about 200 samples.
+MIN_SKIN_SAMPLES = 20         # A face with fewer skin samples inside the frame is not pasted (nothing to match).
 
 
 @dataclass(frozen=True)
@@ -35,10 +47,10 @@ class PreparedFace:
     image: np.ndarray                 # BGR uint8 [R, R, 3], FFHQ layout.
     lab: np.ndarray                   # The same in OpenCV's 8-bit Lab (what gets warped and colour-matched).
     mask: np.ndarray                  # float32 [R, R] in [0, 1]: how much of the face to paste, per pixel.
-    lab_mean: np.ndarray              # float32 (3,): the face's colour inside the mask, in Lab,
+    lab_mean: np.ndarray              # float32 (3,): the face's skin colour (SKIN_REGIONS), in Lab,
     lab_std: np.ndarray               # its spread,
-    lab_low: np.ndarray               # and its 1st and 99th percentiles: how far it reaches below and above
-    lab_high: np.ndarray              # the mean (colour matching must not push those past 0 or 255).
+    lab_low: np.ndarray               # and the 1st and 99th percentiles of the whole face inside the mask:
+    lab_high: np.ndarray              # colour matching must not push those past 0 or 255.
     box: Tuple[int, int, int, int]    # x0, y0, x1, y1: where the mask is non-zero (the part worth warping).
 
 
@@ -55,6 +67,34 @@ def face_mask(size: int) -> np.ndarray:
     return mask
 
 
+def skin_points() -> np.ndarray:
+    """(N, 2) float64: the skin samples in the aligned layout, as fractions of the size (x, y)."""
+    steps = np.arange(0.0, 1.0, SKIN_SAMPLE_STEP) + SKIN_SAMPLE_STEP / 2
+    xs, ys = np.meshgrid(steps, steps)
+    inside = np.zeros(xs.shape, bool)
+    for cx, cy, ax, ay in SKIN_REGIONS:
+        inside |= ((xs - cx) / ax) ** 2 + ((ys - cy) / ay) ** 2 <= 1
+    return np.stack([xs[inside], ys[inside]], axis=1)
+
+
+SKIN_POINTS = skin_points()
+
+
+def sample_lab(bgr: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(M, 3) uint8 Lab of ``bgr`` at the pixels nearest ``points`` (N, 2), leaving out those outside it."""
+    pixels = np.rint(points).astype(int)
+    height, width = bgr.shape[:2]
+    inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
+    samples = bgr[pixels[inside, 1], pixels[inside, 0]]
+    return cv2.cvtColor(samples[:, None, :], cv2.COLOR_BGR2LAB)[:, 0, :]
+
+
+def lab_statistics(samples: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of (M, 3) Lab samples."""
+    samples = samples.astype(np.float32)
+    return samples.mean(axis=0), samples.std(axis=0)
+
+
 def prepare_face(image: np.ndarray) -> PreparedFace:
     """Everything the compositor needs about one generated face, computed once when it is generated."""
     size = image.shape[0]
@@ -62,18 +102,11 @@ def prepare_face(image: np.ndarray) -> PreparedFace:
         raise ValueError(f"expected a square BGR uint8 face, got {image.shape} {image.dtype}")
     lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
     mask = face_mask(size)
-    inside = mask >= MEASURE_THRESHOLD
-    mean, std = lab_statistics(lab, inside)
-    low, high = np.percentile(lab[inside], [1, 99], axis=0).astype(np.float32)
+    mean, std = lab_statistics(sample_lab(image, SKIN_POINTS * size))
+    low, high = np.percentile(lab[mask >= MEASURE_THRESHOLD], [1, 99], axis=0).astype(np.float32)
     ys, xs = np.nonzero(mask)
     box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
     return PreparedFace(image, lab, mask, mean, std, low, high, box)
-
-
-def lab_statistics(lab: np.ndarray, where: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation of a Lab image over the pixels where ``where`` is true."""
-    mean, std = cv2.meanStdDev(lab, mask=where.astype(np.uint8))
-    return mean.ravel().astype(np.float32), std.ravel().astype(np.float32)
 
 
 def composite(frame: np.ndarray, landmarks: Iterable[np.ndarray], face: PreparedFace) -> np.ndarray:
@@ -91,6 +124,10 @@ def paste_face(frame: np.ndarray, landmarks: np.ndarray, face: PreparedFace) -> 
     roi = region_of_interest(to_frame, face.box, frame.shape)
     if roi is None:
         return
+    skin = sample_lab(frame, transform_points(to_frame, SKIN_POINTS * size))
+    if len(skin) < MIN_SKIN_SAMPLES:
+        return
+    skin_mean, skin_std = lab_statistics(skin)
     x0, y0, x1, y1 = roi
     to_roi = to_frame - np.array([[0, 0, x0], [0, 0, y0]], np.float64)
     width, height = x1 - x0, y1 - y0
@@ -99,12 +136,6 @@ def paste_face(frame: np.ndarray, landmarks: np.ndarray, face: PreparedFace) -> 
     alpha = cv2.warpAffine(face.mask, to_roi, (width, height), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     target = frame[y0:y1, x0:x1]
-    # Skin statistics from every other pixel: the same numbers for a quarter of the conversion work.
-    sampled = np.ascontiguousarray(target[::2, ::2])
-    measured = alpha[::2, ::2] >= MEASURE_THRESHOLD
-    if not measured.any():
-        return
-    skin_mean, skin_std = lab_statistics(cv2.cvtColor(sampled, cv2.COLOR_BGR2LAB), measured)
     matched = cv2.cvtColor(cv2.transform(warped, colour_transfer(face, skin_mean, skin_std)), cv2.COLOR_LAB2BGR)
     target[:] = cv2.blendLinear(matched, target, alpha, 1 - alpha)
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.compositor import composite, face_mask, prepare_face
+from app.compositor import SKIN_REGIONS, composite, face_mask, prepare_face
 from detectors.alignment import align_face, alignment_matrix, warp_to_frame
 
 SIZE = 128
@@ -39,6 +39,20 @@ def generated(shared_file, faces_json):
     return prepare_face(crop)
 
 
+def skin_mask(size):
+    """The skin regions of the FFHQ layout (cheeks and forehead), drawn as a mask."""
+    mask = np.zeros((size, size), np.float32)
+    for cx, cy, ax, ay in SKIN_REGIONS:
+        cv2.ellipse(mask, (round(cx * size), round(cy * size)), (round(ax * size), round(ay * size)), 0, 0, 360,
+                    1.0, thickness=-1)
+    return mask
+
+
+def skin_region(frame_shape, landmarks):
+    """Where the skin of the face at ``landmarks`` is in the frame."""
+    return warp_to_frame(skin_mask(SIZE), alignment_matrix(landmarks, SIZE), frame_shape) > 0.5
+
+
 def pasted_region(frame_shape, landmarks, threshold):
     """Where the face mask, warped onto the frame, is above ``threshold``."""
     matrix = alignment_matrix(landmarks, SIZE)
@@ -57,7 +71,7 @@ def test_the_mask_is_a_soft_oval_inside_the_aligned_face():
     assert 0.05 < mask[int(SIZE * 0.585), int(SIZE * 0.265)] < 0.95  # the cheek edge: feathered
 
 
-def test_prepare_face_measures_the_face_inside_the_mask(generated):
+def test_prepare_face_keeps_the_face_its_statistics_and_the_masks_box(generated):
     assert generated.image.shape == (SIZE, SIZE, 3)
     assert generated.lab_mean.shape == generated.lab_std.shape == (3,)
     x0, y0, x1, y1 = generated.box
@@ -98,16 +112,31 @@ def test_every_face_in_view_gets_the_face(office, generated):
         assert np.abs(out.astype(int) - frame.astype(int))[inside].mean() > 5
 
 
+def test_prepare_face_measures_the_colour_of_the_skin(generated):
+    skin = lab_mean(generated.image, skin_mask(SIZE) > 0.5)
+    assert np.abs(generated.lab_mean - skin).max() < 1.5
+
+
 def test_colour_matching_moves_the_face_toward_the_skin_it_covers(office, generated):
     frame, landmarks = office
     tinted = generated.image.copy()
     tinted[:, :, 0] = np.clip(tinted[:, :, 0].astype(int) + 90, 0, 255)     # a strongly blue face
     face = prepare_face(tinted)
     out = composite(frame, landmarks[:1], face)
-    inside = pasted_region(frame.shape, landmarks[0], 0.9)
+    inside = skin_region(frame.shape, landmarks[0])
     skin, result = lab_mean(frame, inside), lab_mean(out, inside)
-    unmatched = lab_mean(tinted, face_mask(SIZE) > 0.9)
+    unmatched = lab_mean(tinted, skin_mask(SIZE) > 0.5)
     assert np.linalg.norm(result - skin) < 0.25 * np.linalg.norm(unmatched - skin)
+
+
+def test_colour_matching_follows_the_skin_not_sunglasses_over_it(shared_file, faces_json, generated):
+    frame, [landmarks] = photo_and_landmarks(shared_file, faces_json, "runner_sunglasses.png")
+    out = composite(frame, [landmarks], generated)
+    inside = skin_region(frame.shape, landmarks)
+    skin, result = lab_mean(frame, inside), lab_mean(out, inside)
+    unmatched = lab_mean(generated.image, skin_mask(SIZE) > 0.5)
+    # Matched to all that the mask covers, the dark lenses included, the skin would come out far too dark.
+    assert np.linalg.norm(result - skin) < 0.1 * np.linalg.norm(unmatched - skin)
 
 
 def test_a_dark_frame_gets_a_dark_face_with_its_shadows_not_clipped_to_black(office, generated):
