@@ -7,10 +7,12 @@ that says what is wrong and what to do, and a non-zero exit code, never a traceb
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 from pathlib import Path
-from typing import List, Optional
+from types import FrameType
+from typing import Callable, List, Optional
 from urllib.parse import quote, urlsplit
 
 import click
@@ -114,11 +116,31 @@ def serve(source: str, weights_name: str, device: str, host: str, port: int, tok
             raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}; is StyleCam already "
                                        f"running? Pick another --port") from None
         server.start()
+    stop_signals = StopSignals(server.request_stop)
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: server.request_stop())
+        signal.signal(signum, stop_signals)
     announce(config, server.port, pipeline)
     server.serve_forever()
     click.echo("StyleCam stopped.")
+
+
+class StopSignals:
+    """The Ctrl-C and SIGTERM handler: the first signal stops StyleCam cleanly; another one while it is
+    stopping (when, say, a camera driver hangs) quits at once, without waiting for anything."""
+
+    def __init__(self, request_stop: Callable[[], None], quit_now: Callable[[int], None] = os._exit) -> None:
+        self.request_stop = request_stop
+        self.quit_now = quit_now
+        self.stopping = False
+
+    def __call__(self, signum: int, frame: Optional[FrameType] = None) -> None:
+        if self.stopping:
+            click.echo("Quitting at once.", err=True)
+            self.quit_now(128 + signum)          # the shell's convention for "ended by this signal"
+            return
+        self.stopping = True
+        click.echo("Stopping... (press Ctrl-C again to quit at once)", err=True)
+        self.request_stop()
 
 
 def announce(config: ServerConfig, port: int, pipeline) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -35,7 +34,7 @@ from app.projection_targets import DETECT_WIDTH, FaceFinder, NoFaceFound, Target
 from app.projections import ProjectionStore, default_projections_dir
 from app.projectors import make_projector
 from app.sources import parse_source
-from app.worker import Worker
+from app.worker import Worker, stop_workers
 from detectors import Detector, create_detector
 
 
@@ -191,15 +190,15 @@ class Pipeline:
         for worker in self._workers:
             worker.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop every thread (waiting up to ``timeout`` seconds in all), release the camera, close ``frames``."""
-        for worker in self._workers:
-            worker.request_stop()
+    def stop(self, timeout: float = 5.0) -> List[str]:
+        """Stop every thread, each within ``timeout`` seconds of its own; release the camera, close ``frames``.
+
+        Returns the names of the threads that did not stop in time, each of which is also logged: daemon
+        threads, stuck in a driver or a library call, that end with the process.
+        """
         for buffer in (self._captured, self._detected, self._params_buffer, self._generated, self.frames):
             buffer.close()
-        deadline = time.monotonic() + timeout
-        for worker in self._workers:
-            worker.stop(max(deadline - time.monotonic(), 0.0))
+        return stop_workers(self._workers, timeout)
 
     def __enter__(self) -> "Pipeline":
         self.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
 from app.buffers import LatestBuffer
 
@@ -96,3 +96,15 @@ class Worker:
         self.error = f"{self.name.replace('stylecam-', '')} failed: {error}"
         self.failures.failed(error)
 
+
+
+def stop_workers(workers: Sequence[Worker], timeout: float = 5.0) -> List[str]:
+    """Ask every worker to stop, then give each ``timeout`` seconds of its own to end.
+
+    All are asked first, so that they wind down together; each then has a budget of its own, so one
+    stuck thread cannot use up the time of those after it. Returns the names of the threads still
+    running (``Worker.stop`` logs each).
+    """
+    for worker in workers:
+        worker.request_stop()
+    return [worker.name for worker in workers if not worker.stop(timeout)]

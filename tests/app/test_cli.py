@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import stylegan2
 import weights
 from app import PROJECT_ROOT
-from app.cli import cli
+from app.cli import StopSignals, cli
 
 
 @pytest.fixture
@@ -188,6 +188,15 @@ def test_serve_refuses_a_token_and_no_token_together(serve_args):
     result = run(*serve_args, "--token", "abc", "--no-token")
     assert result.exit_code == 2
     assert "contradict" in result.output
+
+
+def test_the_first_ctrl_c_stops_cleanly_and_a_second_one_quits_at_once():
+    requests, exits = [], []
+    handler = StopSignals(lambda: requests.append("stop"), quit_now=exits.append)
+    handler(signal.SIGINT)
+    assert (requests, exits) == (["stop"], [])
+    handler(signal.SIGINT)                          # while the shutdown is still under way
+    assert (requests, exits) == (["stop"], [128 + signal.SIGINT])
 
 
 @pytest.mark.slow

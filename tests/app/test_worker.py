@@ -1,10 +1,12 @@
 """The stage thread: a failing item is reported and the next one tried; a failure on every frame is
-logged once in a while, not once a frame."""
+logged once in a while, not once a frame; at shutdown each thread gets a join budget of its own."""
 import logging
+import threading
+import time
 
 import pytest
 
-from app.worker import FailureLog, Worker
+from app.worker import FailureLog, Worker, stop_workers
 
 
 class FakeClock:
@@ -68,3 +70,44 @@ def test_the_next_report_says_how_many_failures_went_unreported(clock, caplog):
         failures.failed(RuntimeError("detector crashed"))
     assert [record.getMessage() for record in caplog.records] == [
         "stylecam-detection failed", "stylecam-detection failed (and 29 more times since the last report)"]
+
+
+class Stuck(Worker):
+    """A thread stuck in a call that ignores the stop request, until the test lets it go."""
+
+    name = "stylecam-stuck"
+
+    def __init__(self):
+        super().__init__()
+        self.let_go = threading.Event()
+
+    def run(self):
+        self.let_go.wait()
+
+
+class SlowToStop(Worker):
+    """A thread that takes ``linger_s`` to wind down once asked to stop."""
+
+    name = "stylecam-slow"
+
+    def __init__(self, linger_s):
+        super().__init__()
+        self.linger_s = linger_s
+
+    def run(self):
+        self._stop.wait()
+        time.sleep(self.linger_s)
+
+
+def test_a_stuck_thread_does_not_use_up_the_stop_time_of_the_next_one(caplog):
+    stuck, slow = Stuck(), SlowToStop(linger_s=0.7)   # ends within 0.5 s of its own turn, not 0.5 s in all
+    for worker in (stuck, slow):
+        worker.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.worker"):
+            still_running = stop_workers([stuck, slow], timeout=0.5)
+    finally:
+        stuck.let_go.set()
+        stuck.stop()
+    assert still_running == ["stylecam-stuck"]
+    assert [record.getMessage() for record in caplog.records] == ["stylecam-stuck did not stop within 0.5 s"]
