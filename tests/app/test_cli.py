@@ -190,6 +190,56 @@ def test_serve_refuses_a_token_and_no_token_together(serve_args):
     assert "contradict" in result.output
 
 
+class ServerThatReturnsAtOnce:
+    """Stands in for StyleCamServer: keeps the settings it was given, serves nothing, returns at once."""
+
+    started = []
+
+    def __init__(self, config, pipeline):
+        self.config = config
+        self.port = 5123
+        ServerThatReturnsAtOnce.started.append(self)
+
+    def start(self):
+        pass
+
+    def request_stop(self):
+        pass
+
+    def serve_forever(self):
+        pass
+
+
+@pytest.fixture
+def serve_without_serving(serve_args, monkeypatch):
+    """Run ``serve`` up to the printed link, with the real pipeline (not started) and no server or signals."""
+    monkeypatch.delenv("STYLECAM_TOKEN", raising=False)
+    monkeypatch.setattr("app.server.StyleCamServer", ServerThatReturnsAtOnce)
+    monkeypatch.setattr("app.cli.signal.signal", lambda *_: None)      # leave pytest's own Ctrl-C alone
+    ServerThatReturnsAtOnce.started.clear()
+
+    def serve(*options):
+        result = run(*serve_args, *options)
+        assert result.exit_code == 0, result.output
+        return result, ServerThatReturnsAtOnce.started[-1].config
+
+    return serve
+
+
+def test_serve_without_a_token_makes_a_random_one_and_prints_it_in_the_link(serve_without_serving):
+    result, config = serve_without_serving()
+    printed = re.search(r"http://127\.0\.0\.1:5123/\?token=([A-Za-z0-9_-]+)", result.output)
+    assert printed and printed[1] == config.token and len(config.token) >= 40
+    assert serve_without_serving()[1].token != config.token          # a new one every start
+
+
+def test_serve_with_no_token_warns_that_anyone_can_watch(serve_without_serving):
+    result, config = serve_without_serving("--no-token")
+    assert config.token is None
+    assert "http://127.0.0.1:5123/\n" in result.output and "?token=" not in result.output
+    assert "warning: no access token (--no-token): anyone who can reach port 5123 can watch" in result.stderr
+
+
 def test_the_first_ctrl_c_stops_cleanly_and_a_second_one_quits_at_once():
     requests, exits = [], []
     handler = StopSignals(lambda: requests.append("stop"), quit_now=exits.append)
