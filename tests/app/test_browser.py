@@ -33,11 +33,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 RECENT_PARTS = 90       # parts the recorder keeps: three seconds of stream
 SAME_IMAGE = 3.0        # mean absolute difference below which a grab and a part are the same frame
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 GRAB_STREAM_IMAGE = """() => {
     const img = document.getElementById("stream");
@@ -47,6 +43,12 @@ GRAB_STREAM_IMAGE = """() => {
     canvas.getContext("2d").drawImage(img, 0, 0);
     return canvas.toDataURL("image/png");
 }"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium(missing):
+    if not CHROMIUM.exists():
+        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
