@@ -36,6 +36,8 @@ MAX_TRACK_AGE_S = 0.5               # Faces found longer than this before the fr
 class EncodedFrame:
     jpeg: bytes              # The composited frame, JPEG-encoded once for every client.
     version: int             # Version of the captured frame it shows (in the capture buffer).
+    faces_version: int       # Version of the captured frame the pasted faces were found in: ``version``
+                             # whenever detection keeps up, an earlier one when it falls behind, 0 for none.
     params_version: int      # Version of the params its face was generated from; 0 before the first face.
     timestamp: float         # Wall-clock time (time.time()) when it was encoded.
 
@@ -75,15 +77,16 @@ class CompositingWorker(Worker):
         detection = self.detection_for(version, frame.timestamp)
         if detection is not None and detection.frame_version >= version:
             version, frame = detection.frame_version, detection.frame     # Faces found in this very frame.
-        tracks = self.recent_tracks(detection, frame)
+        if detection is not None and frame.timestamp - detection.frame.timestamp > MAX_TRACK_AGE_S:
+            detection = None            # Its faces would be pasted where the heads no longer are.
         newest = self.faces.latest()
         generated: Optional[GeneratedFace] = newest[1] if newest else None
         try:
-            image = self.paste(frame.image, tracks, generated)
+            image = self.paste(frame.image, detection.tracks if detection else [], generated)
         except Exception:
-            self.publish(frame.image, version, generated)       # The camera's frame: the stream goes on.
+            self.publish(frame.image, version, 0, generated)     # The camera's frame: the stream goes on.
             raise
-        self.publish(image, version, generated)
+        self.publish(image, version, detection.frame_version if detection else 0, generated)
 
     def detection_for(self, version: int, captured_at: float) -> Optional[DetectionResult]:
         """The detection result of frame ``version`` (or a newer one) if it arrives by the time the next
@@ -100,13 +103,6 @@ class CompositingWorker(Worker):
             now = time.monotonic()
         return self._detection
 
-    @staticmethod
-    def recent_tracks(detection: Optional[DetectionResult], frame: CapturedFrame) -> List[Track]:
-        """The detection's faces, unless they were found too long before ``frame`` to be where it shows them."""
-        if detection is None or frame.timestamp - detection.frame.timestamp > MAX_TRACK_AGE_S:
-            return []
-        return detection.tracks
-
     def paste(self, image: np.ndarray, tracks: List[Track], generated: Optional[GeneratedFace]) -> np.ndarray:
         if generated is None or generated.face is None or not tracks:
             return image
@@ -115,13 +111,14 @@ class CompositingWorker(Worker):
         self.compositing_ms.add((time.perf_counter() - started) * 1000)
         return image
 
-    def publish(self, image: np.ndarray, version: int, generated: Optional[GeneratedFace]) -> None:
+    def publish(self, image: np.ndarray, version: int, faces_version: int,
+                generated: Optional[GeneratedFace]) -> None:
         started = time.perf_counter()
         ok, jpeg = cv2.imencode(".jpg", image, self.encode_options)
         if not ok:
             raise RuntimeError("JPEG encoding failed")
         self.encoding_ms.add((time.perf_counter() - started) * 1000)
         params_version = generated.params_version if generated is not None else 0
-        self.output.put(EncodedFrame(jpeg.tobytes(), version, params_version, time.time()))
+        self.output.put(EncodedFrame(jpeg.tobytes(), version, faces_version, params_version, time.time()))
         self.shown_version = version
         self.fps.tick()

@@ -74,11 +74,13 @@ class MjpegStream:
 
 
 def multipart_part(frame) -> bytes:
-    """One part of the stream; the headers say which camera frame it shows, with which params' face."""
+    """One part of the stream; the headers say which camera frame it shows, the frame whose detected faces
+    it pastes at, and which params' face it pastes."""
     headers = (f"--{BOUNDARY}\r\n"
                f"Content-Type: image/jpeg\r\n"
                f"Content-Length: {len(frame.jpeg)}\r\n"
                f"X-Frame-Version: {frame.version}\r\n"
+               f"X-Faces-Version: {frame.faces_version}\r\n"
                f"X-Params-Version: {frame.params_version}\r\n"
                f"X-Timestamp: {frame.timestamp:.6f}\r\n\r\n")
     return headers.encode("ascii") + frame.jpeg + b"\r\n"
@@ -125,4 +127,5 @@ def snapshot() -> Response:
     _, frame = newest
     return Response(frame.jpeg, mimetype="image/jpeg",
                     headers={"Cache-Control": "no-store", "X-Frame-Version": str(frame.version),
+                             "X-Faces-Version": str(frame.faces_version),
                              "X-Params-Version": str(frame.params_version)})

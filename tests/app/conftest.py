@@ -91,6 +91,7 @@ class StandInPipeline:
         image = np.full((48, 64, 3), shade, np.uint8)
         captured_version = 100 + self.frames.version      # the camera's count, unlike the buffer's
         frame = EncodedFrame(jpeg=cv2.imencode(".jpg", image)[1].tobytes(), version=captured_version,
+                             faces_version=captured_version - 1,      # as when detection is a frame behind
                              params_version=self.params_version, timestamp=time.time())
         self.frames.put(frame)
         return frame
@@ -215,7 +216,9 @@ class SelfieClip:
     """The selfie clip as the pipeline reads it, and the faces YuNet finds in each frame (faces.json).
 
     ``X-Frame-Version`` n is the clip's frame (n - 1) modulo its length (the source loops), so a test
-    can rebuild what any streamed frame should show: that camera frame with a given face pasted on.
+    can rebuild what any streamed frame should show: that camera frame with a given face pasted on at
+    the faces found in the clip's frame of its ``X-Faces-Version`` (the same frame, unless detection fell
+    behind the camera).
     """
 
     KEPT_FRAMES = 64
@@ -234,7 +237,8 @@ class SelfieClip:
         return (frame_version - 1) % self.frame_count
 
     def has_face(self, frame_version: int) -> bool:
-        return bool(self.landmarks[self.index(frame_version)])
+        """Whether YuNet finds a face in the clip's frame of that version (0: none was looked for)."""
+        return frame_version > 0 and bool(self.landmarks[self.index(frame_version)])
 
     def camera_frame(self, frame_version: int) -> np.ndarray:
         """The clip's frame, decoded in order like the pipeline does; the most recent ones are kept."""
@@ -252,15 +256,17 @@ class SelfieClip:
                     self._decoded.popitem(last=False)
         return self._decoded[index]
 
-    def distances(self, shown: np.ndarray, frame_version: int, faces: List[PreparedFace]) -> List[float]:
-        """How far ``shown`` is from the camera frame with each of ``faces`` pasted on, over the pixels
-        where those candidates differ (mean absolute difference, summed over channels).
+    def distances(self, shown: np.ndarray, frame_version: int, faces_version: int,
+                  faces: List[PreparedFace]) -> List[float]:
+        """How far ``shown`` (a streamed frame with those ``X-Frame-Version`` and ``X-Faces-Version``) is
+        from that camera frame with each of ``faces`` pasted on at the faces found in the faces frame, over
+        the pixels where those candidates differ (mean absolute difference, summed over channels).
 
         Compared at a quarter of the size: the pipeline pastes at tracked (smoothed) landmarks, a few
         pixels off the raw ones used here, and that must not count as a different face.
         """
         camera = self.camera_frame(frame_version)
-        landmarks = self.landmarks[self.index(frame_version)]
+        landmarks = self.landmarks[self.index(faces_version)]
         candidates = [shrink(composite(camera, landmarks, face)) for face in faces]
         differs = np.zeros(candidates[0].shape[:2], bool)
         for other in candidates[1:]:
@@ -269,11 +275,11 @@ class SelfieClip:
         shown = shrink(shown)
         return [float(np.abs(shown - candidate).sum(axis=2)[differs].mean()) for candidate in candidates]
 
-
-    def face_shown(self, shown: List[Tuple[int, np.ndarray]], faces: List[PreparedFace]) -> Optional[int]:
-        """Which of ``faces`` the (frame version, image) pairs show: the index of the candidate that is
-        clearly nearest over all of them, or None if none is."""
-        totals = np.sum([self.distances(image, version, faces) for version, image in shown], axis=0)
+    def face_shown(self, shown: List[Tuple[int, int, np.ndarray]], faces: List[PreparedFace]) -> Optional[int]:
+        """Which of ``faces`` the (frame version, faces version, image) triples of streamed frames show: the
+        index of the candidate that is clearly nearest over all of them, or None if none is."""
+        totals = np.sum([self.distances(image, frame_version, faces_version, faces)
+                         for frame_version, faces_version, image in shown], axis=0)
         best = int(np.argmin(totals))
         clearly = all(totals[best] < CLEARLY_NEARER * total for index, total in enumerate(totals) if index != best)
         return best if clearly else None

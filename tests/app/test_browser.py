@@ -72,7 +72,7 @@ def stream_image(page) -> np.ndarray:
 
 
 class StreamRecorder:
-    """Reads /stream.mjpg in a thread and keeps the recent parts: (frame version, params version, jpeg)."""
+    """Reads /stream.mjpg in a thread and keeps the recent parts: (frame, faces and params version, jpeg)."""
 
     def __init__(self, server, token) -> None:
         request = urllib.request.Request(f"http://127.0.0.1:{server.port}/stream.mjpg",
@@ -86,20 +86,21 @@ class StreamRecorder:
     def _record(self) -> None:
         with self._response:
             for headers, jpeg in read_parts(self._response):
-                self.parts.append((int(headers["X-Frame-Version"]), int(headers["X-Params-Version"]), jpeg))
+                self.parts.append((int(headers["X-Frame-Version"]), int(headers["X-Faces-Version"]),
+                                   int(headers["X-Params-Version"]), jpeg))
                 if self._stop.is_set():
                     return
 
     def identify(self, shown: np.ndarray):
-        """The recorded part the page's image is: (frame version, params version). Compared at a
-        quarter of the size, which JPEG decodes fastest, and which is plenty to tell frames apart."""
+        """The recorded part the page's image is: (frame version, faces version, params version). Compared
+        at a quarter of the size, which JPEG decodes fastest, and which is plenty to tell frames apart."""
         small = shrink(shown)
-        distance, frame_version, params_version = min(
+        distance, *versions = min(
             (np.abs(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_REDUCED_COLOR_4) - small).mean(),
-             frame_version, params_version)
-            for frame_version, params_version, jpeg in list(self.parts))
+             frame_version, faces_version, params_version)
+            for frame_version, faces_version, params_version, jpeg in list(self.parts))
         assert distance < SAME_IMAGE, "the page shows no frame of the recent stream"
-        return frame_version, params_version
+        return tuple(versions)
 
     def close(self) -> None:
         """Stop at the next part (the stream is live, so that comes within a frame)."""
@@ -115,14 +116,14 @@ def recorder(live_server, token):
 
 
 def grab_faces(page, recorder, selfie, min_params_version=0, count=5):
-    """A few grabs of the page's image on clip frames with a face, made from params ``min_params_version``
-    or newer: (frame version, image)."""
+    """A few grabs of the page's image with a face pasted on, made from params ``min_params_version`` or
+    newer: (frame version, faces version, image)."""
     grabs = []
     for _ in range(count * 4):
         shown = stream_image(page)
-        frame_version, params_version = recorder.identify(shown)
-        if selfie.has_face(frame_version) and params_version >= min_params_version:
-            grabs.append((frame_version, shown))
+        frame_version, faces_version, params_version = recorder.identify(shown)
+        if selfie.has_face(faces_version) and params_version >= min_params_version:
+            grabs.append((frame_version, faces_version, shown))
             if len(grabs) == count:
                 return grabs
         page.wait_for_timeout(150)

@@ -68,11 +68,12 @@ class Stage:
         self.detections.put(DetectionResult(frame, self.captured.version, tracks))
 
     def next_shown(self):
-        """The next encoded frame: (captured version it shows, decoded image)."""
+        """The next encoded frame: (captured version it shows, version whose faces it pastes, decoded image)."""
         got = self.output.get_newer(self.shown, timeout=30)
         assert got is not None, "no frame was shown"
         self.shown, encoded = got
-        return encoded.version, cv2.imdecode(np.frombuffer(encoded.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        image = cv2.imdecode(np.frombuffer(encoded.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        return encoded.version, encoded.faces_version, image
 
     def as_camera_gave_it(self) -> np.ndarray:
         return cv2.imdecode(cv2.imencode(".jpg", self.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1],
@@ -103,8 +104,8 @@ def test_a_frame_waits_for_its_own_detection_when_it_comes_within_a_frame_interv
     stage = make_stage(camera_fps=0.5)          # a frame interval of 2 s: detection always keeps up
     frame = stage.capture()
     stage.detect(frame)                         # arrives while the worker waits
-    version, shown = stage.next_shown()
-    assert version == 1 and stage.face_pasted(shown)
+    version, faces_version, shown = stage.next_shown()
+    assert version == faces_version == 1 and stage.face_pasted(shown)
 
 
 def test_every_frame_is_shown_when_detection_falls_behind_with_the_newest_faces(make_stage):
@@ -113,8 +114,8 @@ def test_every_frame_is_shown_when_detection_falls_behind_with_the_newest_faces(
     assert stage.next_shown()[0] == 1
     for expected in (2, 3, 4):                  # detection never comes back with these frames
         stage.capture()
-        version, shown = stage.next_shown()
-        assert version == expected and stage.face_pasted(shown)
+        version, faces_version, shown = stage.next_shown()
+        assert (version, faces_version) == (expected, 1) and stage.face_pasted(shown)
 
 
 def test_faces_found_too_long_before_a_frame_are_not_pasted_on_it(make_stage):
@@ -122,8 +123,8 @@ def test_faces_found_too_long_before_a_frame_are_not_pasted_on_it(make_stage):
     stage.detect(stage.capture(timestamp=time.monotonic() - 2 * MAX_TRACK_AGE_S))
     stage.next_shown()
     stage.capture()
-    version, shown = stage.next_shown()
-    assert version == 2 and np.array_equal(shown, stage.as_camera_gave_it())
+    version, faces_version, shown = stage.next_shown()
+    assert (version, faces_version) == (2, 0) and np.array_equal(shown, stage.as_camera_gave_it())
 
 
 def test_a_frame_whose_compositing_fails_is_shown_as_the_camera_gave_it(make_stage, monkeypatch):
@@ -133,7 +134,7 @@ def test_a_frame_whose_compositing_fails_is_shown_as_the_camera_gave_it(make_sta
     monkeypatch.setattr("app.compositing.composite", broken_composite)
     stage = make_stage(camera_fps=0.5)
     stage.detect(stage.capture())
-    version, shown = stage.next_shown()
-    assert version == 1 and np.array_equal(shown, stage.as_camera_gave_it())
+    version, faces_version, shown = stage.next_shown()
+    assert (version, faces_version) == (1, 0) and np.array_equal(shown, stage.as_camera_gave_it())
     stage.stop()
     assert stage.worker.error == "compositing failed: warp failed"

@@ -8,8 +8,8 @@ import errno
 import json
 import socket
 import threading
-import urllib.error
 import time
+import urllib.error
 import urllib.request
 
 import cv2
@@ -51,14 +51,14 @@ def decode(jpeg):
 
 
 def parts_showing(parts, params_version, selfie, count=3, limit=300):
-    """The first ``count`` streamed frames made from ``params_version`` (or newer) on clip frames with a
-    face, as (frame version, image)."""
+    """The first ``count`` streamed frames made from ``params_version`` (or newer) with a face pasted on, as
+    (frame version, faces version, image)."""
     found = []
     for _ in range(limit):
         headers, jpeg = next(parts)
-        version = int(headers["X-Frame-Version"])
-        if int(headers["X-Params-Version"]) >= params_version and selfie.has_face(version):
-            found.append((version, decode(jpeg)))
+        faces_version = int(headers["X-Faces-Version"])
+        if int(headers["X-Params-Version"]) >= params_version and selfie.has_face(faces_version):
+            found.append((int(headers["X-Frame-Version"]), faces_version, decode(jpeg)))
             if len(found) == count:
                 return found
     raise AssertionError(f"too few frames showed params version {params_version} within {limit} frames")

@@ -51,6 +51,7 @@ def test_snapshot_is_the_newest_frame(client, pipeline):
     assert answer.mimetype == "image/jpeg"
     assert answer.data == newest.jpeg
     assert answer.headers["X-Frame-Version"] == str(newest.version)
+    assert answer.headers["X-Faces-Version"] == str(newest.faces_version)
 
 
 def test_the_stream_is_multipart_and_starts_with_the_newest_frame(open_stream, pipeline):
@@ -64,6 +65,7 @@ def test_the_stream_is_multipart_and_starts_with_the_newest_frame(open_stream, p
     assert jpeg == newest.jpeg
     assert headers["Content-Type"] == "image/jpeg"
     assert headers["X-Frame-Version"] == str(newest.version)
+    assert headers["X-Faces-Version"] == str(newest.faces_version)
     assert headers["X-Params-Version"] == "1"
 
 
