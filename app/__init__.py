@@ -17,7 +17,8 @@ STREAMS = "stylecam.streams"
 
 def create_app(config: ServerConfig, pipeline) -> Flask:
     """The Flask app over a ``Pipeline`` (or anything with its interface: ``versioned_params()``,
-    ``update_params()``, ``frames``, ..., and for projection ``projections``, ``projection_jobs``, ``face_finder`` and ``camera_target()``).
+    ``update_params()``, ``frames``, ..., and for projection ``projections``, ``projection_jobs``,
+    ``face_finder`` and ``camera_target()``).
 
     The app never starts or stops the pipeline: whoever made it owns it (``app.server.StyleCamServer``).
     """

@@ -69,7 +69,8 @@ def test_a_video_file_url_is_paced_by_the_rate_the_capture_reports_and_loops(sha
 
 
 def test_a_video_file_urls_password_never_appears_in_its_description():
-    assert parse_source("https://me:hunter2@example.org/clip.mp4").describe() == "https://me:***@example.org/clip.mp4"
+    source = parse_source("https://me:hunter2@example.org/clip.mp4")
+    assert source.describe() == "https://me:***@example.org/clip.mp4"
 
 
 def test_a_stream_password_never_appears_in_its_description():
