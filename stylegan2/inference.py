@@ -7,7 +7,11 @@ less work, because on a CPU nearly all the time goes into the convolutions and i
   Winograd weights, transposed and channels-last weights, FIR filters. A cache entry is rebuilt when its
   source tensor is modified in place, replaced, or moved.
 - Demodulation, noise, bias, activation gain and clamping are applied in one pass over the output, with
-  the gain folded into the other factors (lrelu(a) * g == lrelu(a * g) for g > 0).
+  the gain folded into the other factors (lrelu(a) * g == lrelu(a * g) for g > 0). For a single sample
+  whose weight is smaller than its activations (the high resolutions), styles and demodulation are folded
+  into the weight and the bias into the convolution instead, which saves a pass over the output.
+- Convolutions of a few pixels (4x4 and 8x8, one sample) run as one matrix product (im2col; for the
+  upsampling ones, col2im), where oneDNN's direct kernels are slow.
 - 3x3 convolutions with many channels at 16x16 and above use Winograd's F(4x4, 3x3) algorithm:
   2.25 instead of 9 multiplications per output; the same result up to float rounding (differences of
   about 1e-5 of the output range).
@@ -34,6 +38,7 @@ _WINOGRAD_OUTPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_AT, dtype=torch.f
 WINOGRAD_MIN_CHANNELS = 256     # Below this the tile transforms cost more than the multiplications saved.
 WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost more memory traffic.
 PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
+MATRIX_PRODUCT_MAX_PIXELS = 64     # Up to 64 input pixels (8x8, one sample) a conv is faster as a matrix product.
 
 _INPLACE_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda x: x,
@@ -114,9 +119,14 @@ def output_pass(y: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, noise:
     The caller folds the activation gain into scale, bias and noise; all must broadcast to `out`.
     """
     torch.addcmul(bias, y, scale, out=out)
+    return activate_(out, noise, activation, clamp)
+
+
+def activate_(x: torch.Tensor, noise: Optional[torch.Tensor], activation: str, clamp: Optional[float]) -> torch.Tensor:
+    """x = clamp(act(x + noise)) in place: the end of `output_pass`, for a convolution that applied scale and bias."""
     if noise is not None:
-        out.add_(noise)
-    _INPLACE_ACTIVATIONS[activation](out)
+        x.add_(noise)
+    _INPLACE_ACTIVATIONS[activation](x)
     if clamp is not None:
-        out.clamp_(-clamp, clamp)
-    return out
+        x.clamp_(-clamp, clamp)
+    return x

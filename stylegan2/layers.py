@@ -4,7 +4,7 @@ Parameter and buffer names match NVlabs stylegan2-ada-pytorch so that its state 
 Weights are stored unscaled ("equalised learning rate"): each layer multiplies by its gain when it runs.
 """
 import math
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -120,17 +120,52 @@ class SynthesisLayer(torch.nn.Module):
             inference.output_pass(y, scale.view(batch_size, 1, 1, 1, 1, -1), bias, noise,
                                   self.activation, self.conv_clamp, out=out)
             return out.view(batch_size, self.resolution, self.resolution, -1).permute(0, 3, 1, 2)
-        if self.up == 1:
-            weight = self.cache.get("channels_last", self.weight, _channels_last)
-            y = _modulated_conv(F.conv2d, x, weight, styles, padding=self.weight.shape[-1] // 2)
+        if batch_size * x.shape[2] * x.shape[3] <= inference.MATRIX_PRODUCT_MAX_PIXELS:
+            y = self._conv_as_matrix_product(x * styles.view(batch_size, -1, 1, 1))
+        elif _weight_is_smaller(x, self.weight):
+            # Fold the styles and the demodulation into the weight and the bias into the convolution: the
+            # output pass is then left only noise and activation.
+            factors = scale.view(-1, 1) * styles.view(1, -1)  # [O, C]
+            factors = factors if self.up == 1 else factors.t()  # the transposed weight is [C, O, k, k]
+            y = self._conv(x, self._conv_weight() * factors[:, :, None, None], bias)
+            return inference.activate_(y, noise, self.activation, self.conv_clamp)
         else:
-            transposed = self.cache.get("transposed", self.weight, lambda w: _channels_last(w.transpose(0, 1)))
-            y = _modulated_conv(F.conv_transpose2d, x, transposed, styles, stride=2, weight_in_dim=0)
-            lowpass = self.cache.get("lowpass", self.resample_filter,
-                                     lambda f: (f * 4).flip([0, 1]).expand(self.out_channels, 1, 4, 4).contiguous())
-            y = F.conv2d(y, lowpass, padding=1, groups=self.out_channels)
+            y = self._conv(x * styles.view(batch_size, -1, 1, 1), self._conv_weight())
         return inference.output_pass(y, scale.view(batch_size, -1, 1, 1), bias.view(1, -1, 1, 1), noise,
                                      self.activation, self.conv_clamp, out=y)
+
+    def _conv_weight(self) -> torch.Tensor:
+        """The weight `_conv` takes, channels-last: [O, C, k, k], or transposed to [C, O, k, k] for up=2."""
+        if self.up == 1:
+            return self.cache.get("channels_last", self.weight, _channels_last)
+        return self.cache.get("transposed", self.weight, lambda w: _channels_last(w.transpose(0, 1)))
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """'Same' convolution, or for up=2 the stride-2 transposed convolution followed by the low-pass filter."""
+        if self.up == 1:
+            return F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2)
+        return self._lowpass(F.conv_transpose2d(x, weight, stride=2), bias)
+
+    def _lowpass(self, y: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The upsampling's low-pass filter, which also trims the transposed convolution's extra pixel."""
+        lowpass = self.cache.get("lowpass", self.resample_filter,
+                                 lambda f: (f * 4).flip([0, 1]).expand(self.out_channels, 1, 4, 4).contiguous())
+        return F.conv2d(y, lowpass, bias, padding=1, groups=self.out_channels)
+
+    def _conv_as_matrix_product(self, x: torch.Tensor) -> torch.Tensor:
+        """`_conv` of a small input as one matrix product: oneDNN's direct kernels are slow on a few pixels."""
+        batch_size, in_channels, height, width = x.shape
+        kernel = self.weight.shape[-1]
+        if self.up == 1:
+            matrix = self.cache.get("matrix", self.weight, lambda w: w.reshape(w.shape[0], -1))  # [O, C*k*k]
+            columns = F.unfold(x, kernel, padding=kernel // 2)  # [N, C*k*k, H*W]
+            return torch.matmul(matrix, columns).view(batch_size, -1, height, width)
+        matrix = self.cache.get("matrix", self.weight,
+                                lambda w: w.transpose(0, 1).reshape(in_channels, -1).t().contiguous())  # [O*k*k, C]
+        patches = torch.matmul(matrix, x.reshape(batch_size, in_channels, height * width))  # [N, O*k*k, H*W]
+        # The transposed convolution: each input pixel's output patch, overlap-added two pixels apart.
+        y = F.fold(patches, (2 * height + kernel - 2, 2 * width + kernel - 2), kernel, stride=2)
+        return self._lowpass(y)
 
 
 class ToRGBLayer(torch.nn.Module):
@@ -154,7 +189,10 @@ class ToRGBLayer(torch.nn.Module):
         styles = self.affine(w) * self.weight_gain
         if fast:
             weight = self.cache.get("channels_last", self.weight, _channels_last)
-            y = _modulated_conv(F.conv2d, x, weight, styles).add_(self.bias.view(1, -1, 1, 1))
+            if _weight_is_smaller(x, weight):
+                y = F.conv2d(x, weight * styles.view(1, -1, 1, 1), self.bias)
+            else:
+                y = F.conv2d(x * styles.view(*styles.shape, 1, 1), weight, self.bias)
             return y.clamp_(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else y
         x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
         return ops.bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
@@ -165,15 +203,6 @@ def _channels_last(weight: torch.Tensor) -> torch.Tensor:
     return weight.contiguous(memory_format=torch.channels_last)
 
 
-def _modulated_conv(conv: Callable, x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
-                    weight_in_dim: int = 1, **conv_kwargs) -> torch.Tensor:
-    """conv(x * styles, weight): scales the weight's input channels instead when that is less work.
-
-    That is a single sample whose weight has fewer elements than its activations (high resolutions).
-    """
-    batch_size, in_channels = styles.shape
-    if batch_size == 1 and weight.numel() < x.numel():
-        shape = [1] * weight.ndim
-        shape[weight_in_dim] = in_channels
-        return conv(x, weight * styles.view(shape), **conv_kwargs)
-    return conv(x * styles.view(batch_size, in_channels, 1, 1), weight, **conv_kwargs)
+def _weight_is_smaller(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether to modulate the weight rather than the activations: one sample, whose weight has fewer elements."""
+    return x.shape[0] == 1 and weight.numel() < x.numel()

@@ -1,10 +1,12 @@
 """The CPU inference building blocks, against the plain PyTorch operations they replace."""
 import copy
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from stylegan2 import inference
+from stylegan2.layers import SynthesisLayer
 
 
 def test_winograd_conv3x3_matches_modulated_conv2d():
@@ -22,6 +24,25 @@ def test_winograd_accepts_channels_last_input():
     plain = inference.winograd_conv3x3(x, u, styles)
     channels_last = inference.winograd_conv3x3(x.contiguous(memory_format=torch.channels_last), u, styles)
     assert torch.equal(plain, channels_last)
+
+
+@pytest.mark.parametrize("up", [1, 2])
+@pytest.mark.parametrize("input_size, batch_size", [
+    (4, 1),   # a few pixels: one matrix product
+    (16, 1),  # one sample whose weight is smaller than its activations: styles and demodulation in the weight
+    (16, 2),  # a batch: styles on the activations
+], ids=["matrix-product", "weight-folded", "activations-modulated"])
+def test_every_fast_convolution_layout_computes_the_reference_layer(up, input_size, batch_size):
+    torch.manual_seed(0)
+    layer = SynthesisLayer(8, 6, w_dim=4, resolution=input_size * up, up=up, conv_clamp=2.0)
+    with torch.no_grad():
+        layer.bias.normal_()
+        layer.noise_strength.fill_(0.5)
+    x, w = torch.randn(batch_size, 8, input_size, input_size), torch.randn(batch_size, 4)
+    with torch.no_grad():
+        fast, reference = layer(x, w, fast=True), layer(x, w, fast=False)
+    assert reference.abs().max() == 2.0  # the clamp is exercised
+    assert (fast - reference).abs().max() < 1e-5
 
 
 def test_output_pass_is_bias_noise_activation_clamp():
