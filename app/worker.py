@@ -97,7 +97,6 @@ class Worker:
         self.failures.failed(error)
 
 
-
 def stop_workers(workers: Sequence[Worker], timeout: float = 5.0) -> List[str]:
     """Ask every worker to stop, then give each ``timeout`` seconds of its own to end.
 
