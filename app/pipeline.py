@@ -159,7 +159,7 @@ class Pipeline:
     def versioned_params(self) -> VersionedParams:
         """The params with their version, read together: an update in between cannot pair one with the other."""
         with self._params_lock:
-            return VersionedParams(self._params, self._params_buffer.version)
+            return VersionedParams(self._params, self.params_version)
 
     def update_params(self, payload: dict) -> VersionedParams:
         """Validate and apply a partial update (raises ParamsError, changing nothing); returns the new params
