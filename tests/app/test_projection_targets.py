@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.projection_targets import (ImageTooLarge, NoFaceFound, PhotosBusy, PhotoSlots, TargetError, UnsupportedImage,
-                                    aligned_target, decode_image, prealigned_target, sniff_format)
+from app.projection_targets import (UPLOAD_SIDE, ImageTooLarge, NoFaceFound, PhotosBusy, PhotoSlots, TargetError,
+                                    UnsupportedImage, aligned_target, decode_image, prealigned_target, sniff_format)
 from projection_helpers import png_declaring
 
 
@@ -123,6 +123,9 @@ def test_an_upload_larger_than_the_working_size_is_scaled_down_to_fit_it_keeping
 
 def test_a_photo_can_be_read_at_full_size(astronaut):
     assert decode_image(astronaut, max_side=None).shape == (512, 512, 3)
+    wider = encode(np.zeros((8, UPLOAD_SIDE + 100, 3), np.uint8), "PNG")     # wider than an upload may be
+    assert decode_image(wider).shape[1] == UPLOAD_SIDE
+    assert decode_image(wider, max_side=None).shape == (8, UPLOAD_SIDE + 100, 3)
 
 
 def test_a_palette_image_decodes_to_its_colours():
@@ -146,7 +149,7 @@ def test_photos_beyond_the_slot_limit_are_refused_at_once_with_a_retry_hint():
     assert refused.value.status == 503 and refused.value.retry_after_s > 0
 
 
-def test_a_slot_is_free_again_when_its_photo_is_done():
+def test_a_slot_is_free_again_when_reading_its_photo_fails():
     slots = PhotoSlots(1)
     with pytest.raises(TargetError):
         with slots.hold():
