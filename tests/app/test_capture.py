@@ -1,7 +1,6 @@
 """The capture worker: publishes the newest frame, loops files, survives a vanished source."""
 import itertools
 import threading
-import time
 
 import cv2
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 from app.buffers import LatestBuffer
 from app.capture import CaptureWorker, placeholder_frame
 from app.sources import Source, SourceError, parse_source
+from clock_helpers import FakeClock, wait_until
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
 
@@ -53,13 +53,6 @@ class ScriptedOpener:
 
 def frames_of(width, height, count):
     return [np.full((height, width, 3), index % 250 + 1, np.uint8) for index in range(count)]
-
-
-def wait_until(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -228,17 +221,10 @@ def test_the_placeholder_is_a_dark_frame_with_the_message():
     assert image.max() > 200                          # the white text is there
 
 
-class FakeClock:
-    """Time that passes only when the worker sleeps or a read takes time, so pacing is checked exactly."""
-
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
 class SleepOnFakeClock(threading.Event):
+    """The worker's stop flag, whose waits move the FakeClock on instead of sleeping: with each read's fake
+    decoding time, that is the only time that passes, so pacing is checked exactly."""
+
     def __init__(self, clock):
         super().__init__()
         self.clock = clock

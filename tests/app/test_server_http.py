@@ -8,7 +8,6 @@ import errno
 import json
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -21,6 +20,7 @@ from app.config import API_RESERVED_THREADS, ServerConfig
 from app.pipeline import Pipeline
 from app.server import StyleCamServer
 from app.web import read_parts
+from clock_helpers import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +37,6 @@ def request(server, path, token, payload=None):
 
 def open_stream(server, token):
     return read_parts(request(server, "/stream.mjpg", token))
-
-
-def wait_until(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def decode(jpeg):
@@ -133,11 +126,11 @@ def test_a_stalled_clients_stream_slot_is_reclaimed_for_a_new_client(selfie_pipe
     stalled = stalled_client(server, token)
     try:
         streams = server.app.extensions[STREAMS]
-        wait_until(lambda: streams.count == 1)
+        wait_until(lambda: streams.count == 1, timeout=30.0)
         with pytest.raises(urllib.error.HTTPError) as refused:
             open_stream(server, token)
         assert refused.value.code == 503
-        wait_until(lambda: streams.count == 0)                      # the server gave up on the stalled client
+        wait_until(lambda: streams.count == 0, timeout=30.0)        # the server gave up on the stalled client
         headers, jpeg = next(open_stream(server, token))
         assert decode(jpeg).shape == (480, 640, 3)
         stalled.settimeout(10)

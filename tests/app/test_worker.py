@@ -7,14 +7,7 @@ import time
 import pytest
 
 from app.worker import FailureLog, Worker, stop_workers
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
+from clock_helpers import FakeClock
 
 
 class ScriptedBuffer:
