@@ -10,8 +10,9 @@ less work, because on a CPU nearly all the time goes into the convolutions and i
   the gain folded into the other factors (lrelu(a) * g == lrelu(a * g) for g > 0). For a single sample
   whose weight is smaller than its activations (the high resolutions), styles and demodulation are folded
   into the weight and the bias into the convolution instead, which saves a pass over the output.
-- Convolutions of a few pixels (4x4 and 8x8, one sample) run as one matrix product (im2col; for the
-  upsampling ones, col2im), where oneDNN's direct kernels are slow.
+- Convolutions of a few pixels (at most MATRIX_PRODUCT_MAX_PIXELS over the batch: 8x8 for one sample,
+  4x4 for up to four) run as one matrix product (im2col; for the upsampling ones, col2im), where
+  oneDNN's direct kernels are slow.
 - 3x3 convolutions with many channels at 16x16 and above use Winograd's F(4x4, 3x3) algorithm:
   2.25 instead of 9 multiplications per output; the same result up to float rounding (differences of
   about 1e-5 of the output range).
@@ -38,7 +39,7 @@ _WINOGRAD_OUTPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_AT, dtype=torch.f
 WINOGRAD_MIN_CHANNELS = 256     # Below this the tile transforms cost more than the multiplications saved.
 WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost more memory traffic.
 PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
-MATRIX_PRODUCT_MAX_PIXELS = 64     # Up to 64 input pixels (8x8, one sample) a conv is faster as a matrix product.
+MATRIX_PRODUCT_MAX_PIXELS = 64  # Up to this many input pixels (batch included) a conv is faster as a matrix product.
 
 _INPLACE_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda x: x,
