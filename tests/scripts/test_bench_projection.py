@@ -101,7 +101,7 @@ def test_cuda_without_a_gpu_is_refused_before_anything_runs(bench):
         bench.parse_device("cuda")
 
 
-def test_the_json_names_the_device_and_the_dtype(bench):
+def test_the_dtype_is_float16_at_the_top_only_on_cuda_and_the_cpu_device_has_a_name(bench):
     assert bench.synthesis_dtype(torch.device("cpu"), 4) == "float32"
     assert bench.synthesis_dtype(torch.device("cuda"), 4).startswith("float16 (top 4 resolutions)")
     assert bench.device_name(torch.device("cpu"))
