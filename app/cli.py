@@ -24,6 +24,7 @@ from app.cli_common import (DEFAULT_DETECTOR_MODEL, DEFAULT_GENERATOR, fetch_mod
 from app.cli_projection import COMMANDS
 from app.config import (API_RESERVED_THREADS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STEPS, MAX_STEPS, MIN_STEPS,
                         PERCEPTUAL_ENV, TOKEN_ENV, ServerConfig)
+from stylegan2.cpu_memory import keep_freed_memory
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -233,4 +234,5 @@ def _verification(name: str) -> str:
 
 
 def main() -> None:
+    keep_freed_memory()   # generator runs reuse their activations' memory instead of page-faulting it in anew
     cli(prog_name="python -m app")

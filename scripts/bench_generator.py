@@ -7,7 +7,8 @@ Times `G.synthesis(ws, noise_mode="const")` under torch.inference_mode in two la
 load from other processes affects both alike: "fast" (the default: the CPU inference layouts on a CPU) and
 "reference" (`fast=False`, the NVlabs layout). Reports the median milliseconds per image over the repeats
 after warm-up, the peak memory (process RSS on the CPU, allocated memory on CUDA) with the fast layout alone
-and over the whole run, and the largest difference between the two layouts' images.
+and over the whole run, and the largest difference between the two layouts' images. Like `python -m app`, it
+first makes malloc keep freed memory (`stylegan2.cpu_memory`); `--default-malloc` measures without that.
 """
 import argparse
 import json
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stylegan2.cpu_memory import keep_freed_memory  # noqa: E402
 from stylegan2.testing import FFHQ_256, make_random_generator  # noqa: E402
 
 WARMUP_RUNS = 2
@@ -34,6 +36,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fp32", action="store_true", help="on CUDA, run every resolution in fp32")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--fast-only", action="store_true", help="skip timing the reference layout")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave malloc's defaults (unmap freed memory), unlike python -m app")
     args = parser.parse_args()
     if args.repeats < 5:
         parser.error("--repeats must be at least 5")
@@ -79,6 +83,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def main() -> None:
     args = parse_args()
+    keeps_freed_memory = not args.default_malloc and keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -116,6 +121,7 @@ def main() -> None:
         "dtype": f"float16 in the top {FFHQ_256['num_fp16_res']} resolutions" if fp16 else "float32",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "malloc_keeps_freed_memory": keeps_freed_memory,
         "repeats": args.repeats,
         "results": results,
         "peak_memory_mb": {"fast": round(fast_peak_mb, 1), "all": round(peak_memory_mb(device), 1)},
