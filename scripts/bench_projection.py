@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "stylegan2"))   # The stand-in perceptual network (a test fixture).
 
 from app.config import DEFAULT_STEPS  # noqa: E402
+from app.pipeline import PipelineConfigError, resolve_device  # noqa: E402
 from projection_fixtures import (SMALL_STAGES, VGG16_STAGES, fit_output_range,  # noqa: E402
                                  make_target, save_standin)
 from stylegan2.perceptual import PerceptualNetwork, load_perceptual  # noqa: E402
@@ -125,18 +126,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def parse_device(text: str) -> torch.device:
-    """``cpu``, ``cuda`` or ``cuda:N``; a GPU that is not there is refused before anything runs."""
+    """``cpu``, ``cuda`` or ``cuda:N``, checked as ``serve --device`` checks it: a GPU that is not there is
+    refused before anything runs."""
     try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use cpu, cuda or cuda:N") from None
+        device = resolve_device(text)
+    except PipelineConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     if device.type not in ("cpu", "cuda"):
         raise argparse.ArgumentTypeError(f"{text!r}: only cpu and cuda[:N] are measured")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise argparse.ArgumentTypeError(f"{text!r}: this PyTorch sees no CUDA device")
-        if (device.index or 0) >= torch.cuda.device_count():
-            raise argparse.ArgumentTypeError(f"{text!r}: there are {torch.cuda.device_count()} CUDA devices")
     return device
 
 

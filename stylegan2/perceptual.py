@@ -39,12 +39,11 @@ class PerceptualNetworkError(RuntimeError):
 class PerceptualNetwork:
     """LPIPS features and distances for images in the generator's [-1, 1] range."""
 
-    def __init__(self, module: torch.jit.ScriptModule, source: str, max_resolution: int = MAX_RESOLUTION,
+    def __init__(self, module: torch.jit.ScriptModule, max_resolution: int = MAX_RESOLUTION,
                  identity: Optional[Dict[str, str]] = None) -> None:
         self.module = module.eval()
         for parameter in self.module.parameters():
             parameter.requires_grad_(False)   # Gradients flow to the images only.
-        self.source = source                # Where it was loaded from (for messages).
         self.max_resolution = max_resolution
         self.identity = identity or {"name": STAND_IN}   # {"name", "sha256", "file"}: saved with projections.
 
@@ -91,7 +90,7 @@ def load_perceptual(name_or_path: Union[str, Path] = REGISTRY_NAME,
         raise PerceptualNetworkError(f"{path} is not a TorchScript perceptual network ({reason}); "
                                      f"get NVIDIA's with: {FETCH_HINT}") from error
     _check_signature(module, path)
-    return PerceptualNetwork(module, source=str(path), identity=identify(path, sha256))
+    return PerceptualNetwork(module, identity=identify(path, sha256))
 
 
 def identify(path: Path, sha256: str) -> Dict[str, str]:

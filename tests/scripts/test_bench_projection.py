@@ -97,7 +97,7 @@ def test_a_device_that_cannot_be_measured_is_refused(bench, text):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
 def test_cuda_without_a_gpu_is_refused_before_anything_runs(bench):
-    with pytest.raises(argparse.ArgumentTypeError, match="no CUDA device"):
+    with pytest.raises(argparse.ArgumentTypeError, match="no usable CUDA"):
         bench.parse_device("cuda")
 
 
