@@ -15,7 +15,9 @@ less work, because on a CPU nearly all the time goes into the convolutions and i
   oneDNN's direct kernels are slow.
 - 3x3 convolutions with many channels at 16x16 and above use Winograd's F(4x4, 3x3) algorithm:
   2.25 instead of 9 multiplications per output; the same result up to float rounding (differences of
-  about 1e-5 of the output range).
+  about 1e-5 of the output range). Its 36 matrix products run as one batched product (MKL) over
+  position-major tiles where there are few tiles, and as one grouped 1x1 convolution (oneDNN, faster
+  for tall products) over tile-major tiles where there are many, which also pays from 128 channels.
 - Activations are kept in the channels-last memory format, in which oneDNN runs the transposed and
   depthwise convolutions several times faster.
 - Batches run together at low resolutions (weights are reused across samples) and one sample at a time
@@ -34,10 +36,13 @@ _WINOGRAD_G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
                [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]
 _WINOGRAD_AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
 _WINOGRAD_INPUT_TRANSFORM = torch.tensor(_WINOGRAD_BT, dtype=torch.float32)  # applied to rows, then columns
+_WINOGRAD_INPUT_TRANSFORM_2D = torch.kron(_WINOGRAD_INPUT_TRANSFORM, _WINOGRAD_INPUT_TRANSFORM)  # [36, 36]
 _WINOGRAD_OUTPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_AT, dtype=torch.float32),
                                         torch.tensor(_WINOGRAD_AT, dtype=torch.float32))  # [16, 36]
-WINOGRAD_MIN_CHANNELS = 256     # Below this the tile transforms cost more than the multiplications saved.
+WINOGRAD_MIN_CHANNELS = 256     # Below this, position-major tile transforms cost more than the multiplications saved.
 WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost more memory traffic.
+TILE_MAJOR_MIN_TILES = 256      # From this many 4x4 output tiles (batch included) the tile-major layout is faster,
+TILE_MAJOR_MIN_CHANNELS = 128   # and with at least this many input channels, faster than a direct convolution.
 PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
 MATRIX_PRODUCT_MAX_PIXELS = 64  # Up to this many input pixels (batch included) a conv is faster as a matrix product.
 
@@ -72,24 +77,37 @@ class WeightCache:
         return entry[1]
 
 
-def use_winograd(in_channels: int, resolution: int, kernel_size: int, up: int) -> bool:
-    """Whether a modulated convolution is faster as Winograd F(4x4, 3x3) on the CPU.
+def winograd_capable(resolution: int, kernel_size: int, up: int) -> bool:
+    """Whether a modulated convolution may run as Winograd F(4x4, 3x3): a stride-1 3x3 one, 16x16 and up.
 
-    Only stride-1 3x3 convolutions: the upsampling ones, rewritten as four 3x3 phase convolutions, have as
-    many multiplications in Winograd form as the transposed convolution has directly.
+    Not the upsampling ones: rewritten as four 3x3 phase convolutions, they have as many multiplications in
+    Winograd form as the transposed convolution has directly.
     """
-    return (up == 1 and kernel_size == 3 and in_channels >= WINOGRAD_MIN_CHANNELS
-            and resolution >= WINOGRAD_MIN_RESOLUTION and resolution % 4 == 0)
+    return up == 1 and kernel_size == 3 and resolution >= WINOGRAD_MIN_RESOLUTION and resolution % 4 == 0
 
 
-def winograd_weights(weight: torch.Tensor) -> torch.Tensor:
-    """[O, C, 3, 3] -> the transformed kernels G g G^T, one [C, O] matrix per tile position: [36, C, O]."""
+def winograd_layout(x: torch.Tensor) -> Optional[str]:
+    """The fastest CPU layout of a Winograd-capable convolution of `x`: 'tiles', 'positions' or None (direct)."""
+    batch_size, in_channels, height, width = x.shape
+    if batch_size * (height // 4) * (width // 4) >= TILE_MAJOR_MIN_TILES and in_channels >= TILE_MAJOR_MIN_CHANNELS:
+        return "tiles"
+    return "positions" if in_channels >= WINOGRAD_MIN_CHANNELS else None
+
+
+def winograd_weights(weight: torch.Tensor, layout: str = "positions") -> torch.Tensor:
+    """[O, C, 3, 3] -> the transformed kernels G g G^T, one [C, O] matrix per tile position: [36, C, O].
+
+    For the 'tiles' layout, the same kernels as the weight of a 36-group 1x1 convolution: [36 * O, C, 1, 1].
+    """
     g = torch.tensor(_WINOGRAD_G, dtype=torch.float64)
     u = torch.einsum("ak,ockl,bl->abco", g, weight.to(torch.float64), g)
-    return u.reshape(36, weight.shape[1], weight.shape[0]).to(weight.dtype).contiguous()
+    u = u.reshape(36, weight.shape[1], weight.shape[0]).to(weight.dtype)
+    if layout == "tiles":
+        return u.transpose(1, 2).reshape(-1, weight.shape[1], 1, 1).contiguous()
+    return u.contiguous()
 
 
-def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor, layout: str = "positions") -> torch.Tensor:
     """'Same' 3x3 correlation of `x * styles` with the kernels that `u` was made from (winograd_weights).
 
     Works channels-innermost (x is best channels-last). Returns the output as a strided view
@@ -97,20 +115,35 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor) -> 
     output pass to write out in channels-last order.
     """
     batch_size, in_channels, height, width = x.shape
-    out_channels = u.shape[2]
     rows, cols = height // 4, width // 4
-    # Overlapping 6x6 tiles, stride 4, gathered (and modulated) in one pass: [6, 6, N, rows, cols, C].
+    # Overlapping 6x6 tiles, stride 4, gathered (and modulated) in one pass.
     padded = F.pad(x, [1, 1, 1, 1])
     s_n, s_c, s_h, s_w = padded.stride()
+    modulation = styles.view(batch_size, 1, 1, 1, 1, in_channels)
+    if layout == "tiles":
+        # Tile by tile, [tiles, 36, C]: the input transform, then the products as a grouped 1x1 convolution
+        # (one group per tile position) in its channels-last layout, give [tiles, 36, O].
+        tiles = padded.as_strided([batch_size, rows, cols, 6, 6, in_channels], [s_n, 4 * s_h, 4 * s_w, s_h, s_w, s_c])
+        v = torch.matmul(_WINOGRAD_INPUT_TRANSFORM_2D, _gather(tiles, modulation).view(-1, 36, in_channels))
+        m = F.conv2d(v.view(1, -1, 1, 36 * in_channels).permute(0, 3, 1, 2), u, groups=36)
+        out_channels = m.shape[1] // 36
+        y = torch.matmul(_WINOGRAD_OUTPUT_TRANSFORM, m.permute(0, 2, 3, 1).view(-1, 36, out_channels))
+        return y.view(batch_size, rows, cols, 4, 4, out_channels).transpose(2, 3)
+    # Position by position, [36, tiles, C]: one [tiles, C] x [C, O] product per tile position.
+    out_channels = u.shape[2]
     tiles = padded.as_strided([6, 6, batch_size, rows, cols, in_channels], [s_h, s_w, s_n, 4 * s_h, 4 * s_w, s_c])
-    gathered = torch.empty([6, 6, batch_size, rows, cols, in_channels], dtype=x.dtype)
-    torch.mul(tiles, styles.view(1, 1, batch_size, 1, 1, in_channels), out=gathered)
-    # Input transform, one [N * tiles, C] x [C, O] product per tile position, output transform.
+    gathered = _gather(tiles, modulation.view(1, 1, batch_size, 1, 1, in_channels))
     v = torch.mm(_WINOGRAD_INPUT_TRANSFORM, gathered.view(6, -1))
     v = torch.matmul(_WINOGRAD_INPUT_TRANSFORM, v.view(6, 6, -1))
     m = torch.bmm(v.view(36, -1, in_channels), u)
     y = torch.mm(_WINOGRAD_OUTPUT_TRANSFORM, m.view(36, -1))
     return y.view(4, 4, batch_size, rows, cols, out_channels).permute(2, 3, 0, 4, 1, 5)
+
+
+def _gather(tiles: torch.Tensor, modulation: torch.Tensor) -> torch.Tensor:
+    """tiles * modulation, written contiguously in the order of `tiles`' dimensions (torch.mul alone keeps their strides)."""
+    gathered = torch.empty(tiles.shape, dtype=tiles.dtype, device=tiles.device)
+    return torch.mul(tiles, modulation, out=gathered)
 
 
 def output_pass(y: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, noise: Optional[torch.Tensor],

@@ -9,21 +9,34 @@ from stylegan2 import inference
 from stylegan2.layers import SynthesisLayer
 
 
-def test_winograd_conv3x3_matches_modulated_conv2d():
+@pytest.mark.parametrize("layout", ["positions", "tiles"])
+def test_winograd_conv3x3_matches_modulated_conv2d(layout):
     x, weight, styles = torch.randn(2, 8, 12, 12), torch.randn(5, 8, 3, 3), torch.rand(2, 8) + 0.5
     expected = F.conv2d(x * styles[:, :, None, None], weight, padding=1)
-    tiles = inference.winograd_conv3x3(x, inference.winograd_weights(weight), styles)
+    tiles = inference.winograd_conv3x3(x, inference.winograd_weights(weight, layout), styles, layout)
     assert tiles.shape == (2, 3, 4, 3, 4, 5)
     actual = tiles.reshape(2, 12, 12, 5).permute(0, 3, 1, 2)
     assert (actual - expected).abs().max() < 1e-4 * expected.abs().max()
 
 
-def test_winograd_accepts_channels_last_input():
+@pytest.mark.parametrize("layout", ["positions", "tiles"])
+def test_winograd_accepts_channels_last_input(layout):
     x, weight, styles = torch.randn(1, 8, 8, 8), torch.randn(4, 8, 3, 3), torch.ones(1, 8)
-    u = inference.winograd_weights(weight)
-    plain = inference.winograd_conv3x3(x, u, styles)
-    channels_last = inference.winograd_conv3x3(x.contiguous(memory_format=torch.channels_last), u, styles)
+    u = inference.winograd_weights(weight, layout)
+    plain = inference.winograd_conv3x3(x, u, styles, layout)
+    channels_last = inference.winograd_conv3x3(x.contiguous(memory_format=torch.channels_last), u, styles, layout)
     assert torch.equal(plain, channels_last)
+
+
+@pytest.mark.parametrize("shape, layout", [
+    ((1, 512, 16, 16), "positions"),  # few tiles, many channels
+    ((1, 256, 64, 64), "tiles"),      # many tiles
+    ((1, 128, 128, 128), "tiles"),    # many tiles pay from fewer channels
+    ((1, 128, 32, 32), None),         # few tiles, few channels: a direct convolution
+    ((1, 64, 256, 256), None),        # too few channels however many tiles
+])
+def test_winograd_layout_depends_on_tiles_and_channels(shape, layout):
+    assert inference.winograd_layout(torch.empty(shape)) == layout
 
 
 @pytest.mark.parametrize("up", [1, 2])
