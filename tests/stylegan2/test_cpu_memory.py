@@ -12,14 +12,15 @@ BUFFER_MB = 64   # above glibc's largest dynamic mmap threshold (32 MB), so by d
 PAGES = BUFFER_MB * 2 ** 20 // 4096
 ROOT = Path(__file__).resolve().parents[2]
 
-# Fills and frees the buffer three times and prints the page faults of the last round. Two rounds settle
-# the heap: the aligned allocation asks for a little more than the exact block the first round freed.
+# Fills and frees the buffer five times and prints the page faults of the last round. The first rounds
+# settle the heap: the aligned allocation asks for a little more than the exact block the first round
+# freed, and the third round still faulted the whole buffer in again in about half of the runs here.
 _ROUND_TRIPS = f"""
 import resource, sys, torch
 from stylegan2.cpu_memory import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
-for _ in range(3):
+for _ in range(5):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     torch.empty({BUFFER_MB} * 2 ** 18).fill_(1.0)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
