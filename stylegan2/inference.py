@@ -18,12 +18,14 @@ less work, because on a CPU nearly all the time goes into the convolutions and i
   about 1e-5 of the output range). Its 36 matrix products run as one batched product (MKL) over
   position-major tiles where there are few tiles, and as one grouped 1x1 convolution (oneDNN, faster
   for tall products) over tile-major tiles where there are many, which also pays from 128 channels.
+- Weights that stay the same from call to call are reordered once into oneDNN's own blocked layout
+  ("packed", where PyTorch's oneDNN build offers it), which oneDNN would otherwise do on every call.
 - Activations are kept in the channels-last memory format, in which oneDNN runs the transposed and
   depthwise convolutions several times faster.
 - Batches run together at low resolutions (weights are reused across samples) and one sample at a time
   from PER_SAMPLE_MIN_RESOLUTION up (activations stay in the CPU caches from one layer to the next).
 """
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +47,9 @@ TILE_MAJOR_MIN_TILES = 256      # From this many 4x4 output tiles (batch include
 TILE_MAJOR_MIN_CHANNELS = 128   # and with at least this many input channels, faster than a direct convolution.
 PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
 MATRIX_PRODUCT_MAX_PIXELS = 64  # Up to this many input pixels (batch included) a conv is faster as a matrix product.
+ONEDNN_PACKING = torch.backends.mkldnn.is_available() and all(
+    hasattr(torch.ops.mkldnn, op) for op in ("_reorder_convolution_weight", "_convolution_pointwise",
+                                             "_reorder_convolution_transpose_weight", "_convolution_transpose_pointwise"))
 
 _INPLACE_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda x: x,
@@ -58,17 +63,20 @@ class WeightCache:
 
     `get(name, source, build)` returns `build(source)`, cached until `source` is replaced, moved, or
     modified in place (its version counter changes), e.g. by `load_state_dict` or an optimiser step.
+    An entry made for one `input_shape` (packed weights) is rebuilt for another.
     """
 
     def __init__(self):
         self._entries: Dict[str, Tuple[tuple, torch.Tensor]] = {}
 
-    def __deepcopy__(self, memo: dict) -> "WeightCache":
-        """A copy starts empty: its keys name the original's tensors, so copied entries could never hit."""
-        return WeightCache()
+    def __reduce__(self) -> tuple:
+        """A copy or an unpickled cache starts empty: its keys name the original's tensors, so copied entries
+        could never hit, and packed weights cannot be pickled at all."""
+        return WeightCache, ()
 
-    def get(self, name: str, source: torch.Tensor, build: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        key = (id(source), source.data_ptr(), source._version, source.device, source.dtype)
+    def get(self, name: str, source: torch.Tensor, build: Callable[[torch.Tensor], torch.Tensor],
+            input_shape: Optional[torch.Size] = None) -> torch.Tensor:
+        key = (id(source), source.data_ptr(), source._version, source.device, source.dtype, input_shape)
         entry = self._entries.get(name)
         if entry is None or entry[0] != key:
             with torch.no_grad():
@@ -94,17 +102,23 @@ def winograd_layout(x: torch.Tensor) -> Optional[str]:
     return "positions" if in_channels >= WINOGRAD_MIN_CHANNELS else None
 
 
-def winograd_weights(weight: torch.Tensor, layout: str = "positions") -> torch.Tensor:
+def winograd_weights(weight: torch.Tensor, layout: str = "positions",
+                     input_shape: Optional[torch.Size] = None) -> torch.Tensor:
     """[O, C, 3, 3] -> the transformed kernels G g G^T, one [C, O] matrix per tile position: [36, C, O].
 
-    For the 'tiles' layout, the same kernels as the weight of a 36-group 1x1 convolution: [36 * O, C, 1, 1].
+    For the 'tiles' layout, the same kernels as the weight of a 36-group 1x1 convolution, [36 * O, C, 1, 1],
+    packed for inputs of `input_shape` (see `packed_conv2d_weight`) where that is given.
     """
     g = torch.tensor(_WINOGRAD_G, dtype=torch.float64)
     u = torch.einsum("ak,ockl,bl->abco", g, weight.to(torch.float64), g)
     u = u.reshape(36, weight.shape[1], weight.shape[0]).to(weight.dtype)
-    if layout == "tiles":
-        return u.transpose(1, 2).reshape(-1, weight.shape[1], 1, 1).contiguous()
-    return u.contiguous()
+    if layout != "tiles":
+        return u.contiguous()
+    u = u.transpose(1, 2).reshape(-1, weight.shape[1], 1, 1).contiguous()
+    if input_shape is None:
+        return u
+    batch_size, in_channels, height, width = input_shape
+    return packed_conv2d_weight(u, (1, 36 * in_channels, batch_size * (height // 4) * (width // 4), 1), groups=36)
 
 
 def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor, layout: str = "positions") -> torch.Tensor:
@@ -125,7 +139,7 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor, lay
         # (one group per tile position) in its channels-last layout, give [tiles, 36, O].
         tiles = padded.as_strided([batch_size, rows, cols, 6, 6, in_channels], [s_n, 4 * s_h, 4 * s_w, s_h, s_w, s_c])
         v = torch.matmul(_WINOGRAD_INPUT_TRANSFORM_2D, _gather(tiles, modulation).view(-1, 36, in_channels))
-        m = F.conv2d(v.view(1, -1, 1, 36 * in_channels).permute(0, 3, 1, 2), u, groups=36)
+        m = conv2d(v.view(1, -1, 1, 36 * in_channels).permute(0, 3, 1, 2), u, groups=36)
         out_channels = m.shape[1] // 36
         y = torch.matmul(_WINOGRAD_OUTPUT_TRANSFORM, m.permute(0, 2, 3, 1).view(-1, 36, out_channels))
         return y.view(batch_size, rows, cols, 4, 4, out_channels).transpose(2, 3)
@@ -138,6 +152,42 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor, lay
     m = torch.bmm(v.view(36, -1, in_channels), u)
     y = torch.mm(_WINOGRAD_OUTPUT_TRANSFORM, m.view(36, -1))
     return y.view(4, 4, batch_size, rows, cols, out_channels).permute(2, 3, 0, 4, 1, 5)
+
+
+def packed_conv2d_weight(weight: torch.Tensor, input_shape: Sequence[int], padding: int = 0,
+                         groups: int = 1) -> torch.Tensor:
+    """`weight` reordered once into oneDNN's layout for convolving inputs of `input_shape` with `conv2d`.
+
+    The weight itself where PyTorch has no oneDNN packing (`ONEDNN_PACKING`) or the weight is not on the CPU.
+    """
+    if not ONEDNN_PACKING or weight.device.type != "cpu":
+        return weight
+    return torch.ops.mkldnn._reorder_convolution_weight(weight, [padding] * 2, [1, 1], [1, 1], groups, list(input_shape))
+
+
+def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, padding: int = 0,
+           groups: int = 1) -> torch.Tensor:
+    """F.conv2d (stride 1) that also takes a weight from `packed_conv2d_weight`."""
+    if weight.is_mkldnn:
+        return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, [padding] * 2, [1, 1], [1, 1], groups,
+                                                       "none", [], None)
+    return F.conv2d(x, weight, bias, padding=padding, groups=groups)
+
+
+def packed_conv_transpose2d_weight(weight: torch.Tensor, input_shape: Sequence[int], stride: int) -> torch.Tensor:
+    """`packed_conv2d_weight` for `conv_transpose2d` (weight [C, O, k, k], no padding)."""
+    if not ONEDNN_PACKING or weight.device.type != "cpu":
+        return weight
+    return torch.ops.mkldnn._reorder_convolution_transpose_weight(weight, [0, 0], [0, 0], [stride] * 2, [1, 1], 1,
+                                                                  list(input_shape))
+
+
+def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
+    """F.conv_transpose2d (no padding, no bias) that also takes a weight from `packed_conv_transpose2d_weight`."""
+    if weight.is_mkldnn:
+        return torch.ops.mkldnn._convolution_transpose_pointwise(x, weight, None, [0, 0], [0, 0], [stride] * 2,
+                                                                 [1, 1], 1, "none", [], None)
+    return F.conv_transpose2d(x, weight, stride=stride)
 
 
 def _gather(tiles: torch.Tensor, modulation: torch.Tensor) -> torch.Tensor:

@@ -113,8 +113,9 @@ class SynthesisLayer(torch.nn.Module):
         noise = noise * self.act_gain if noise is not None else None
         winograd_layout = inference.winograd_layout(x) if self.winograd_capable else None
         if winograd_layout is not None:
+            packed_for = x.shape if winograd_layout == "tiles" else None
             u = self.cache.get(f"winograd_{winograd_layout}", self.weight,
-                               lambda w: inference.winograd_weights(w, winograd_layout))
+                               lambda w: inference.winograd_weights(w, winograd_layout, packed_for), packed_for)
             y = inference.winograd_conv3x3(x, u, styles, winograd_layout)  # [N, H/4, 4, W/4, 4, O]
             out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
             if noise is not None:
@@ -132,7 +133,7 @@ class SynthesisLayer(torch.nn.Module):
             y = self._conv(x, self._conv_weight() * factors[:, :, None, None], bias)
             return inference.activate_(y, noise, self.activation, self.conv_clamp)
         else:
-            y = self._conv(x * styles.view(batch_size, -1, 1, 1), self._conv_weight())
+            y = self._conv(x * styles.view(batch_size, -1, 1, 1), self._packed_conv_weight(x.shape))
         return inference.output_pass(y, scale.view(batch_size, -1, 1, 1), bias.view(1, -1, 1, 1), noise,
                                      self.activation, self.conv_clamp, out=y)
 
@@ -142,11 +143,22 @@ class SynthesisLayer(torch.nn.Module):
             return self.cache.get("channels_last", self.weight, _channels_last)
         return self.cache.get("transposed", self.weight, lambda w: _channels_last(w.transpose(0, 1)))
 
-    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """'Same' convolution, or for up=2 the stride-2 transposed convolution followed by the low-pass filter."""
+    def _packed_conv_weight(self, input_shape: torch.Size) -> torch.Tensor:
+        """`_conv_weight` packed for inputs of `input_shape` (see `inference.packed_conv2d_weight`)."""
         if self.up == 1:
-            return F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2)
-        return self._lowpass(F.conv_transpose2d(x, weight, stride=2), bias)
+            return self.cache.get("packed", self.weight, lambda w: inference.packed_conv2d_weight(
+                _channels_last(w), input_shape, padding=w.shape[-1] // 2), input_shape)
+        return self.cache.get("packed", self.weight, lambda w: inference.packed_conv_transpose2d_weight(
+            _channels_last(w.transpose(0, 1)), input_shape, stride=2), input_shape)
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """'Same' convolution, or for up=2 the stride-2 transposed convolution followed by the low-pass filter.
+
+        `weight` is `_conv_weight()`, scaled or packed.
+        """
+        if self.up == 1:
+            return inference.conv2d(x, weight, bias, padding=self.weight.shape[-1] // 2)
+        return self._lowpass(inference.conv_transpose2d(x, weight, stride=2), bias)
 
     def _lowpass(self, y: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The upsampling's low-pass filter, which also trims the transposed convolution's extra pixel."""

@@ -1,5 +1,6 @@
 """The CPU inference building blocks, against the plain PyTorch operations they replace."""
 import copy
+import pickle
 
 import pytest
 import torch
@@ -94,3 +95,57 @@ def test_a_copied_weight_cache_starts_empty():
     cache.get("double", source, build)
     copy.deepcopy(cache).get("double", source, build)
     assert len(builds) == 2
+
+
+def test_weight_cache_rebuilds_for_another_input_shape():
+    source, builds = torch.ones(3), []
+    cache = inference.WeightCache()
+
+    def build(tensor):
+        builds.append(1)
+        return tensor * 2
+
+    cache.get("packed", source, build, torch.Size([1, 3, 8, 8]))
+    cache.get("packed", source, build, torch.Size([1, 3, 8, 8]))
+    cache.get("packed", source, build, torch.Size([2, 3, 8, 8]))
+    assert len(builds) == 2
+
+
+def test_a_generator_pickles_after_a_fast_run():
+    """Packed weights cannot be pickled; the caches holding them are left out of a pickle."""
+    layer = SynthesisLayer(256, 8, w_dim=4, resolution=64)  # tile-major Winograd: a packed weight
+    x, w = torch.randn(1, 256, 64, 64), torch.randn(1, 4)
+    with torch.no_grad():
+        expected = layer(x, w, fast=True)
+        restored = pickle.loads(pickle.dumps(layer))
+        assert torch.equal(restored(x, w, fast=True), expected)
+
+
+@pytest.mark.parametrize("padding, groups", [(1, 1), (0, 4)])
+def test_a_packed_weight_convolves_as_the_plain_one(padding, groups):
+    x = torch.randn(1, 8, 6, 6).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(12, 8 // groups, 2 * padding + 1, 2 * padding + 1)
+    packed = inference.packed_conv2d_weight(weight, x.shape, padding, groups)
+    expected = F.conv2d(x, weight, padding=padding, groups=groups)
+    assert torch.allclose(inference.conv2d(x, packed, padding=padding, groups=groups), expected, atol=1e-5)
+
+
+def test_a_packed_transposed_weight_convolves_as_the_plain_one():
+    x, weight = torch.randn(1, 8, 5, 5).contiguous(memory_format=torch.channels_last), torch.randn(8, 6, 3, 3)
+    packed = inference.packed_conv_transpose2d_weight(weight, x.shape, stride=2)
+    expected = F.conv_transpose2d(x, weight, stride=2)
+    assert torch.allclose(inference.conv_transpose2d(x, packed, stride=2), expected, atol=1e-5)
+
+
+@pytest.mark.skipif(not inference.ONEDNN_PACKING, reason="this PyTorch build has no oneDNN weight packing")
+def test_weights_are_packed_where_onednn_offers_it():
+    weight = torch.randn(12, 8, 3, 3)
+    assert inference.packed_conv2d_weight(weight, (1, 8, 6, 6), padding=1).is_mkldnn
+    assert inference.packed_conv_transpose2d_weight(weight, (1, 12, 6, 6), stride=2).is_mkldnn
+
+
+def test_without_onednn_packing_the_plain_weight_is_used(monkeypatch):
+    monkeypatch.setattr(inference, "ONEDNN_PACKING", False)
+    weight = torch.randn(12, 8, 3, 3)
+    assert inference.packed_conv2d_weight(weight, (1, 8, 6, 6), padding=1) is weight
+    assert inference.packed_conv_transpose2d_weight(weight, (1, 12, 6, 6), stride=2) is weight
