@@ -67,48 +67,40 @@ def test_output_pass_is_bias_noise_activation_clamp():
     assert torch.allclose(actual, expected)
 
 
-def test_weight_cache_rebuilds_only_when_the_source_changes():
-    source, builds = torch.ones(3), []
-    cache = inference.WeightCache()
+class DoublingBuild:
+    """A WeightCache build function that counts its calls."""
 
-    def build(tensor):
-        builds.append(1)
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, tensor: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
         return tensor * 2
 
-    first = cache.get("double", source, build)
-    assert cache.get("double", source, build) is first and len(builds) == 1
-    source.add_(1)
-    assert torch.equal(cache.get("double", source, build), torch.full((3,), 4.0)) and len(builds) == 2
-    assert torch.equal(cache.get("double", torch.zeros(3), build), torch.zeros(3)) and len(builds) == 3
 
+def test_weight_cache_rebuilds_only_when_the_source_changes():
+    source, build, cache = torch.ones(3), DoublingBuild(), inference.WeightCache()
+    first = cache.get("double", source, build)
+    assert cache.get("double", source, build) is first and build.calls == 1
+    source.add_(1)
+    assert torch.equal(cache.get("double", source, build), torch.full((3,), 4.0)) and build.calls == 2
+    assert torch.equal(cache.get("double", torch.zeros(3), build), torch.zeros(3)) and build.calls == 3
 
 
 def test_a_copied_weight_cache_starts_empty():
     """A deep copy of a generator must not carry (and pay memory for) entries it can never use."""
-    source, builds = torch.ones(3), []
-    cache = inference.WeightCache()
-
-    def build(tensor):
-        builds.append(1)
-        return tensor * 2
-
+    source, build, cache = torch.ones(3), DoublingBuild(), inference.WeightCache()
     cache.get("double", source, build)
     copy.deepcopy(cache).get("double", source, build)
-    assert len(builds) == 2
+    assert build.calls == 2
 
 
 def test_weight_cache_rebuilds_for_another_input_shape():
-    source, builds = torch.ones(3), []
-    cache = inference.WeightCache()
-
-    def build(tensor):
-        builds.append(1)
-        return tensor * 2
-
+    source, build, cache = torch.ones(3), DoublingBuild(), inference.WeightCache()
     cache.get("packed", source, build, torch.Size([1, 3, 8, 8]))
     cache.get("packed", source, build, torch.Size([1, 3, 8, 8]))
     cache.get("packed", source, build, torch.Size([2, 3, 8, 8]))
-    assert len(builds) == 2
+    assert build.calls == 2
 
 
 def test_a_generator_pickles_after_a_fast_run():
