@@ -15,9 +15,8 @@ less work, because on a CPU nearly all the time goes into the convolutions and i
   oneDNN's direct kernels are slow.
 - 3x3 convolutions with many channels at 16x16 and above use Winograd's F(4x4, 3x3) algorithm:
   2.25 instead of 9 multiplications per output; the same result up to float rounding (differences of
-  about 1e-5 of the output range). Its 36 matrix products run as one batched product (MKL) over
-  position-major tiles where there are few tiles, and as one grouped 1x1 convolution (oneDNN, faster
-  for tall products) over tile-major tiles where there are many, which also pays from 128 channels.
+  about 1e-5 of the output range). Its 36 matrix products (one per tile position) run as one grouped
+  1x1 convolution in oneDNN, faster than the same products batched in MKL.
 - Weights that stay the same from call to call are reordered once into oneDNN's own blocked layout
   ("packed", where PyTorch's oneDNN build offers it), which oneDNN would otherwise do on every call.
 - Activations are kept in the channels-last memory format, in which oneDNN runs the transposed and
@@ -37,14 +36,12 @@ _WINOGRAD_BT = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
 _WINOGRAD_G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
                [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]
 _WINOGRAD_AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
-_WINOGRAD_INPUT_TRANSFORM = torch.tensor(_WINOGRAD_BT, dtype=torch.float32)  # applied to rows, then columns
-_WINOGRAD_INPUT_TRANSFORM_2D = torch.kron(_WINOGRAD_INPUT_TRANSFORM, _WINOGRAD_INPUT_TRANSFORM)  # [36, 36]
+_WINOGRAD_INPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_BT, dtype=torch.float32),
+                                       torch.tensor(_WINOGRAD_BT, dtype=torch.float32))  # [36, 36]
 _WINOGRAD_OUTPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_AT, dtype=torch.float32),
                                         torch.tensor(_WINOGRAD_AT, dtype=torch.float32))  # [16, 36]
-WINOGRAD_MIN_CHANNELS = 256     # Below this, position-major tile transforms cost more than the multiplications saved.
+WINOGRAD_MIN_CHANNELS = 128     # Below this the tile transforms cost more than the multiplications saved.
 WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost more memory traffic.
-TILE_MAJOR_MIN_TILES = 256      # From this many 4x4 output tiles (batch included) the tile-major layout is faster,
-TILE_MAJOR_MIN_CHANNELS = 128   # and with at least this many input channels, faster than a direct convolution.
 PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
 MATRIX_PRODUCT_MAX_PIXELS = 64  # Up to this many input pixels (batch included) a conv is faster as a matrix product.
 ONEDNN_PACKING = torch.backends.mkldnn.is_available() and all(
@@ -85,73 +82,53 @@ class WeightCache:
         return entry[1]
 
 
-def winograd_capable(resolution: int, kernel_size: int, up: int) -> bool:
-    """Whether a modulated convolution may run as Winograd F(4x4, 3x3): a stride-1 3x3 one, 16x16 and up.
+def use_winograd(in_channels: int, resolution: int, kernel_size: int, up: int) -> bool:
+    """Whether a modulated convolution is faster as Winograd F(4x4, 3x3) on the CPU.
 
-    Not the upsampling ones: rewritten as four 3x3 phase convolutions, they have as many multiplications in
-    Winograd form as the transposed convolution has directly.
+    Only stride-1 3x3 convolutions: the upsampling ones, rewritten as four 3x3 phase convolutions, have as
+    many multiplications in Winograd form as the transposed convolution has directly.
     """
-    return up == 1 and kernel_size == 3 and resolution >= WINOGRAD_MIN_RESOLUTION and resolution % 4 == 0
+    return (up == 1 and kernel_size == 3 and in_channels >= WINOGRAD_MIN_CHANNELS
+            and resolution >= WINOGRAD_MIN_RESOLUTION and resolution % 4 == 0)
 
 
-def winograd_layout(x: torch.Tensor) -> Optional[str]:
-    """The fastest CPU layout of a Winograd-capable convolution of `x`: 'tiles', 'positions' or None (direct)."""
-    batch_size, in_channels, height, width = x.shape
-    if batch_size * (height // 4) * (width // 4) >= TILE_MAJOR_MIN_TILES and in_channels >= TILE_MAJOR_MIN_CHANNELS:
-        return "tiles"
-    return "positions" if in_channels >= WINOGRAD_MIN_CHANNELS else None
+def winograd_weights(weight: torch.Tensor, input_shape: Optional[torch.Size] = None) -> torch.Tensor:
+    """[O, C, 3, 3] -> the transformed kernels G g G^T as the weight of `winograd_conv3x3`'s grouped 1x1
+    convolution: [36 * O, C, 1, 1], one [O, C] matrix per tile position.
 
-
-def winograd_weights(weight: torch.Tensor, layout: str = "positions",
-                     input_shape: Optional[torch.Size] = None) -> torch.Tensor:
-    """[O, C, 3, 3] -> the transformed kernels G g G^T, one [C, O] matrix per tile position: [36, C, O].
-
-    For the 'tiles' layout, the same kernels as the weight of a 36-group 1x1 convolution, [36 * O, C, 1, 1],
-    packed for inputs of `input_shape` (see `packed_conv2d_weight`) where that is given.
+    Packed for inputs x of `input_shape` (see `packed_conv2d_weight`) where that is given.
     """
     g = torch.tensor(_WINOGRAD_G, dtype=torch.float64)
-    u = torch.einsum("ak,ockl,bl->abco", g, weight.to(torch.float64), g)
-    u = u.reshape(36, weight.shape[1], weight.shape[0]).to(weight.dtype)
-    if layout != "tiles":
-        return u.contiguous()
-    u = u.transpose(1, 2).reshape(-1, weight.shape[1], 1, 1).contiguous()
+    u = torch.einsum("ak,ockl,bl->aboc", g, weight.to(torch.float64), g)
+    u = u.reshape(-1, weight.shape[1], 1, 1).to(weight.dtype).contiguous()
     if input_shape is None:
         return u
     batch_size, in_channels, height, width = input_shape
     return packed_conv2d_weight(u, (1, 36 * in_channels, batch_size * (height // 4) * (width // 4), 1), groups=36)
 
 
-def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor, layout: str = "positions") -> torch.Tensor:
+def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
     """'Same' 3x3 correlation of `x * styles` with the kernels that `u` was made from (winograd_weights).
 
-    Works channels-innermost (x is best channels-last). Returns the output as a strided view
-    [N, H/4, 4, W/4, 4, O] (tile row, row in tile, tile column, column in tile, channel) for the caller's
-    output pass to write out in channels-last order.
+    Works tile by tile and channels-innermost (x is best channels-last): the 6x6 tiles [tiles, 36, C], the
+    input transform, then the products as one grouped 1x1 convolution (one group per tile position, in its
+    channels-last layout), the output transform. Returns the output as a strided view [N, H/4, 4, W/4, 4, O]
+    (tile row, row in tile, tile column, column in tile, channel) for the caller's output pass to write out
+    in channels-last order.
     """
     batch_size, in_channels, height, width = x.shape
     rows, cols = height // 4, width // 4
     # Overlapping 6x6 tiles, stride 4, gathered (and modulated) in one pass.
     padded = F.pad(x, [1, 1, 1, 1])
     s_n, s_c, s_h, s_w = padded.stride()
-    modulation = styles.view(batch_size, 1, 1, 1, 1, in_channels)
-    if layout == "tiles":
-        # Tile by tile, [tiles, 36, C]: the input transform, then the products as a grouped 1x1 convolution
-        # (one group per tile position) in its channels-last layout, give [tiles, 36, O].
-        tiles = padded.as_strided([batch_size, rows, cols, 6, 6, in_channels], [s_n, 4 * s_h, 4 * s_w, s_h, s_w, s_c])
-        v = torch.matmul(_WINOGRAD_INPUT_TRANSFORM_2D, _gather(tiles, modulation).view(-1, 36, in_channels))
-        m = conv2d(v.view(1, -1, 1, 36 * in_channels).permute(0, 3, 1, 2), u, groups=36)
-        out_channels = m.shape[1] // 36
-        y = torch.matmul(_WINOGRAD_OUTPUT_TRANSFORM, m.permute(0, 2, 3, 1).view(-1, 36, out_channels))
-        return y.view(batch_size, rows, cols, 4, 4, out_channels).transpose(2, 3)
-    # Position by position, [36, tiles, C]: one [tiles, C] x [C, O] product per tile position.
-    out_channels = u.shape[2]
-    tiles = padded.as_strided([6, 6, batch_size, rows, cols, in_channels], [s_h, s_w, s_n, 4 * s_h, 4 * s_w, s_c])
-    gathered = _gather(tiles, modulation.view(1, 1, batch_size, 1, 1, in_channels))
-    v = torch.mm(_WINOGRAD_INPUT_TRANSFORM, gathered.view(6, -1))
-    v = torch.matmul(_WINOGRAD_INPUT_TRANSFORM, v.view(6, 6, -1))
-    m = torch.bmm(v.view(36, -1, in_channels), u)
-    y = torch.mm(_WINOGRAD_OUTPUT_TRANSFORM, m.view(36, -1))
-    return y.view(4, 4, batch_size, rows, cols, out_channels).permute(2, 3, 0, 4, 1, 5)
+    tiles = padded.as_strided([batch_size, rows, cols, 6, 6, in_channels], [s_n, 4 * s_h, 4 * s_w, s_h, s_w, s_c])
+    gathered = torch.empty(tiles.shape, dtype=x.dtype, device=x.device)
+    torch.mul(tiles, styles.view(batch_size, 1, 1, 1, 1, in_channels), out=gathered)
+    v = torch.matmul(_WINOGRAD_INPUT_TRANSFORM, gathered.view(-1, 36, in_channels))
+    m = conv2d(v.view(1, -1, 1, 36 * in_channels).permute(0, 3, 1, 2), u, groups=36)  # [1, 36 * O, tiles, 1]
+    out_channels = m.shape[1] // 36
+    y = torch.matmul(_WINOGRAD_OUTPUT_TRANSFORM, m.permute(0, 2, 3, 1).view(-1, 36, out_channels))
+    return y.view(batch_size, rows, cols, 4, 4, out_channels).transpose(2, 3)
 
 
 def packed_conv2d_weight(weight: torch.Tensor, input_shape: Sequence[int], padding: int = 0,
@@ -188,12 +165,6 @@ def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torc
         return torch.ops.mkldnn._convolution_transpose_pointwise(x, weight, None, [0, 0], [0, 0], [stride] * 2,
                                                                  [1, 1], 1, "none", [], None)
     return F.conv_transpose2d(x, weight, stride=stride)
-
-
-def _gather(tiles: torch.Tensor, modulation: torch.Tensor) -> torch.Tensor:
-    """tiles * modulation, written contiguously in the order of `tiles`' dimensions (torch.mul alone keeps their strides)."""
-    gathered = torch.empty(tiles.shape, dtype=tiles.dtype, device=tiles.device)
-    return torch.mul(tiles, modulation, out=gathered)
 
 
 def output_pass(y: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, noise: Optional[torch.Tensor],

@@ -77,7 +77,7 @@ class SynthesisLayer(torch.nn.Module):
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = torch.nn.Parameter(torch.zeros([]))
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
-        self.winograd_capable = inference.winograd_capable(resolution, kernel_size, up)
+        self.winograd = inference.use_winograd(in_channels, resolution, kernel_size, up)
         self.fast_path_supported = up == 1 or (kernel_size == 3 and len(resample_filter) == 4)
         self.cache = inference.WeightCache()
 
@@ -111,12 +111,9 @@ class SynthesisLayer(torch.nn.Module):
         scale = (styles.square() @ squared_norms.t() + 1e-8).rsqrt() * self.act_gain  # demodulation [N, O]
         bias = self.bias * self.act_gain
         noise = noise * self.act_gain if noise is not None else None
-        winograd_layout = inference.winograd_layout(x) if self.winograd_capable else None
-        if winograd_layout is not None:
-            packed_for = x.shape if winograd_layout == "tiles" else None
-            u = self.cache.get(f"winograd_{winograd_layout}", self.weight,
-                               lambda w: inference.winograd_weights(w, winograd_layout, packed_for), packed_for)
-            y = inference.winograd_conv3x3(x, u, styles, winograd_layout)  # [N, H/4, 4, W/4, 4, O]
+        if self.winograd:
+            u = self.cache.get("winograd", self.weight, lambda w: inference.winograd_weights(w, x.shape), x.shape)
+            y = inference.winograd_conv3x3(x, u, styles)  # [N, H/4, 4, W/4, 4, O]
             out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
             if noise is not None:
                 noise = noise.reshape(-1, *y.shape[1:-1], 1)
