@@ -10,15 +10,13 @@ less work, because on a CPU nearly all the time goes into the convolutions and i
   the gain folded into the other factors (lrelu(a) * g == lrelu(a * g) for g > 0). For a single sample
   whose weight is smaller than its activations (the high resolutions), styles and demodulation are folded
   into the weight and the bias into the convolution instead, which saves a pass over the output.
-- Convolutions of a few pixels (at most MATRIX_PRODUCT_MAX_PIXELS over the batch: 8x8 for one sample,
-  4x4 for up to four) run as one matrix product (im2col; for the upsampling ones, col2im), where
-  oneDNN's direct kernels are slow.
 - 3x3 convolutions with many channels at 16x16 and above use Winograd's F(4x4, 3x3) algorithm:
   2.25 instead of 9 multiplications per output; the same result up to float rounding (differences of
   about 1e-5 of the output range). Its 36 matrix products (one per tile position) run as one grouped
   1x1 convolution in oneDNN, faster than the same products batched in MKL.
 - Weights that stay the same from call to call are reordered once into oneDNN's own blocked layout
-  ("packed", where PyTorch's oneDNN build offers it), which oneDNN would otherwise do on every call.
+  ("packed", where PyTorch's oneDNN build offers it), which oneDNN would otherwise do on every call;
+  this most speeds up the convolutions of few pixels, where moving the weight is most of the work.
 - Activations are kept in the channels-last memory format, in which oneDNN runs the transposed and
   depthwise convolutions several times faster.
 - Batches run together at low resolutions (weights are reused across samples) and one sample at a time
@@ -43,7 +41,6 @@ _WINOGRAD_OUTPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_AT, dtype=torch.f
 WINOGRAD_MIN_CHANNELS = 128     # Below this the tile transforms cost more than the multiplications saved.
 WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost more memory traffic.
 PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
-MATRIX_PRODUCT_MAX_PIXELS = 64  # Up to this many input pixels (batch included) a conv is faster as a matrix product.
 ONEDNN_PACKING = torch.backends.mkldnn.is_available() and all(
     hasattr(torch.ops.mkldnn, op) for op in ("_reorder_convolution_weight", "_convolution_pointwise",
                                              "_reorder_convolution_transpose_weight", "_convolution_transpose_pointwise"))

@@ -120,9 +120,7 @@ class SynthesisLayer(torch.nn.Module):
             inference.output_pass(y, scale.view(batch_size, 1, 1, 1, 1, -1), bias, noise,
                                   self.activation, self.conv_clamp, out=out)
             return out.view(batch_size, self.resolution, self.resolution, -1).permute(0, 3, 1, 2)
-        if batch_size * x.shape[2] * x.shape[3] <= inference.MATRIX_PRODUCT_MAX_PIXELS:
-            y = self._conv_as_matrix_product(x * styles.view(batch_size, -1, 1, 1))
-        elif _weight_is_smaller(x, self.weight):
+        if _weight_is_smaller(x, self.weight):
             # Fold the styles and the demodulation into the weight and the bias into the convolution: the
             # output pass is then left only noise and activation.
             factors = scale.view(-1, 1) * styles.view(1, -1)  # [O, C]
@@ -162,21 +160,6 @@ class SynthesisLayer(torch.nn.Module):
         lowpass = self.cache.get("lowpass", self.resample_filter,
                                  lambda f: (f * 4).flip([0, 1]).expand(self.out_channels, 1, 4, 4).contiguous())
         return F.conv2d(y, lowpass, bias, padding=1, groups=self.out_channels)
-
-    def _conv_as_matrix_product(self, x: torch.Tensor) -> torch.Tensor:
-        """`_conv` of a small input as one matrix product: oneDNN's direct kernels are slow on a few pixels."""
-        batch_size, in_channels, height, width = x.shape
-        kernel = self.weight.shape[-1]
-        if self.up == 1:
-            matrix = self.cache.get("matrix", self.weight, lambda w: w.reshape(w.shape[0], -1))  # [O, C*k*k]
-            columns = F.unfold(x, kernel, padding=kernel // 2)  # [N, C*k*k, H*W]
-            return torch.matmul(matrix, columns).view(batch_size, -1, height, width)
-        matrix = self.cache.get("matrix", self.weight,
-                                lambda w: w.transpose(0, 1).reshape(in_channels, -1).t().contiguous())  # [O*k*k, C]
-        patches = torch.matmul(matrix, x.reshape(batch_size, in_channels, height * width))  # [N, O*k*k, H*W]
-        # The transposed convolution: each input pixel's output patch, overlap-added two pixels apart.
-        y = F.fold(patches, (2 * height + kernel - 2, 2 * width + kernel - 2), kernel, stride=2)
-        return self._lowpass(y)
 
 
 class ToRGBLayer(torch.nn.Module):

@@ -31,10 +31,10 @@ def test_winograd_accepts_channels_last_input():
 
 @pytest.mark.parametrize("up", [1, 2])
 @pytest.mark.parametrize("input_size, batch_size", [
-    (4, 1),   # a few pixels: one matrix product
+    (4, 1),   # one sample whose weight is larger than its activations: styles on the activations
     (16, 1),  # one sample whose weight is smaller than its activations: styles and demodulation in the weight
     (16, 2),  # a batch: styles on the activations
-], ids=["matrix-product", "weight-folded", "activations-modulated"])
+], ids=["activations-modulated", "weight-folded", "batch"])
 def test_every_fast_convolution_layout_computes_the_reference_layer(up, input_size, batch_size):
     torch.manual_seed(0)
     layer = SynthesisLayer(8, 6, w_dim=4, resolution=input_size * up, up=up, conv_clamp=2.0)
