@@ -92,7 +92,7 @@ def test_weight_cache_rebuilds_for_another_input_shape():
     assert build.calls == 2
 
 
-def test_a_generator_pickles_after_a_fast_run():
+def test_a_layer_pickles_after_a_fast_run():
     """Packed weights cannot be pickled; the caches holding them are left out of a pickle."""
     layer = SynthesisLayer(128, 8, w_dim=4, resolution=16)  # Winograd: a packed weight
     x, w = torch.randn(1, 128, 16, 16), torch.randn(1, 4)
