@@ -1,8 +1,10 @@
 """Model registry: the files StyleCam downloads, where they come from and how they are checked.
 
-Every model file is fetched from its official URL into this folder (or ``$STYLECAM_WEIGHTS``), hashed
-while it streams, and moved into place only when the sha256 matches; a failed or interrupted download
-leaves nothing behind. Downloaded files are git-ignored.
+Every model file is fetched from its official URL into the user's cache folder
+(``~/.cache/stylecam/models``, or ``$XDG_CACHE_HOME/stylecam/models``; ``$STYLECAM_WEIGHTS`` overrides
+it), hashed while it streams, and moved into place only when the sha256 matches; a failed or
+interrupted download leaves nothing behind. Nothing is written inside the installed package, so a
+read-only install works.
 
 Where upstream publishes no checksum and none could be pinned here (``sha256=None``), the first
 download records the hash it saw next to the file (``<file>.sha256``) and every later check compares
@@ -84,8 +86,12 @@ REGISTRY: Dict[str, ModelFile] = {m.name: m for m in [
 
 
 def weights_dir() -> Path:
-    """The folder model files are stored in: ``$STYLECAM_WEIGHTS`` or this package's folder."""
-    return Path(os.environ.get("STYLECAM_WEIGHTS", Path(__file__).resolve().parent))
+    """The folder model files are stored in: ``$STYLECAM_WEIGHTS``, else ``stylecam/models`` in the user's
+    cache folder (``$XDG_CACHE_HOME``, by default ``~/.cache``)."""
+    if os.environ.get("STYLECAM_WEIGHTS"):
+        return Path(os.environ["STYLECAM_WEIGHTS"]).expanduser()
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "stylecam" / "models"
 
 
 def get(name: str) -> ModelFile:

@@ -16,8 +16,6 @@ from typing import Any, Dict, Mapping, Union
 
 import torch
 
-import weights
-
 from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal
 from .native import is_native, load_native, save
 from .nvlabs import load_nvlabs
@@ -39,15 +37,15 @@ OLD_TORCH_ADVICE = ("this PyTorch cannot read the training arguments a rosinalit
                     "installed, or upgrade torch")
 
 
-def load(path_or_name: Union[str, Path], device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
-    """Load a generator from a file path or a registry name (see `weights`), ready for inference.
+def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
+    """Load a generator from a weights file, ready for inference.
 
     Returns `LoadedGenerator(generator, meta)`: the generator in eval mode with gradients off, on
     `device`; `meta` is a plain dict with at least `format` ("nvlabs-pickle", "rosinality" or
     "stylecam"), `path`, `init_kwargs`, `img_resolution`, `num_ws`, `z_dim`, `w_dim`, `c_dim`.
     Every problem with the file raises WeightsFormatError naming the file.
     """
-    path = _resolve(path_or_name)
+    path = Path(path)
     container = detect_container(path)
     if container == "pickle":
         generator, meta = load_nvlabs(path)
@@ -65,7 +63,7 @@ def load(path_or_name: Union[str, Path], device: Union[str, torch.device] = "cpu
     return LoadedGenerator(generator, meta)
 
 
-def convert(src: Union[str, Path], dst: PathLike) -> Dict[str, Any]:
+def convert(src: PathLike, dst: PathLike) -> Dict[str, Any]:
     """Load `src` (any supported format) and write it to `dst` in StyleCam's format; returns dst's meta."""
     source = load(src)
     carried = {key: source.meta[key] for key in ("w_avg", "ignored_kwargs") if key in source.meta}
@@ -104,13 +102,6 @@ def _describe_unknown(head: bytes) -> str:
     if head.startswith(b"PK"):
         return "it is a damaged or unusual zip archive"
     return f"neither a PyTorch file nor a pickle (it starts with {head[:8]!r})"
-
-
-def _resolve(path_or_name: Union[str, Path]) -> Path:
-    try:
-        return weights.resolve(path_or_name)
-    except weights.WeightsError as error:
-        raise WeightsFormatError(path_or_name, str(error)) from None
 
 
 def _allowed_globals() -> contextlib.AbstractContextManager:

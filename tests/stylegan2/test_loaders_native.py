@@ -6,7 +6,7 @@ import torch
 
 import stylegan2
 from stylegan2.testing import make_random_generator
-from weight_files import write_nvlabs_pickle
+from tests.stylegan2.weight_files import write_nvlabs_pickle
 
 
 def outputs(G):
@@ -68,17 +68,6 @@ def test_converting_a_converted_file_keeps_its_origin(tmp_path, shared_file):
     stylegan2.convert(shared_file("golden/rosinality_g64/ckpt.pt"), tmp_path / "once.pt")
     twice = stylegan2.convert(tmp_path / "once.pt", tmp_path / "twice.pt")
     assert (twice["source_format"], twice["source_file"]) == ("rosinality", "ckpt.pt")
-
-
-def test_registry_name_loads_the_downloaded_file_whatever_its_content(tmp_path, monkeypatch, generator):
-    """The registry's ffhq-256 file name ends in .pkl; a native file there still loads: content decides."""
-    import weights
-
-    monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
-    stylegan2.save(generator, weights.local_path("ffhq-256"))
-    loaded = stylegan2.load("ffhq-256")
-    assert loaded.meta["format"] == "stylecam"
-    assert_identical(loaded.generator, generator)
 
 
 def test_failed_save_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, monkeypatch, generator):

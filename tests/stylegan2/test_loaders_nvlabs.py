@@ -7,7 +7,7 @@ import torch
 
 import stylegan2
 from stylegan2.testing import make_random_generator
-from weight_files import state_dict_of, write_nvlabs_pickle
+from tests.stylegan2.weight_files import state_dict_of, write_nvlabs_pickle
 
 TOLERANCE = 1e-4
 

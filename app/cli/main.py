@@ -1,0 +1,28 @@
+"""The ``stylecam`` command group: ``serve`` runs StyleCam; ``weights`` manages models; ``project`` and
+``stylize`` work on photos.
+
+User mistakes (a bad source, a missing or broken weights file, a port in use, ...) end in one line
+that says what is wrong and what to do, and a non-zero exit code, never a traceback.
+"""
+from __future__ import annotations
+
+import click
+
+from app.cli.models import weights_group
+from app.cli.photos import project_command, stylize_command
+from app.cli.serve import serve
+from stylegan2.cpu_memory import keep_freed_memory
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """StyleCam: your face, live, replaced by a StyleGAN face you edit with sliders."""
+
+
+for command in (serve, weights_group, project_command, stylize_command):
+    cli.add_command(command)
+
+
+def main() -> None:
+    keep_freed_memory()   # generator runs reuse their activations' memory instead of page-faulting it in anew
+    cli(prog_name="python -m app")
