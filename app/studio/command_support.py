@@ -1,10 +1,12 @@
-"""What the studio commands share: the generator options, loading the model, progress bars on stderr,
-and turning every mistake a user can fix into one error line (``app.studio.commands``)."""
+"""What the studio commands share: the generator options, loading the model, checking options before any
+work, progress bars on stderr, filling a grid, and turning every mistake a user can fix into one error
+line (``app.studio.commands``, ``app.studio.directions_command``)."""
 from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator, List, Optional
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import click
 import torch
@@ -15,8 +17,9 @@ from app.projections import ProjectionUnavailable
 from detectors import DetectorUnavailable
 from stylegan2.studio.directions import DirectionsFormatError
 from stylegan2.studio.mixing import parse_layer_spec
+from stylegan2.studio.rendering import iter_batches, to_uint8
 
-from .images import OutputError
+from .images import STILL_SUFFIXES, GridCanvas, OutputError, check_output
 from .latent_sources import LatentSpec, parse_latents, parse_seeds
 
 DEFAULT_GENERATOR = "ffhq-256"
@@ -68,6 +71,24 @@ def load_generator(weights_name: str, device: str, threads: Optional[int]) -> to
         raise click.BadParameter(f"expected cpu, cuda or cuda:N, got {device!r}", param_hint="--device")
     with user_errors():
         return stylegan2.load(weights_name, target).generator
+
+
+def still_option(ctx: click.Context, param: click.Parameter, path: Optional[Path]) -> Optional[Path]:
+    """Click callback: a .png/.jpg name in a folder that exists, checked before any work."""
+    if path is None:
+        return None
+    try:
+        return check_output(path, STILL_SUFFIXES)
+    except OutputError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def output_of(path: Path, suffixes: Sequence[str], option: str = "--out") -> Path:
+    """`path` if it names a file of one of `suffixes` in a folder that exists, else a usage error."""
+    try:
+        return check_output(path, suffixes)
+    except OutputError as error:
+        raise click.BadParameter(str(error), param_hint=option) from None
 
 
 def layers_of(G: torch.nn.Module, spec: str, option: str = "--layers") -> slice:
@@ -124,3 +145,13 @@ class Progress:
 
     def advance(self, count: int = 1) -> None:
         self._bar.update(count)
+
+
+def fill(G: torch.nn.Module, ws: torch.Tensor, canvas: GridCanvas, positions: Sequence[Tuple[int, int]],
+         batch_size: int, label: str) -> None:
+    """Render ws [N, num_ws, w_dim] into the canvas cells `positions` (one per latent), with a progress bar."""
+    with Progress(len(ws), label) as progress:
+        for start, images in iter_batches(G, ws, batch_size):
+            for offset, rgb in enumerate(to_uint8(images)):
+                canvas.put(*positions[start + offset], rgb)
+            progress.to(start + len(images))

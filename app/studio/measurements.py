@@ -8,7 +8,7 @@ rise with a trait across many faces, not calibrated units. Each one and how it i
 | smile | landmarks | mouth width / eye distance (a smile widens the mouth) |
 | mouth open | aligned crop | spread of brightness between the mouth corners (teeth and the dark mouth vs. even lips) |
 | eyes open | aligned crop | spread of brightness around the eyes (white and iris vs. an even lid) |
-| yaw | landmarks | sideways offset of the nose from the eye-mouth midline, in eye distances (+: towards the subject's left) |
+| yaw | landmarks | sideways offset of the nose from the eye-mouth midline, in eye distances (+: to image right) |
 | pitch | landmarks | how far down the nose lies from the eye line to the mouth line (0..1) |
 | roll | landmarks | angle of the eye line, degrees (+: the subject's left eye lower in the image) |
 | face size | detection box | square root of the box area / image side |

@@ -55,8 +55,8 @@ def architecture_differences(base: torch.nn.Module, other: torch.nn.Module) -> L
         keys = sorted(set(base_state) ^ set(other_state))
         if keys:
             differences.append(f"layers ({len(keys)} tensors in one only, e.g. {', '.join(keys[:3])})")
-        shapes = [f"{key} {list(tensor.shape)} vs {list(other_state[key].shape)}"
-                  for key, tensor in base_state.items() if key in other_state and tensor.shape != other_state[key].shape]
+        shapes = [f"{key} {list(tensor.shape)} vs {list(other_state[key].shape)}" for key, tensor in base_state.items()
+                  if key in other_state and tensor.shape != other_state[key].shape]
         if shapes:
             differences.append(f"tensor shapes ({'; '.join(shapes[:3])}{' ...' if len(shapes) > 3 else ''})")
     return differences

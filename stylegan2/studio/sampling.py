@@ -69,4 +69,3 @@ def truncation_sweep(G: torch.nn.Module, seeds: Sequence[int], psis: Sequence[fl
         raise ValueError("no truncation values given")
     ws = seeds_to_ws(G, seeds)
     return torch.stack([truncate(G, ws, psi, cutoff) for psi in psis], dim=1)
-

@@ -26,7 +26,8 @@ def test_a_grid_cell_equals_the_single_image_of_its_seed(golden_generator):
 def test_rendering_in_batches_equals_rendering_all_at_once(golden_generator):
     ws = seeds_to_ws(golden_generator, list(range(7)))
     starts = []
-    images = render(golden_generator, ws, batch_size=3, on_batch=lambda start, batch: starts.append((start, len(batch))))
+    images = render(golden_generator, ws, batch_size=3,
+                    on_batch=lambda start, batch: starts.append((start, len(batch))))
     assert starts == [(0, 3), (3, 3), (6, 1)]
     torch.testing.assert_close(images, single_image(golden_generator, ws), rtol=0, atol=1e-5)
 

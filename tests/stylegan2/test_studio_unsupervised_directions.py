@@ -25,7 +25,8 @@ def assert_same_up_to_sign(vectors, expected, atol):
 
 def test_each_w_index_drives_the_layers_latents_documents(golden_generator):
     driven = layers_by_w_index(golden_generator)
-    assert [sorted(driven[i]) for i in range(golden_generator.num_ws)] == [sorted(r) for r in layer_roles(golden_generator)]
+    roles = layer_roles(golden_generator)
+    assert [sorted(driven[i]) for i in range(golden_generator.num_ws)] == [sorted(names) for names in roles]
 
 
 @pytest.mark.parametrize("layers", [slice(None), slice(0, 4), slice(8, 10)])

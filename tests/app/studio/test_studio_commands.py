@@ -9,7 +9,8 @@ from PIL import Image
 
 import stylegan2
 from app.projections import ProjectionStore
-from app.studio.commands import COMMANDS, PREVIEW_STRENGTHS
+from app.studio.commands import COMMANDS
+from app.studio.directions_command import PREVIEW_STRENGTHS
 from projection_helpers import fake_result
 from stylegan2.latents import seed_to_ws
 from stylegan2.studio.directions import load_directions
