@@ -94,8 +94,8 @@ def check_method_options(method: str, source: Optional[Path]) -> None:
     context = click.get_current_context()
     given = {name for name in ("regression", "detector_model", "samples", "seed", "source", "names")
              if context.get_parameter_source(name) == ParameterSource.COMMANDLINE}
-    allowed = {"sefa": set(), "pca": {"samples", "seed"}, "labelled": {"samples", "seed", "regression", "detector_model"},
-               "import": {"source", "names"}}[method]
+    allowed = {"sefa": set(), "pca": {"samples", "seed"}, "import": {"source", "names"},
+               "labelled": {"samples", "seed", "regression", "detector_model"}}[method]
     stray = sorted(given - allowed)
     if stray:
         flags = ", ".join("--" + {"source": "from"}.get(name, name).replace("_", "-") for name in stray)
