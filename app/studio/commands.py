@@ -3,7 +3,7 @@
     python -m app generate --seeds 1-8,42 --psi 0.7 --out faces.png
     python -m app mix --rows 1,2,3 --cols 10,11,12 --layers coarse --out matrix.png
     python -m app interpolate --from 1 --to me --frames 60 --out morph.gif
-    python -m app blend ffhq-256 toon.pkl --swap-res 32 --out toonify.pt
+    python -m app blend toon.pkl ffhq-256 --swap-res 32 --out toonify.pt
 
 The work is ``stylegan2.studio``'s; this module reads the options, shows progress on stderr, writes
 exactly the files it names, and turns mistakes into one error line. ``COMMANDS`` lists these and
@@ -240,15 +240,17 @@ def interpolate(start: LatentSpec, end: LatentSpec, frames: int, space: str, psi
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The blended generator to write (.pt, StyleCam's format; loads like any generator).")
 def blend(base: str, other: str, swap_res: int, blend_width: Optional[float], mapping: str, out: Path) -> None:
-    """Blend two generators of one architecture: BASE's low resolutions with OTHER's high ones (toonify).
+    """Blend two generators of one architecture: BASE's low resolutions with OTHER's high ones.
 
-    BASE and OTHER are weight files (any format StyleCam reads) or registry names. The result records
+    BASE and OTHER are weight files (any format StyleCam reads) or registry names, one fine-tuned from
+    the other. A cartoon model as BASE and FFHQ as OTHER gives cartoon shapes with photo textures (the
+    "toonify" blend); the other way round, real faces drawn in the cartoon's style. The result records
     both sources' sha256 and the settings.
 
     \b
     Examples:
-      python -m app blend ffhq-256 toon-256.pkl --swap-res 32 --out toonify.pt
-      python -m app blend toon-256.pkl ffhq-256 --swap-res 16 --blend-width 0.5 --mapping other --out soft.pt
+      python -m app blend toon-256.pkl ffhq-256 --swap-res 32 --out toonify.pt
+      python -m app blend ffhq-256 toon-256.pkl --swap-res 16 --blend-width 0.5 --mapping other --out soft.pt
     """
     output_of(out, (".pt",))
     click.echo(f"blending {Path(base).name} and {Path(other).name} ...", err=True)

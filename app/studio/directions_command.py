@@ -25,9 +25,11 @@ from .command_support import (Progress, fill, layers_of, load_generator, output_
                               still_option, user_errors)
 from .images import GridCanvas, write_image
 from .labelled import find_labelled_directions
-from .measurements import FaceMeasurer
+from .measurements import LANDMARK_MEASURES, FaceMeasurer
 
 PREVIEW_STRENGTHS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+PREVIEW_CELL = 256        # px per face on the preview sheet at most: 10 directions x 3 faces of a 1024 px model
+                          # would otherwise make a sheet of 30 x 7 megapixel faces
 METHODS = ("sefa", "pca", "labelled", "import")
 
 
@@ -130,12 +132,13 @@ def find_directions(G: torch.nn.Module, method: str, layers: slice, top: int, sa
     for name, reason in result.skipped.items():
         click.echo(f"left out {name}: {reason}", err=True)
     if result.directions is None:
-        raise click.ClickException(f"no trait could be fitted on {count} faces (YuNet found faces in "
-                                   f"{max(result.measured.values())}); is MODEL a face model?")
+        raise click.ClickException(f"no trait could be fitted on {count} faces (YuNet found a face in "
+                                   f"{result.measured[LANDMARK_MEASURES[0]]}); sample more with --samples")
     return result.directions.subset(range(min(top, len(result.directions))))
 
 
 def describe_score(found: DirectionSet, index: int) -> str:
+    """What a direction's score is and its value, e.g. "held-out r 0.82" ("" for imported directions)."""
     if found.scores is None:
         return ""
     score = float(found.scores[index])
@@ -148,7 +151,7 @@ def write_preview(G: torch.nn.Module, found: DirectionSet, seeds: Sequence[int],
     """Each direction (rows grouped by direction, one per seed) at each of PREVIEW_STRENGTHS (columns)."""
     grid = found.sweep(seeds_to_ws(G, seeds, psi=psi), PREVIEW_STRENGTHS)
     labels = [f"{name}, seed {seed}" for name in found.names for seed in seeds]
-    canvas = GridCanvas(grid.shape[0], grid.shape[1], G.img_resolution, labels,
+    canvas = GridCanvas(grid.shape[0], grid.shape[1], min(G.img_resolution, PREVIEW_CELL), labels,
                         [f"{strength:+g}" if strength else "0" for strength in PREVIEW_STRENGTHS])
     positions = [(row, column) for row in range(grid.shape[0]) for column in range(grid.shape[1])]
     fill(G, grid.flatten(0, 1), canvas, positions, batch_size, "preview")
