@@ -11,7 +11,7 @@
 | `unsupervised_directions` | SeFa (from the weights) and PCA of w (from the mapping network) |
 | `labelled_directions` | a direction per measured trait by ridge or logistic regression, with held-out correlation |
 
-Nothing here knows about the app, faces detectors or files other than weights and directions.
+Nothing here knows about the app, face detectors, or files other than weights and directions.
 """
 from .blending import IncompatibleModels, blend_files, blend_generators, block_weights
 from .directions import DirectionSet, DirectionsFormatError, import_directions, load_directions, save_directions

@@ -6,7 +6,7 @@ faces and its predictions are correlated with the measure on the rest (the held-
 the direction moves the trait; near 0, it found nothing). The direction is beta, as a unit vector whose
 positive side raises the measure, with the standard deviation of w along it as its scale.
 
-- ridge: least squares with an L2 penalty `alpha` times the mean variance of w (so alpha is unitless).
+- ridge: least squares with an L2 penalty `alpha` (> 0) times the mean variance of w (so alpha is unitless).
 - logistic: for a yes/no trait; labels that are not already 0/1 become "above the median". Fitted by
   Newton's method with the same penalty; its held-out correlation is that of the decision value with
   the 0/1 labels.
@@ -46,9 +46,9 @@ def fit_direction(w: torch.Tensor, labels: torch.Tensor, method: str = "ridge", 
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if not 0 < holdout < 1:
         raise ValueError(f"holdout must be a fraction between 0 and 1, got {holdout!r}")
-    if not (alpha > 0 or (alpha == 0 and method == "ridge")):
-        raise ValueError(f"alpha must be positive (zero only for ridge: separable faces would drive a logistic "
-                         f"fit without a penalty to infinity), got {alpha!r}")
+    if not alpha > 0:
+        raise ValueError(f"alpha must be positive (without a penalty, fewer faces than w has dimensions leave "
+                         f"ridge undetermined, and separable faces drive logistic to infinity), got {alpha!r}")
     w = torch.as_tensor(w, dtype=torch.float64)
     labels = torch.as_tensor(labels, dtype=torch.float64).reshape(-1)
     if w.ndim != 2 or len(w) != len(labels):

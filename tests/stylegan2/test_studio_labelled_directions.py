@@ -88,9 +88,10 @@ def test_too_few_measured_faces_are_refused(faces_w):
         fit_direction(faces_w, labels)
 
 
-def test_logistic_without_a_penalty_is_refused(faces_w):
+@pytest.mark.parametrize("method", ["ridge", "logistic"])
+def test_a_fit_without_a_penalty_is_refused(faces_w, method):
     with pytest.raises(ValueError, match="alpha must be positive"):
-        fit_direction(faces_w, noise(FACES, 0) > 0, "logistic", alpha=0)
+        fit_direction(faces_w, noise(FACES, 0) > 0, method, alpha=0)
 
 
 def test_fit_directions_ranks_by_held_out_correlation_and_says_why_a_measure_was_left_out(faces_w):
