@@ -12,17 +12,15 @@ first makes malloc keep freed memory (`stylegan2.cpu_memory`); `--default-malloc
 """
 import argparse
 import json
-import platform
 import resource
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Callable, Dict
 
 import torch
 
 from stylegan2.cpu_memory import keep_freed_memory
+from stylegan2.hardware import device_name
 from stylegan2.inference import InferenceGenerator
 from stylegan2.testing import FFHQ_256, make_random_generator
 
@@ -65,15 +63,6 @@ def time_layouts(ws, layouts: Dict[str, Callable], repeats: int, device: torch.d
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -119,7 +108,7 @@ def main() -> None:
         "fast_layout": renderer.layout,
         "config": FFHQ_256,
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
+        "device_name": device_name(device),
         "dtype": f"float16 in the top {FFHQ_256['num_fp16_res']} resolutions" if fp16 else "float32",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

@@ -41,14 +41,20 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from app.projection.jobs import DEFAULT_STEPS
 from app.device import DeviceError, resolve_device
-from stylegan2.testing import (SMALL_STAGES, VGG16_STAGES, fit_output_range,
-                                 make_target, save_standin)
+from app.projection.jobs import DEFAULT_STEPS
 from stylegan2.projection.perceptual import PerceptualNetwork, load_perceptual
-from stylegan2.projection.schedule import ProjectionConfig
 from stylegan2.projection.projector import ProjectionResult, prepare_target, project, w_statistics
-from stylegan2.testing import FFHQ_256, make_random_generator
+from stylegan2.projection.schedule import ProjectionConfig
+from stylegan2.testing import (
+    FFHQ_256,
+    SMALL_STAGES,
+    VGG16_STAGES,
+    fit_output_range,
+    make_random_generator,
+    make_target,
+    save_standin,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SEED_BASE = 1000     # Target i: latent and noise images from seed 1000 + i.

@@ -27,6 +27,7 @@ import urllib.error
 from pathlib import Path
 
 from bench_pipeline import WARMUP_S, Server, StreamClient, stage_figures, start_server
+
 from stylegan2.testing import VGG16_STAGES, save_standin
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,9 +5,10 @@
 
 The generator has NVIDIA's FFHQ-256 layout with random weights (`stylegan2.testing.FFHQ_256`). Each repeat
 times, in turns so that load from other processes affects both alike:
-- "singles": the 16 latents rendered one `G.synthesis` call each, summed (the generator time alone);
+- "singles": the 16 latents rendered one synthesis call each, summed (the generator time alone), through
+  the same `stylegan2.inference.InferenceGenerator` the app renders with;
 - "grid": the same 16 as a 4x4 grid through `stylegan2.studio.render_grid` at batch 8, with each row
-  converted to uint8 and placed on a labelled `app.studio.images.GridCanvas` as it arrives (what the
+  converted to BGR images and placed on a labelled `app.studio.grids.GridCanvas` as it arrives (what the
   commands and a studio view do), noting when the first and the last row were placed.
 Reports the medians over the repeats after warm-up and the verdict: the grid within 1.1x the singles' total,
 and its first row shown before its last row is done.
@@ -15,20 +16,18 @@ and its first row shown before its last row is done.
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_generator import cpu_name  # noqa: E402
-from app.studio.images import GridCanvas  # noqa: E402
-from stylegan2.cpu_memory import keep_freed_memory  # noqa: E402
-from stylegan2.studio.rendering import render_grid, to_uint8  # noqa: E402
-from stylegan2.studio.sampling import seeds_to_ws  # noqa: E402
-from stylegan2.testing import FFHQ_256, make_random_generator  # noqa: E402
+from app.images import all_from_engine
+from app.studio.grids import GridCanvas
+from stylegan2.cpu_memory import keep_freed_memory
+from stylegan2.hardware import device_name
+from stylegan2.inference import InferenceGenerator
+from stylegan2.studio.rendering import render_grid
+from stylegan2.studio.sampling import seeds_to_ws
+from stylegan2.testing import FFHQ_256, make_random_generator
 
 WARMUP_RUNS = 1
 GRID_RATIO_TARGET = 1.1
@@ -54,31 +53,30 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_singles(G, ws: torch.Tensor, device: torch.device) -> float:
+def time_singles(renderer: InferenceGenerator, ws: torch.Tensor, device: torch.device) -> float:
     """Seconds to render every latent of ws [N, num_ws, w_dim] in its own generator call, summed."""
     total = 0.0
-    with torch.inference_mode():
-        for index in range(len(ws)):
-            synchronize(device)
-            start = time.perf_counter()
-            G.synthesis(ws[index:index + 1], noise_mode="const")
-            synchronize(device)
-            total += time.perf_counter() - start
+    for index in range(len(ws)):
+        synchronize(device)
+        start = time.perf_counter()
+        renderer.synthesis(ws[index:index + 1], noise_mode="const")
+        synchronize(device)
+        total += time.perf_counter() - start
     return total
 
 
-def time_grid(G, grid: torch.Tensor, batch_size: int) -> dict:
+def time_grid(renderer: InferenceGenerator, grid: torch.Tensor, batch_size: int) -> dict:
     """Seconds to render and place the grid, and when its first and last rows were placed."""
     placed = []
-    canvas = GridCanvas(ROWS, COLUMNS, G.img_resolution, [f"row {r}" for r in range(ROWS)],
+    canvas = GridCanvas(ROWS, COLUMNS, renderer.img_resolution, [f"row {r}" for r in range(ROWS)],
                         [f"column {c}" for c in range(COLUMNS)])
     start = time.perf_counter()
 
     def place(row: int, images: torch.Tensor) -> None:
-        canvas.put_row(row, to_uint8(images))
+        canvas.put_row(row, all_from_engine(images))
         placed.append(time.perf_counter() - start)
 
-    render_grid(G, grid, batch_size, on_row=place)
+    render_grid(renderer, grid, batch_size, on_row=place)
     return {"grid_s": time.perf_counter() - start, "first_row_s": placed[0], "last_row_s": placed[-1]}
 
 
@@ -99,10 +97,11 @@ def main() -> None:
     G = make_random_generator(**FFHQ_256).to(device)
     ws = seeds_to_ws(G, list(range(ROWS * COLUMNS)), psi=0.7).to(device)
     grid = ws.reshape(ROWS, COLUMNS, G.num_ws, G.w_dim)
+    renderer = InferenceGenerator(G)
     runs = {"singles_s": [], "grid_s": [], "first_row_s": [], "last_row_s": []}
     for run in range(WARMUP_RUNS + args.repeats):
-        singles = time_singles(G, ws, device)
-        timed = time_grid(G, grid, args.batch)
+        singles = time_singles(renderer, ws, device)
+        timed = time_grid(renderer, grid, args.batch)
         if run >= WARMUP_RUNS:
             runs["singles_s"].append(singles)
             for key, value in timed.items():
@@ -112,7 +111,7 @@ def main() -> None:
         "benchmark": f"{ROWS}x{COLUMNS} grid of {G.img_resolution} px faces at batch {args.batch} vs "
                      f"{ROWS * COLUMNS} single images, FFHQ-256 configuration, random weights",
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
+        "device_name": device_name(device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "malloc_keeps_freed_memory": keeps_freed_memory,

@@ -13,7 +13,6 @@ random-weight file (what a machine without the model can make) shows a featurele
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright

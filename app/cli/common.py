@@ -13,11 +13,21 @@ import stylegan2
 import weights
 from app import models
 from app.device import DeviceError
+from app.images import OutputError
 from app.live.params import PresetsError
 from app.live.sources import SourceError
+from app.projection.store import ProjectionUnavailable
+from app.projection.targets import TargetError
 from detectors import DetectorUnavailable
+from stylegan2.projection.perceptual import PerceptualNetworkError
+from stylegan2.projection.projector import ProjectionError
+from stylegan2.studio.directions import DirectionsFormatError
 
 PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"   # The perceptual network for projection can also come from here.
+# The mistakes a user can make and fix (bad source, weights, photo, projection, output file, ...).
+USER_ERRORS = (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, DeviceError,
+               DetectorUnavailable, TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError,
+               DirectionsFormatError, OutputError)
 
 
 def model_options(command: Callable) -> Callable:
@@ -52,11 +62,10 @@ def models_to_fetch(weights_name: str, detector: str, detector_model: Optional[s
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the errors a user can cause and fix (bad source, weights, presets, device) into one clean line."""
+    """Turn the errors a user can cause and fix (``USER_ERRORS``) into one clean line."""
     try:
         yield
-    except (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, DeviceError,
-            DetectorUnavailable) as error:
+    except USER_ERRORS as error:
         raise click.ClickException(str(error)) from None
 
 

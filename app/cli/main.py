@@ -1,5 +1,6 @@
 """The ``stylecam`` command group: ``serve`` runs StyleCam; ``weights`` manages models; ``project`` and
-``stylize`` work on photos.
+``stylize`` work on photos; ``generate``, ``mix``, ``interpolate``, ``blend`` and ``directions`` are the
+studio.
 
 User mistakes (a bad source, a missing or broken weights file, a port in use, ...) end in one line
 that says what is wrong and what to do, and a non-zero exit code, never a traceback.
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import click
 
+from app.cli.directions import directions
 from app.cli.models import weights_group
 from app.cli.photos import project_command, stylize_command
 from app.cli.serve import serve
+from app.cli.studio import blend, generate, interpolate, mix
 from stylegan2.cpu_memory import keep_freed_memory
 
 
@@ -19,10 +22,11 @@ def cli() -> None:
     """StyleCam: your face, live, replaced by a StyleGAN face you edit with sliders."""
 
 
-for command in (serve, weights_group, project_command, stylize_command):
+for command in (serve, weights_group, project_command, stylize_command, generate, mix, interpolate, blend,
+                directions):
     cli.add_command(command)
 
 
 def main() -> None:
     keep_freed_memory()   # generator runs reuse their activations' memory instead of page-faulting it in anew
-    cli(prog_name="python -m app")
+    cli()

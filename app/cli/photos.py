@@ -12,9 +12,8 @@ with its call signature, such as the stand-in the tests use.
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import click
 import cv2
@@ -25,11 +24,10 @@ from app.composition import photo_projector
 from app.images import write_image
 from app.projection.jobs import DEFAULT_STEPS, MAX_STEPS, MIN_STEPS, JobOptions
 from app.projection.photos import PhotoProjector, read_photo, side_by_side
-from app.projection.store import ProjectionUnavailable, check_name
-from app.projection.targets import Target, TargetError, aligned_target
+from app.projection.store import check_name
+from app.projection.targets import Target, aligned_target
 from stylegan2.latents import parse_layers
-from stylegan2.projection.perceptual import PerceptualNetworkError
-from stylegan2.projection.projector import ProjectionError, ProjectionResult
+from stylegan2.projection.projector import ProjectionResult
 
 
 def projection_options(command):
@@ -44,16 +42,6 @@ def projection_options(command):
     for option in reversed(options):
         command = option(command)
     return command
-
-
-@contextmanager
-def photo_errors() -> Iterator[None]:
-    """``app.cli.common.user_errors`` plus what photos, projections and the perceptual network can get wrong."""
-    with user_errors():
-        try:
-            yield
-        except (TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError) as error:
-            raise click.ClickException(str(error)) from None
 
 
 def load_tools(weights_name: str, device: str, perceptual: str, detector_model: Optional[str],
@@ -88,14 +76,6 @@ def image_path(ctx: click.Context, param: click.Parameter, path: Optional[Path])
     return path
 
 
-def save_image(path: Path, image_bgr) -> None:
-    """``app.images.write_image``, its failures as one clean line."""
-    try:
-        write_image(path, image_bgr)
-    except (OSError, ValueError) as error:
-        raise click.ClickException(f"cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
-
-
 @click.command("project")
 @click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "name", required=True, help="Name to save the projection under, e.g. me.")
@@ -112,7 +92,7 @@ def project_command(photo: Path, name: str, comparison: Optional[Path], weights_
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--out") from None
     comparison = comparison or Path(f"{name}.jpg")
-    with photo_errors():
+    with user_errors():
         tools = load_tools(weights_name, device, perceptual, detector_model, projections_dir, threads)
         if tools.store.exists(name):
             raise click.ClickException(f"a projection named '{name}' already exists in {tools.store.root}; "
@@ -123,7 +103,8 @@ def project_command(photo: Path, name: str, comparison: Optional[Path], weights_
         result = project_with_bar(tools, target, JobOptions(steps=steps, space=space),
                                   f"projecting {photo.name}")
         folder = tools.store.save(result, name, source=source)
-    save_image(comparison, side_by_side(result))
+    with user_errors():
+        write_image(comparison, side_by_side(result))
     click.echo(f"saved projection '{name}' in {folder} ({result.steps} steps, {result.seconds:.1f} s, "
                f"LPIPS {result.losses['lpips']:.3f})")
     click.echo(f"wrote {comparison} (target | result)")
@@ -151,7 +132,7 @@ def stylize_command(photo: Path, style: str, layers: str, strength: float, psi: 
                     projections_dir: Optional[str], steps: int, space: str, threads: Optional[int]) -> None:
     """Stylize every face in PHOTO: its latent, with LAYERS taken from the style source, pasted back."""
 
-    with photo_errors():
+    with user_errors():
         tools = load_tools(weights_name, device, perceptual, detector_model, projections_dir, threads)
         try:
             layer_range = parse_layers(layers, tools.generator.num_ws)
@@ -173,5 +154,6 @@ def stylize_command(photo: Path, style: str, layers: str, strength: float, psi: 
             latents.append(project_with_bar(tools, target, options, f"face {number}/{len(faces)}").ws)
         stylized = tools.stylize(frame, faces, [ws.to(tools.device) for ws in latents], style_ws, layer_range,
                                  strength)
-    save_image(out, stylized)
+    with user_errors():
+        write_image(out, stylized)
     click.echo(f"wrote {out} ({len(faces)} face{'s' if len(faces) != 1 else ''} stylized)")

@@ -21,8 +21,8 @@ import numpy as np
 
 from app.live.buffers import LatestBuffer
 from app.live.capture import CapturedFrame
-from app.live.face_paste import composite
 from app.live.detection import DetectionResult
+from app.live.face_paste import composite
 from app.live.generation import GeneratedFace
 from app.live.stats import RateMeter, SmoothedValue
 from app.live.worker import Worker

@@ -15,7 +15,6 @@ import torch
 from app.images import from_engine, to_engine
 from app.live.face_paste import paste_face, prepare_face
 from app.live.params import SEED_MAX
-from app.projection.folders import ProjectionFormatError, load_latent, read_meta
 from app.projection.jobs import JobOptions
 from app.projection.projectors import LocalProjector
 from app.projection.store import ProjectionStore, ProjectionUnavailable
@@ -60,24 +59,8 @@ class PhotoProjector:
                        progress=progress)
 
     def latent(self, spec: str) -> torch.Tensor:
-        """A saved projection's latent on the device: by name in the store, or a projection folder (or
-        its latent.pt). ProjectionUnavailable says why one cannot be used."""
-        if self.store.exists(spec):
-            return self.store.load_ws(spec).to(self.device)
-        path = Path(spec)
-        folder = path.parent if path.is_file() else path
-        if not folder.is_dir():
-            raise ProjectionUnavailable(f"{spec!r} is neither a saved projection in {self.store.root} nor a "
-                                        f"projection folder")
-        try:
-            meta = read_meta(folder)
-            ws, _ = load_latent(folder, meta)
-        except ProjectionFormatError as error:
-            raise ProjectionUnavailable(str(error)) from None
-        problem = self.store.incompatibility(meta, folder.name)
-        if problem:
-            raise ProjectionUnavailable(problem)
-        return ws.to(self.device)
+        """A saved projection's latent on the device (``ProjectionStore.latent``)."""
+        return self.store.latent(spec).to(self.device)
 
     def style_latent(self, spec: str, psi: float) -> torch.Tensor:
         """A style source: a seed (digits only, truncated by ``psi``) or a saved projection."""

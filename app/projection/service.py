@@ -15,8 +15,15 @@ import numpy as np
 from app.live.params_store import ParamsStore
 from app.projection.jobs import JobOptions, ProjectionJob, ProjectionJobs
 from app.projection.store import ProjectionStore, ProjectionUnavailable
-from app.projection.targets import (PHOTO_SLOTS, FaceFinder, NoFaceFound, Target, aligned_target,
-                                    decode_image, prealigned_target)
+from app.projection.targets import (
+    PHOTO_SLOTS,
+    FaceFinder,
+    NoFaceFound,
+    Target,
+    aligned_target,
+    decode_image,
+    prealigned_target,
+)
 from detectors import Face
 
 CameraFaces = Callable[[], Optional[Tuple[np.ndarray, List[Face]]]]   # The newest frame and its faces.

@@ -29,8 +29,17 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch
 
-from app.projection.folders import (ProjectionFormatError, ProjectionRecord, check_compatible, delete_projection,
-                                     list_projections, load_latent, read_meta, remove_leftovers, save_projection)
+from app.projection.folders import (
+    ProjectionFormatError,
+    ProjectionRecord,
+    check_compatible,
+    delete_projection,
+    list_projections,
+    load_latent,
+    read_meta,
+    remove_leftovers,
+    save_projection,
+)
 from stylegan2.projection.projector import ProjectionResult
 
 PROJECTIONS_ENV = "STYLECAM_PROJECTIONS"
@@ -158,6 +167,27 @@ class ProjectionStore:
         if result.noise:
             raise ValueError(f"projection '{name}' {NOISE_PROBLEM}")
         return save_projection(result, self.path(name), source=source, model=self.model)
+
+    def latent(self, spec: str) -> torch.Tensor:
+        """The latent [1, num_ws, w_dim] (CPU) of a projection given by name in this folder, or as a projection
+        folder (or its latent.pt) elsewhere, made with this generator's weights; ProjectionUnavailable says
+        why one cannot be used."""
+        if self.exists(spec):
+            return self.load_ws(spec)
+        path = Path(spec)
+        folder = path.parent if path.is_file() else path
+        if not folder.is_dir():
+            raise ProjectionUnavailable(f"{spec!r} is neither a saved projection in {self.root} nor a "
+                                        f"projection folder")
+        try:
+            meta = read_meta(folder)
+            ws, _ = load_latent(folder, meta)
+        except ProjectionFormatError as error:
+            raise ProjectionUnavailable(str(error)) from None
+        problem = self.incompatibility(meta, folder.name)
+        if problem:
+            raise ProjectionUnavailable(problem)
+        return ws
 
     def file(self, name: str, filename: str) -> Path:
         """One of a projection's files (latent.pt, target.png, result.png), for download."""

@@ -13,12 +13,12 @@ from typing import Callable, Dict, Optional
 
 import torch
 
+from app.images import all_from_engine
+from app.studio.measurements import MEASURES, FaceMeasurer
 from stylegan2.studio.directions import DirectionSet
 from stylegan2.studio.labelled_directions import fit_directions
-from stylegan2.studio.rendering import iter_batches, to_uint8
+from stylegan2.studio.rendering import iter_batches
 from stylegan2.studio.sampling import sample_ws
-
-from .measurements import MEASURES, FaceMeasurer
 
 ProgressFn = Callable[[int, int], None]      # (faces measured, faces in all)
 
@@ -38,8 +38,8 @@ def measure_faces(G: torch.nn.Module, ws: torch.Tensor, measurer: FaceMeasurer, 
     """{measure: values [N] (NaN where it could not be taken)} of the faces ws [N, num_ws, w_dim] show."""
     values = {name: torch.full((len(ws),), float("nan"), dtype=torch.float64) for name in MEASURES}
     for start, images in iter_batches(G, ws, batch_size):
-        for offset, rgb in enumerate(to_uint8(images)):
-            for name, value in measurer.measure_generated(rgb).items():
+        for offset, bgr in enumerate(all_from_engine(images)):
+            for name, value in measurer.measure_generated(bgr).items():
                 values[name][start + offset] = value
         if progress is not None:
             progress(start + len(images), len(ws))

@@ -2,8 +2,8 @@
 
 An item made of digits only (or a range of them, "3-7") is a seed; anything else names a saved
 projection (a name in the projections folder, or a projection folder / its latent.pt). Projections are
-loaded by a function given to `LatentResolver` (by default `StoredProjections`, over today's
-`app.projections.ProjectionStore`), so the resolver does not depend on where the store lives.
+loaded by a function given to `LatentResolver` (by default `StoredProjections`, which opens the
+projections folder at first use), so the resolver does not depend on where the store lives.
 """
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from typing import Callable, List, Optional
 
 import torch
 
-from app.projections import ProjectionStore, ProjectionUnavailable, default_projections_dir
+from app.projection.store import ProjectionStore, ProjectionUnavailable, default_projections_dir
 from stylegan2.latents import seed_to_z
-from stylegan2.projection_io import ProjectionFormatError, load_latent, read_meta
 from stylegan2.studio.sampling import seeds_to_ws
 
 SEED_MAX = 2 ** 32 - 1
@@ -87,22 +86,7 @@ class StoredProjections:
         return self._store
 
     def __call__(self, spec: str) -> torch.Tensor:
-        if self.store.exists(spec):
-            return self.store.load_ws(spec)
-        path = Path(spec)
-        folder = path.parent if path.is_file() else path
-        if not folder.is_dir():
-            raise ProjectionUnavailable(f"{spec!r} is neither a seed, a saved projection in {self.root}, nor a "
-                                        f"projection folder")
-        try:
-            meta = read_meta(folder)
-            ws, _ = load_latent(folder, meta)
-        except ProjectionFormatError as error:
-            raise ProjectionUnavailable(str(error)) from None
-        problem = self.store.incompatibility(meta, folder.name)
-        if problem:
-            raise ProjectionUnavailable(problem)
-        return ws
+        return self.store.latent(spec)
 
 
 class LatentResolver:

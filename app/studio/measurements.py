@@ -48,9 +48,8 @@ class FaceMeasurer:
     def __init__(self, detector) -> None:
         self.detector = detector
 
-    def measure_generated(self, rgb: np.ndarray) -> Dict[str, float]:
-        """Measures of a generated face (uint8 RGB in the FFHQ layout, any size)."""
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    def measure_generated(self, bgr: np.ndarray) -> Dict[str, float]:
+        """Measures of a generated face (BGR in the FFHQ layout, any size)."""
         aligned = cv2.resize(bgr, (MEASURE_SIZE, MEASURE_SIZE), interpolation=cv2.INTER_AREA)
         faces = self.detector.detect(bgr)
         return _in_order({**colour_measures(aligned), **landmark_measures(bgr, faces[0] if faces else None)})

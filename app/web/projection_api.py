@@ -29,8 +29,15 @@ from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from werkzeug.utils import secure_filename
 
 from app.projection.folders import LATENT_FILE, META_FILE, RESULT_FILE, TARGET_FILE
-from app.projection.jobs import (JobFinished, JobNotFound, JobOptions, OptionError, ProjectionJob,
-                                 ProjectorUnavailable, QueueFull)
+from app.projection.jobs import (
+    JobFinished,
+    JobNotFound,
+    JobOptions,
+    OptionError,
+    ProjectionJob,
+    ProjectorUnavailable,
+    QueueFull,
+)
 from app.projection.service import OtherModel, ProjectionInUse
 from app.projection.store import ProjectionNotFound, ProjectionUnavailable, check_name
 from app.projection.targets import PhotosBusy, TargetError

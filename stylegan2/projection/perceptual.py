@@ -16,13 +16,14 @@ projection made with one can never pass for a VGG16 projection.
 """
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 from typing import Dict, Optional, Union
 
 import torch
 import torch.nn.functional as F
+
+from ..files import file_sha256
 
 VGG16_NAME = "vgg16"
 VGG16_SHA256 = "b437eb095feaeb0b83eb3fa11200ebca4548ee39a07fb944a417ddc516cc07c3"   # NVIDIA's published file.
@@ -77,7 +78,7 @@ def load_perceptual(path: Union[str, Path], device: Union[str, torch.device] = "
     ``PerceptualNetworkError``.
     """
     path = Path(path)
-    sha256 = file_sha256(path)
+    sha256 = checksum(path)
     try:
         with warnings.catch_warnings():   # TorchScript is deprecated, but it is the format NVIDIA publishes.
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -96,17 +97,13 @@ def identify(path: Path, sha256: str) -> Dict[str, str]:
     return {"name": name, "sha256": sha256, "file": path.name}
 
 
-def file_sha256(path: Path) -> str:
+def checksum(path: Path) -> str:
     """The file's sha256; PerceptualNetworkError when it cannot be read."""
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as file:
-            for chunk in iter(lambda: file.read(1 << 20), b""):
-                digest.update(chunk)
+        return file_sha256(path)
     except OSError as error:
         raise PerceptualNetworkError(f"cannot read the perceptual network {path}: "
                                      f"{error.strerror or error}") from None
-    return digest.hexdigest()
 
 
 def _check_signature(module: torch.jit.ScriptModule, path: Path) -> None:

@@ -18,12 +18,12 @@ from .directions import DirectionSet, DirectionsFormatError, import_directions, 
 from .interpolation import frame_times, midpoint, w_transition, z_transition
 from .labelled_directions import fit_direction, fit_directions
 from .mixing import LAYER_GROUPS, layer_group, mixing_matrix, parse_layer_spec
-from .rendering import iter_batches, render, render_grid, to_uint8
+from .rendering import as_renderer, iter_batches, render, render_grid
 from .sampling import sample_ws, seeds_to_ws, truncate, truncation_sweep
 from .unsupervised_directions import pca, sefa
 
-__all__ = ["LAYER_GROUPS", "DirectionSet", "DirectionsFormatError", "IncompatibleModels", "blend_files",
+__all__ = ["LAYER_GROUPS", "DirectionSet", "as_renderer", "DirectionsFormatError", "IncompatibleModels", "blend_files",
            "blend_generators", "block_weights", "fit_direction", "fit_directions", "frame_times", "import_directions",
            "iter_batches", "layer_group", "load_directions", "midpoint", "mixing_matrix", "parse_layer_spec", "pca",
-           "render", "render_grid", "sample_ws", "save_directions", "seeds_to_ws", "sefa", "to_uint8", "truncate",
+           "render", "render_grid", "sample_ws", "save_directions", "seeds_to_ws", "sefa", "truncate",
            "truncation_sweep", "w_transition", "z_transition"]

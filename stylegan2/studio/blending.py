@@ -23,8 +23,7 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch
 
-from weights import file_sha256
-
+from ..files import file_sha256
 from ..loaders import load, save
 from ..networks import Generator
 
@@ -115,7 +114,7 @@ def blend_generators(base: torch.nn.Module, other: torch.nn.Module, swap_res: in
 
 def blend_files(base: Union[str, Path], other: Union[str, Path], out: Union[str, Path], swap_res: int,
                 blend_width: Optional[float] = None, mapping: str = "base") -> Dict[str, Any]:
-    """Blend two weight files (any format `stylegan2.load` reads, or registry names) and save the result
+    """Blend two weight files (any format `stylegan2.load` reads) and save the result
     in StyleCam's format at `out`; returns the provenance saved in its meta under "blend": each source's
     file name, format and sha256, and the settings. Load failures raise `WeightsFormatError`."""
     sources = {"base": load(base), "other": load(other)}

@@ -1,22 +1,31 @@
 """Rendering many latents: in batches, with a callback per batch or per finished grid row.
 
-Everything goes through `G.synthesis(ws, noise_mode="const")` under `torch.inference_mode()`, so the
-generator chooses its own fastest layout; nothing here depends on how it runs. Callbacks are how a
-caller shows work early (a progress bar, a grid that fills in row by row in the page); a callback may
-raise to stop the rendering.
+Everything renders through a `stylegan2.inference.InferenceGenerator`, in the fastest layout the device
+has: pass one (a live app already has one) or a generator, which is wrapped once per call. Callbacks are
+how a caller shows work early (a progress bar, a grid that fills in row by row in the page); a callback
+may raise to stop the rendering.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple, Union
 
-import numpy as np
 import torch
+
+from ..inference import InferenceGenerator
 
 BatchCallback = Callable[[int, torch.Tensor], None]    # (index of the batch's first latent, images [B, C, H, W])
 RowCallback = Callable[[int, torch.Tensor], None]      # (row index, the row's images [columns, C, H, W])
 
 
-def iter_batches(G: torch.nn.Module, ws: torch.Tensor, batch_size: int = 8) -> Iterator[Tuple[int, torch.Tensor]]:
+Renderable = Union[torch.nn.Module, InferenceGenerator]
+
+
+def as_renderer(G: Renderable) -> InferenceGenerator:
+    """`G` itself if it is an InferenceGenerator, else `G` wrapped in one."""
+    return G if isinstance(G, InferenceGenerator) else InferenceGenerator(G)
+
+
+def iter_batches(G: Renderable, ws: torch.Tensor, batch_size: int = 8) -> Iterator[Tuple[int, torch.Tensor]]:
     """Yield (start, images [B, C, H, W] float32 on the CPU) for consecutive batches of `ws` [N, num_ws, w_dim].
 
     Only one batch of images is held at a time, so this suits thousands of latents written to files.
@@ -24,14 +33,13 @@ def iter_batches(G: torch.nn.Module, ws: torch.Tensor, batch_size: int = 8) -> I
     _check_ws(G, ws)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    device = next(G.parameters()).device
+    renderer = as_renderer(G)
     for start in range(0, ws.shape[0], batch_size):
-        with torch.inference_mode():
-            images = G.synthesis(ws[start:start + batch_size].to(device), noise_mode="const")
+        images = renderer.synthesis(ws[start:start + batch_size].to(renderer.device), noise_mode="const")
         yield start, images.to("cpu", torch.float32)
 
 
-def render(G: torch.nn.Module, ws: torch.Tensor, batch_size: int = 8,
+def render(G: Renderable, ws: torch.Tensor, batch_size: int = 8,
            on_batch: Optional[BatchCallback] = None) -> torch.Tensor:
     """Images [N, C, H, W] (float32, about [-1, 1], CPU) of `ws` [N, num_ws, w_dim], `batch_size` at a time."""
     batches = []
@@ -42,7 +50,7 @@ def render(G: torch.nn.Module, ws: torch.Tensor, batch_size: int = 8,
     return torch.cat(batches)
 
 
-def render_grid(G: torch.nn.Module, ws_grid: torch.Tensor, batch_size: int = 8,
+def render_grid(G: Renderable, ws_grid: torch.Tensor, batch_size: int = 8,
                 on_row: Optional[RowCallback] = None) -> torch.Tensor:
     """Images [rows, columns, C, H, W] of a grid of latents [rows, columns, num_ws, w_dim].
 
@@ -55,7 +63,7 @@ def render_grid(G: torch.nn.Module, ws_grid: torch.Tensor, batch_size: int = 8,
     rows, columns = ws_grid.shape[:2]
     finished: List[torch.Tensor] = []          # one [C, H, W] image per latent, in reading order
     shown = 0
-    for _, images in iter_batches(G, ws_grid.reshape(rows * columns, *ws_grid.shape[2:]), batch_size):
+    for _, images in iter_batches(as_renderer(G), ws_grid.reshape(rows * columns, *ws_grid.shape[2:]), batch_size):
         finished.extend(images.unbind(0))
         while shown < len(finished) // columns:
             if on_row is not None:
@@ -64,15 +72,7 @@ def render_grid(G: torch.nn.Module, ws_grid: torch.Tensor, batch_size: int = 8,
     return torch.stack(finished).reshape(rows, columns, *finished[0].shape)
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Images [N, C, H, W] in about [-1, 1] as uint8 [N, H, W, C] (RGB for colour models), NVIDIA's rounding."""
-    if images.ndim != 4:
-        raise ValueError(f"expected images [N, C, H, W], got {list(images.shape)}")
-    pixels = (images.detach().to("cpu", torch.float32) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return np.ascontiguousarray(pixels.permute(0, 2, 3, 1).numpy())
-
-
-def _check_ws(G: torch.nn.Module, ws: torch.Tensor) -> None:
+def _check_ws(G: Renderable, ws: torch.Tensor) -> None:
     expected = (G.num_ws, G.w_dim)
     if not isinstance(ws, torch.Tensor) or ws.ndim != 3 or tuple(ws.shape[1:]) != expected:
         shape = list(ws.shape) if isinstance(ws, torch.Tensor) else type(ws).__name__

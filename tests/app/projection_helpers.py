@@ -17,8 +17,8 @@ import torch
 
 from app.images import to_engine
 from app.projection.jobs import ProjectionJob
-from stylegan2.projection.schedule import ProjectionConfig
 from stylegan2.projection.projector import ProjectionCancelled, ProjectionResult
+from stylegan2.projection.schedule import ProjectionConfig
 
 
 def fake_result(G, seed: int = 0, steps: int = 2) -> ProjectionResult:

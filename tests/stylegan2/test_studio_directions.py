@@ -3,8 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan2.studio.directions import (DirectionSet, DirectionsFormatError, import_directions, load_directions,
-                                         save_directions)
+from stylegan2.studio.directions import (
+    DirectionSet,
+    DirectionsFormatError,
+    import_directions,
+    load_directions,
+    save_directions,
+)
 
 
 @pytest.fixture

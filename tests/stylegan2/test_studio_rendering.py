@@ -1,10 +1,10 @@
 """Batched rendering: a grid or a batch shows exactly the faces single renders show, row by row."""
-import numpy as np
 import pytest
 import torch
 
+from stylegan2.inference import InferenceGenerator
 from stylegan2.latents import seed_to_ws
-from stylegan2.studio.rendering import render, render_grid, to_uint8
+from stylegan2.studio.rendering import as_renderer, render, render_grid
 from stylegan2.studio.sampling import seeds_to_ws
 
 SEEDS = [0, 1, 2, 3, 4, 5]
@@ -34,11 +34,12 @@ def test_rendering_in_batches_equals_rendering_all_at_once(golden_generator):
 
 def test_grid_rows_are_reported_once_in_order_as_soon_as_their_batch_is_done(small_generator):
     calls = []
+    renderer = InferenceGenerator(small_generator, "reference")      # NVIDIA's layout: the module's own forward
     hook = small_generator.synthesis.register_forward_hook(lambda *args: calls.append(len(calls)))
     rows = []
     try:
         grid = seeds_to_ws(small_generator, list(range(16))).reshape(4, 4, small_generator.num_ws, -1)
-        images = render_grid(small_generator, grid, batch_size=8,
+        images = render_grid(renderer, grid, batch_size=8,
                              on_row=lambda row, row_images: rows.append((row, len(calls), row_images)))
     finally:
         hook.remove()
@@ -57,8 +58,7 @@ def test_render_refuses_a_batch_size_below_one(small_generator):
         render(small_generator, torch.zeros(1, 10, 32), batch_size=0)
 
 
-def test_to_uint8_maps_minus_one_zero_one_to_0_128_255_channels_last():
-    images = torch.tensor([-1.0, 0.0, 1.0, 3.0]).reshape(1, 1, 1, 4).expand(2, 3, 1, 4)
-    pixels = to_uint8(images)
-    assert pixels.dtype == np.uint8 and pixels.shape == (2, 1, 4, 3)
-    assert pixels[0, 0, :, 0].tolist() == [0, 128, 255, 255]
+def test_a_ready_inference_generator_is_used_as_it_is(small_generator):
+    renderer = InferenceGenerator(small_generator)
+    assert as_renderer(renderer) is renderer
+    assert as_renderer(small_generator).generator is small_generator

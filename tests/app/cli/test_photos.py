@@ -2,14 +2,12 @@
 stand-in perceptual network (the real vgg16 is not available offline: its absence must give the fetch
 command). User mistakes end in one error line, never a traceback."""
 import json
-import os
-import stat
 
-import click
 import cv2
 import numpy as np
 import pytest
 import torch
+
 from app.projection.store import ProjectionStore
 from tests.app.cli.test_cli import assert_clean_failure
 from tests.app.cli.test_cli import run as run_cli

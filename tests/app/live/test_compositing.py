@@ -14,8 +14,8 @@ import pytest
 from app.live.buffers import LatestBuffer
 from app.live.capture import CapturedFrame
 from app.live.compositing import MAX_TRACK_AGE_S, CompositingWorker
-from app.live.face_paste import prepare_face
 from app.live.detection import DetectionResult
+from app.live.face_paste import prepare_face
 from app.live.generation import GeneratedFace
 from app.live.params import Params
 from detectors import Face, FaceTracker

@@ -9,9 +9,9 @@ import pytest
 from app.live.buffers import LatestBuffer
 from app.live.capture import CapturedFrame, placeholder_frame
 from app.live.detection import DetectionWorker
-from tests.app.detector_helpers import BrokenDetector, CountingDetector
 from detectors import create_detector
 from detectors.face import box_iou
+from tests.app.detector_helpers import BrokenDetector, CountingDetector
 
 PHOTO_NAME = "images/office_three_people.jpg"   # Its key in faces.json.
 PHOTO = "media/" + PHOTO_NAME

@@ -14,10 +14,10 @@ from app.live.buffers import LatestBuffer
 from app.live.generation import FaceGenerator, GenerationWorker
 from app.live.params import apply_update, default_params, load_presets
 from app.projection.store import ProjectionStore
-from tests.app.projection_helpers import fake_result
 from stylegan2.inference import InferenceGenerator
 from stylegan2.latents import seed_to_ws
 from stylegan2.testing import make_random_generator
+from tests.app.projection_helpers import fake_result
 
 
 class CountingModule(torch.nn.Module):

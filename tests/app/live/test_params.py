@@ -3,8 +3,7 @@ import json
 
 import pytest
 
-from app.live.params import (ParamsError, Params, PresetsError, apply_update, default_params, load_presets,
-                        parse_presets)
+from app.live.params import Params, ParamsError, PresetsError, apply_update, default_params, load_presets, parse_presets
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,15 @@ import time
 import cv2
 import numpy as np
 import pytest
+
 import stylegan2
 from app.composition import StyleCam, StyleCamConfig
 from app.live.params import ParamsError
 from app.live.pipeline import LiveConfig
 from app.live.sources import SourceError
-from tests.app.detector_helpers import BrokenDetector, CountingDetector
 from detectors import create_detector
 from stylegan2.testing import make_random_generator
+from tests.app.detector_helpers import BrokenDetector, CountingDetector
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
 YUNET = "weights/face_detection_yunet_2026may.onnx"

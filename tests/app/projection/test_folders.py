@@ -11,10 +11,17 @@ from PIL import Image
 
 from app.images import from_engine
 from app.projection import folders
-from app.projection.folders import (STALE_AFTER_S, ProjectionFormatError, delete_projection, list_projections,
-                                     load_projection, remove_leftovers, save_projection)
-from stylegan2.projection.schedule import ProjectionConfig
+from app.projection.folders import (
+    STALE_AFTER_S,
+    ProjectionFormatError,
+    delete_projection,
+    list_projections,
+    load_projection,
+    remove_leftovers,
+    save_projection,
+)
 from stylegan2.projection.projector import ProjectionResult
+from stylegan2.projection.schedule import ProjectionConfig
 from stylegan2.testing import make_random_generator
 
 

@@ -10,11 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from app.projection.jobs import (JobFinished, JobNotFound, JobOptions, OptionError, ProjectionJobs,
-                                 ProjectorUnavailable, QueueFull)
-from app.projection.targets import Target
-from app.projection.store import ProjectionStore
+from app.projection.jobs import (
+    JobFinished,
+    JobNotFound,
+    JobOptions,
+    OptionError,
+    ProjectionJobs,
+    ProjectorUnavailable,
+    QueueFull,
+)
 from app.projection.projectors import LocalProjector
+from app.projection.store import ProjectionStore
+from app.projection.targets import Target
 from tests.app.projection_helpers import GatedProjector, wait_for_state
 
 

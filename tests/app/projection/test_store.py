@@ -7,11 +7,17 @@ import pytest
 import torch
 
 import stylegan2
-from app.projection.store import (ProjectionNotFound, ProjectionStore, ProjectionUnavailable, check_name,
-                             generator_fingerprint, new_name)
-from tests.app.projection_helpers import fake_result
 from app.projection.folders import STALE_AFTER_S, save_projection
+from app.projection.store import (
+    ProjectionNotFound,
+    ProjectionStore,
+    ProjectionUnavailable,
+    check_name,
+    generator_fingerprint,
+    new_name,
+)
 from stylegan2.testing import make_random_generator
+from tests.app.projection_helpers import fake_result
 
 
 @pytest.fixture

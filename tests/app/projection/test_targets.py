@@ -7,8 +7,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.projection.targets import (UPLOAD_SIDE, ImageTooLarge, NoFaceFound, PhotosBusy, PhotoSlots, TargetError,
-                                    UnsupportedImage, aligned_target, decode_image, prealigned_target, sniff_format)
+from app.projection.targets import (
+    UPLOAD_SIDE,
+    ImageTooLarge,
+    NoFaceFound,
+    PhotosBusy,
+    PhotoSlots,
+    TargetError,
+    UnsupportedImage,
+    aligned_target,
+    decode_image,
+    prealigned_target,
+    sniff_format,
+)
 from tests.app.projection_helpers import png_declaring
 
 

@@ -8,16 +8,17 @@ from click.testing import CliRunner
 from PIL import Image
 
 import stylegan2
-from app.projections import ProjectionStore
-from app.studio.commands import COMMANDS
-from app.studio.directions_command import PREVIEW_STRENGTHS
-from projection_helpers import fake_result
+from app.cli.directions import PREVIEW_STRENGTHS, directions
+from app.cli.studio import blend, generate, interpolate, mix
+from app.images import from_engine
+from app.projection.store import ProjectionStore
+from stylegan2.inference import InferenceGenerator
 from stylegan2.latents import seed_to_ws
 from stylegan2.studio.directions import load_directions
-from stylegan2.studio.rendering import to_uint8
 from stylegan2.testing import make_random_generator
+from tests.app.projection_helpers import fake_result
 
-COMMAND = {command.name: command for command in COMMANDS}
+COMMAND = {command.name: command for command in (generate, mix, interpolate, blend, directions)}
 
 
 def run(name, *args):
@@ -45,20 +46,19 @@ def model(random_weights):
 
 
 def image_of(G, ws):
-    with torch.inference_mode():
-        return to_uint8(G.synthesis(ws, noise_mode="const"))[0]
+    """The BGR image the commands render for ws (through the same inference layout)."""
+    return from_engine(InferenceGenerator(G).synthesis(ws))
 
 
 def seed_image(G, seed, psi=0.7):
     return image_of(G, seed_to_ws(G, seed, psi=psi))
 
 
-def locate(sheet_bgr, rgb):
-    """(x, y) of the best match of an RGB image in a BGR sheet, and the largest pixel difference there."""
-    template = np.ascontiguousarray(rgb[:, :, ::-1])
-    scores = cv2.matchTemplate(sheet_bgr.astype(np.float32), template.astype(np.float32), cv2.TM_SQDIFF)
+def locate(sheet, template):
+    """(x, y) of the best match of a BGR image in a BGR sheet, and the largest pixel difference there."""
+    scores = cv2.matchTemplate(sheet.astype(np.float32), template.astype(np.float32), cv2.TM_SQDIFF)
     x, y = cv2.minMaxLoc(scores)[2]
-    found = sheet_bgr[y:y + rgb.shape[0], x:x + rgb.shape[1]].astype(int)
+    found = sheet[y:y + template.shape[0], x:x + template.shape[1]].astype(int)
     return x, y, int(np.abs(found - template.astype(int)).max())
 
 
@@ -83,7 +83,7 @@ def test_generate_writes_one_png_per_seed_into_a_folder_and_nothing_else(generat
     result = run("generate", "--seeds", "5,7", "--psi", "0.5", "--out", tmp_path / "faces", *model)
     assert result.exit_code == 0, result.output
     assert sorted(path.name for path in (tmp_path / "faces").iterdir()) == ["seed0005.png", "seed0007.png"]
-    written = cv2.imread(str(tmp_path / "faces" / "seed0007.png"))[:, :, ::-1]
+    written = cv2.imread(str(tmp_path / "faces" / "seed0007.png"))
     assert np.abs(written.astype(int) - seed_image(generator, 7, psi=0.5)).max() <= 1
 
 
@@ -92,7 +92,7 @@ def test_a_psi_sweep_renders_each_seed_at_each_psi(generator, model, tmp_path):
     assert result.exit_code == 0, result.output
     names = sorted(path.name for path in (tmp_path / "sweep").iterdir())
     assert names == ["seed0003-psi+0.00.png", "seed0003-psi+1.00.png", "seed0003-psi-1.00.png"]
-    written = cv2.imread(str(tmp_path / "sweep" / "seed0003-psi-1.00.png"))[:, :, ::-1]
+    written = cv2.imread(str(tmp_path / "sweep" / "seed0003-psi-1.00.png"))
     assert np.abs(written.astype(int) - seed_image(generator, 3, psi=-1.0)).max() <= 1
 
 
@@ -142,7 +142,7 @@ def test_a_saved_projection_can_be_a_row_of_the_matrix(generator, model, tmp_pat
 @pytest.mark.parametrize("args, phrase", [
     (["--rows", "1", "--cols", "2", "--layers", "hair"], "coarse, middle, fine"),
     (["--rows", "1", "--cols", "2", "--layers", "4:12"], "within 0:10"),
-    (["--rows", "nobody", "--cols", "2", "--layers", "fine"], "'nobody' is neither a seed"),
+    (["--rows", "nobody", "--cols", "2", "--layers", "fine"], "'nobody' is neither a saved projection in"),
 ])
 def test_mix_refuses_unknown_layers_and_faces_in_one_line(model, tmp_path, args, phrase):
     result = run("mix", *args, "--projections", tmp_path / "projections", "--out", tmp_path / "m.png", *model)
@@ -154,7 +154,7 @@ def test_interpolate_writes_a_looping_gif_of_every_frame_starting_at_the_first_f
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "x.gif") as gif:
         assert (gif.n_frames, gif.info["loop"]) == (6, 0)
-        first = np.asarray(gif.convert("RGB")).astype(int)
+        first = cv2.cvtColor(np.asarray(gif.convert("RGB")), cv2.COLOR_RGB2BGR).astype(int)
     assert np.abs(first - seed_image(generator, 1)).mean() < 8          # GIF colours are a 256-colour palette
 
 
@@ -173,7 +173,7 @@ def test_the_midpoint_still_is_the_image_of_the_average_latent(generator, model,
     result = run("interpolate", "--from", "3", "--to", "4", "--midpoint", "--out", tmp_path / "mid.png", *model)
     assert result.exit_code == 0, result.output
     average = (seed_to_ws(generator, 3, psi=0.7) + seed_to_ws(generator, 4, psi=0.7)) / 2
-    written = cv2.imread(str(tmp_path / "mid.png"))[:, :, ::-1]
+    written = cv2.imread(str(tmp_path / "mid.png"))
     assert np.abs(written.astype(int) - image_of(generator, average)).max() <= 1
 
 

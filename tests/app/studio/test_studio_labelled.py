@@ -6,10 +6,11 @@ import pytest
 import torch
 
 import stylegan2
+from app.images import from_engine
 from app.studio.labelled import find_labelled_directions, measure_faces
 from app.studio.measurements import COLOUR_MEASURES, LANDMARK_MEASURES, MEASURES, FaceMeasurer
 from detectors import create_detector
-from stylegan2.studio.rendering import render, to_uint8
+from stylegan2.studio.rendering import render
 from stylegan2.studio.sampling import sample_ws
 
 
@@ -28,7 +29,7 @@ def test_each_face_is_measured_on_its_own_image(generator, measurer):
     progress = []
     measures = measure_faces(generator, ws, measurer, batch_size=2, progress=lambda done, total: progress.append(done))
     assert list(measures) == list(MEASURES) and progress == [2, 4, 5]
-    third = measurer.measure_generated(to_uint8(render(generator, ws[2:3]))[0])
+    third = measurer.measure_generated(from_engine(render(generator, ws[2:3])))
     for name in COLOUR_MEASURES:
         assert measures[name][2].item() == pytest.approx(third[name], abs=1e-3)
     assert all(torch.isnan(measures[name]).all() for name in LANDMARK_MEASURES)

@@ -3,11 +3,11 @@ import pytest
 import torch
 
 import stylegan2
-from app.projections import ProjectionStore, ProjectionUnavailable
+from app.projection.store import ProjectionStore, ProjectionUnavailable
 from app.studio.latent_sources import LatentResolver, LatentSpec, StoredProjections, parse_latents, parse_seeds
-from projection_helpers import fake_result
 from stylegan2.latents import seed_to_ws, seed_to_z
 from stylegan2.testing import make_random_generator
+from tests.app.projection_helpers import fake_result
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_a_projection_made_with_other_weights_is_refused(generator, store_dir):
 
 def test_an_unknown_projection_says_where_it_looked(generator, store_dir):
     resolver = LatentResolver(generator, StoredProjections(generator, str(store_dir)))
-    with pytest.raises(ProjectionUnavailable, match="'nobody' is neither a seed, a saved projection in .*projections"):
+    with pytest.raises(ProjectionUnavailable, match="'nobody' is neither a saved projection in .*projections nor a projection folder"):
         resolver.ws([LatentSpec(projection="nobody")])
 
 

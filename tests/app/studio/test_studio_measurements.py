@@ -5,8 +5,16 @@ import cv2
 import numpy as np
 import pytest
 
-from app.studio.measurements import (CHEEKS, CHIN, COLOUR_MEASURES, HAIR, LANDMARK_MEASURES, MEASURES, FaceMeasurer,
-                                     colour_measures)
+from app.studio.measurements import (
+    CHEEKS,
+    CHIN,
+    COLOUR_MEASURES,
+    HAIR,
+    LANDMARK_MEASURES,
+    MEASURES,
+    FaceMeasurer,
+    colour_measures,
+)
 from detectors import align_face, create_detector
 
 FRONTAL = ["astronaut.png", "chris_pratt.jpg", "luciano.png", "grace_hopper.jpg", "baby_face.png"]

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from app.web.factory import create_app
-from app.web.config import ServerConfig
 from app.projection.jobs import JobOptions
 from app.projection.targets import MAX_CONCURRENT_DECODES, PHOTO_SLOTS
+from app.web.config import ServerConfig
+from app.web.factory import create_app
 from tests.app.projection_helpers import GatedProjector, png_declaring, wait_for_state
 
 

@@ -16,16 +16,25 @@ import click
 import torch
 from click.core import ParameterSource
 
+from app.cli.common import user_errors
+from app.cli.studio_options import (
+    Progress,
+    fill,
+    layers_of,
+    load_generator,
+    output_of,
+    runtime_options,
+    seeds_option,
+    still_option,
+)
+from app.images import write_image
+from app.studio.grids import GridCanvas
+from app.studio.labelled import find_labelled_directions
+from app.studio.measurements import LANDMARK_MEASURES, FaceMeasurer
 from detectors import create_detector
 from stylegan2.studio.directions import DirectionSet, import_directions, save_directions
 from stylegan2.studio.sampling import seeds_to_ws
 from stylegan2.studio.unsupervised_directions import pca, sefa
-
-from .command_support import (Progress, fill, layers_of, load_generator, output_of, runtime_options, seeds_option,
-                              still_option, user_errors)
-from .images import GridCanvas, write_image
-from .labelled import find_labelled_directions
-from .measurements import LANDMARK_MEASURES, FaceMeasurer
 
 PREVIEW_STRENGTHS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 PREVIEW_CELL = 256        # px per face on the preview sheet at most: 10 directions x 3 faces of a 1024 px model

@@ -6,8 +6,7 @@
     python -m app blend toon.pkl ffhq-256 --swap-res 32 --out toonify.pt
 
 The work is ``stylegan2.studio``'s; this module reads the options, shows progress on stderr, writes
-exactly the files it names, and turns mistakes into one error line. ``COMMANDS`` lists these and
-``directions`` (``app.studio.directions_command``) for the CLI to register.
+exactly the files it names, and turns mistakes into one error line.
 """
 from __future__ import annotations
 
@@ -19,18 +18,37 @@ import click
 import torch
 from click.core import ParameterSource
 
+from app import models
+from app.cli.common import user_errors
+from app.cli.studio_options import (
+    Progress,
+    fill,
+    generator_options,
+    latent_option,
+    latents_option,
+    layers_of,
+    load_generator,
+    output_of,
+    seeds_option,
+    still_option,
+)
+from app.images import (
+    ANIMATION_SUFFIXES,
+    STILL_SUFFIXES,
+    OutputError,
+    all_from_engine,
+    check_output,
+    from_engine,
+    write_animation,
+    write_image,
+)
+from app.studio.grids import GridCanvas
+from app.studio.latent_sources import LatentResolver, LatentSpec, StoredProjections
 from stylegan2.studio.blending import blend_files
 from stylegan2.studio.interpolation import midpoint, w_transition, z_transition
 from stylegan2.studio.mixing import mixing_matrix
-from stylegan2.studio.rendering import iter_batches, to_uint8
+from stylegan2.studio.rendering import iter_batches
 from stylegan2.studio.sampling import truncation_sweep
-
-from .command_support import (Progress, fill, generator_options, latent_option, latents_option, layers_of,
-                              load_generator, output_of, seeds_option, still_option, user_errors)
-from .directions_command import directions
-from .images import (ANIMATION_SUFFIXES, STILL_SUFFIXES, GridCanvas, OutputError, check_output, write_animation,
-                     write_image)
-from .latent_sources import LatentResolver, LatentSpec, StoredProjections
 
 MAX_GRID_CELLS = 1024     # a bigger grid would be a huge image: write a folder instead
 
@@ -100,8 +118,8 @@ def generate(seeds: List[int], psi: float, cutoff: Optional[int], psi_sweep: Opt
             out.mkdir(exist_ok=True)
             with Progress(len(names), "generating") as progress:
                 for start, images in iter_batches(G, ws.flatten(0, 1), batch_size):
-                    for offset, rgb in enumerate(to_uint8(images)):
-                        write_image(out / f"{names[start + offset]}.png", rgb[:, :, ::-1])
+                    for offset, bgr in enumerate(all_from_engine(images)):
+                        write_image(out / f"{names[start + offset]}.png", bgr)
                     progress.to(start + len(images))
             click.echo(f"wrote {len(names)} images to {out}")
             return
@@ -207,8 +225,7 @@ def interpolate(start: LatentSpec, end: LatentSpec, frames: int, space: str, psi
         resolver = LatentResolver(G, StoredProjections(G, projections_dir), psi)
         if write_midpoint:
             ws = resolver.ws([start, end])
-            images = to_uint8(next(iter_batches(G, midpoint(ws[0:1], ws[1:2])))[1])
-            write_image(out, images[0][:, :, ::-1])
+            write_image(out, from_engine(next(iter_batches(G, midpoint(ws[0:1], ws[1:2])))[1]))
             click.echo(f"wrote {out} (halfway between {start.label} and {end.label})")
             return
         if space == "z":
@@ -219,7 +236,7 @@ def interpolate(start: LatentSpec, end: LatentSpec, frames: int, space: str, psi
         rendered: List = []
         with Progress(frames, "rendering frames") as progress:
             for first, images in iter_batches(G, path, batch_size):
-                rendered.extend(to_uint8(images))
+                rendered.extend(all_from_engine(images))
                 progress.to(first + len(images))
         write_animation(out, rendered, fps, loop)
     click.echo(f"wrote {out} ({frames} frames, {start.label} to {end.label} in {space.upper()})")
@@ -256,7 +273,8 @@ def blend(base: str, other: str, swap_res: int, blend_width: Optional[float], ma
     click.echo(f"blending {Path(base).name} and {Path(other).name} ...", err=True)
     with user_errors():
         try:
-            provenance = blend_files(base, other, out, swap_res, blend_width, mapping)
+            provenance = blend_files(models.model_path(base, "BASE"), models.model_path(other, "OTHER"), out,
+                                     swap_res, blend_width, mapping)
         except ValueError as error:        # incompatible models, or a swap resolution the models do not have
             raise click.ClickException(str(error)) from None
     weights = provenance["other_weight_by_resolution"]
@@ -269,4 +287,4 @@ def blend(base: str, other: str, swap_res: int, blend_width: Optional[float], ma
     click.echo(f"wrote {out}: {summary}, mapping from {mapping}")
 
 
-COMMANDS: List[click.Command] = [generate, mix, interpolate, blend, directions]
+

@@ -1,35 +1,28 @@
-"""What the studio commands share: the generator options, loading the model, checking options before any
-work, progress bars on stderr, filling a grid, and turning every mistake a user can fix into one error
-line (``app.studio.commands``, ``app.studio.directions_command``)."""
+"""What the studio commands (``app.cli.studio``, ``app.cli.directions``) share: the generator options,
+loading the model, checking options before any work, progress bars on stderr, filling a grid, and turning
+every mistake a user can fix into one error line."""
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import click
 import torch
 
-import stylegan2
-import weights
-from app.projections import ProjectionUnavailable
-from detectors import DetectorUnavailable
-from stylegan2.studio.directions import DirectionsFormatError
+from app import models
+from app.cli.common import user_errors
+from app.device import resolve_device
+from app.images import STILL_SUFFIXES, OutputError, all_from_engine, check_output
+from app.studio.grids import GridCanvas
+from app.studio.latent_sources import LatentSpec, parse_latents, parse_seeds
 from stylegan2.studio.mixing import parse_layer_spec
-from stylegan2.studio.rendering import iter_batches, to_uint8
-
-from .images import STILL_SUFFIXES, GridCanvas, OutputError, check_output
-from .latent_sources import LatentSpec, parse_latents, parse_seeds
-
-DEFAULT_GENERATOR = "ffhq-256"
-USER_ERRORS = (stylegan2.WeightsFormatError, weights.WeightsError, ProjectionUnavailable, DirectionsFormatError,
-               OutputError, DetectorUnavailable)
+from stylegan2.studio.rendering import iter_batches
 
 
 def generator_options(command: Callable) -> Callable:
     """--weights and the runtime options, which every command that renders a --weights model takes."""
-    return click.option("--weights", "weights_name", default=DEFAULT_GENERATOR, show_default=True,
+    return click.option("--weights", "weights_name", default=models.DEFAULT_GENERATOR, show_default=True,
                         metavar="NAME_OR_FILE",
                         help="Generator: a registry name (see `weights list`) or a file (NVIDIA .pkl, rosinality "
                              ".pt, StyleCam's own, a blend).")(runtime_options(command))
@@ -38,7 +31,8 @@ def generator_options(command: Callable) -> Callable:
 def runtime_options(command: Callable) -> Callable:
     """--device, --batch and --threads, which every command that renders takes."""
     options = [
-        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
+        click.option("--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda or "
+                                                                          "cuda:N."),
         click.option("--batch", "batch_size", default=8, show_default=True, type=click.IntRange(1, 256),
                      help="Faces rendered per generator call."),
         click.option("--threads", type=click.IntRange(1), help="CPU threads for PyTorch (default: all cores)."),
@@ -48,29 +42,12 @@ def runtime_options(command: Callable) -> Callable:
     return command
 
 
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the errors a user can cause and fix into one clean ``Error:`` line."""
-    try:
-        yield
-    except USER_ERRORS as error:
-        raise click.ClickException(str(error)) from None
-
-
 def load_generator(weights_name: str, device: str, threads: Optional[int]) -> torch.nn.Module:
-    """The generator on `device`, ready for inference (the weights error says how to fetch a missing model)."""
+    """The generator on `device`, ready for inference (the error says how to fetch a missing model)."""
     if threads:
         torch.set_num_threads(threads)
-    try:
-        target = torch.device(device)
-    except RuntimeError:
-        raise click.BadParameter(f"expected cpu, cuda or cuda:N, got {device!r}", param_hint="--device") from None
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise click.BadParameter("this machine has no CUDA device; use --device cpu", param_hint="--device")
-    if target.type not in ("cpu", "cuda"):
-        raise click.BadParameter(f"expected cpu, cuda or cuda:N, got {device!r}", param_hint="--device")
     with user_errors():
-        return stylegan2.load(weights_name, target).generator
+        return models.load_generator(weights_name, resolve_device(device)).generator
 
 
 def still_option(ctx: click.Context, param: click.Parameter, path: Optional[Path]) -> Optional[Path]:
@@ -152,6 +129,6 @@ def fill(G: torch.nn.Module, ws: torch.Tensor, canvas: GridCanvas, positions: Se
     """Render ws [N, num_ws, w_dim] into the canvas cells `positions` (one per latent), with a progress bar."""
     with Progress(len(ws), label) as progress:
         for start, images in iter_batches(G, ws, batch_size):
-            for offset, rgb in enumerate(to_uint8(images)):
-                canvas.put(*positions[start + offset], rgb)
+            for offset, bgr in enumerate(all_from_engine(images)):
+                canvas.put(*positions[start + offset], bgr)
             progress.to(start + len(images))
