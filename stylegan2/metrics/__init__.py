@@ -8,9 +8,10 @@ Typical use (a training loop, or ``python -m app metrics fid``)::
 """
 from .distances import KID, FeatureStatistics, MomentAccumulator, frechet_distance, kernel_inception_distance
 from .evaluate import fid, kid
-from .features import DatasetFeatures, DatasetReadError, ImageDataset, generated_images, generator_features
+from .features import (DatasetFeatures, DatasetReadError, ImageDataset, UnsupportedGenerator, generated_images,
+                       generator_features)
 from .inception import InceptionFeatures, InceptionWeightsError, load_inception
 
 __all__ = ["KID", "DatasetFeatures", "DatasetReadError", "FeatureStatistics", "ImageDataset", "InceptionFeatures",
-           "InceptionWeightsError", "MomentAccumulator", "fid", "frechet_distance", "generated_images",
-           "generator_features", "kernel_inception_distance", "kid", "load_inception"]
+           "InceptionWeightsError", "MomentAccumulator", "UnsupportedGenerator", "fid", "frechet_distance",
+           "generated_images", "generator_features", "kernel_inception_distance", "kid", "load_inception"]

@@ -42,6 +42,10 @@ class DatasetReadError(ValueError):
     """A dataset that cannot be read as images; the message names the file and the problem."""
 
 
+class UnsupportedGenerator(ValueError):
+    """A generator these metrics cannot sample (a conditional one)."""
+
+
 class ImageDataset:
     """The images of a dataset zip or folder, as uint8 batches [N, 3, H, W] (RGB; grey is repeated)."""
 
@@ -108,7 +112,8 @@ def generated_images(G: torch.nn.Module, num: int, batch_size: int = 32, first_s
                      noise_mode: str = "const") -> Iterator[np.ndarray]:
     """``num`` images of seeds first_seed, first_seed + 1, ... at psi 1, as uint8 batches [n, 3, H, W]."""
     if getattr(G, "c_dim", 0):
-        raise ValueError("FID and KID here are for unconditional generators; this one expects class labels")
+        raise UnsupportedGenerator("FID and KID here are for unconditional generators; this one expects "
+                                   f"{G.c_dim} class labels")
     device = next(G.parameters()).device
     for start in range(first_seed, first_seed + num, batch_size):
         seeds = range(start, min(start + batch_size, first_seed + num))

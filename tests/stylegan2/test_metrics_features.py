@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from stylegan2.latents import seed_to_z
-from stylegan2.metrics import (KID, DatasetFeatures, DatasetReadError, ImageDataset, InceptionFeatures, fid,
-                               generated_images, kid, load_inception)
+from stylegan2.metrics import (KID, DatasetFeatures, DatasetReadError, ImageDataset, InceptionFeatures,
+                               UnsupportedGenerator, fid, generated_images, kid, load_inception)
 from stylegan2.testing import make_random_generator
 
 from inception_fixtures import random_inception
@@ -137,7 +137,7 @@ def test_random_noise_is_reproducible_and_leaves_the_callers_random_state_alone(
 
 def test_conditional_generators_are_refused():
     conditional = make_random_generator(resolution=32, c_dim=3)
-    with pytest.raises(ValueError, match="unconditional"):
+    with pytest.raises(UnsupportedGenerator, match="unconditional generators; this one expects 3 class labels"):
         next(generated_images(conditional, 2))
 
 
