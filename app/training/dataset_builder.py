@@ -42,6 +42,10 @@ class DatasetSourceError(ValueError):
     """A source path or an option that cannot make a dataset (missing path, bad size, ...)."""
 
 
+class UnreadableFile(Exception):
+    """A source file that is neither a photo nor a video that can be read; the message says why."""
+
+
 class NoUsableFaces(ValueError):
     """Not one face could go into the dataset; ``report`` says what was read and why each face was left out."""
 
@@ -157,7 +161,7 @@ def build_dataset(paths: Sequence[PathLike], out: PathLike, detector: Detector,
                     _add_faces(frame, detector.detect(frame), duplicates, name, options, writer, report)
                     if duplicates is not None:
                         progress.advance(options.frame_step)
-            except TargetError as error:
+            except UnreadableFile as error:
                 report.unreadable.append((name, str(error)))
             progress.next_source()
         report.kept = writer.count
@@ -176,36 +180,40 @@ def _frames(source: Source, options: DatasetOptions,
         report.photos += 1
         return
     if source.kind == "other":
-        raise TargetError("neither a photo (JPEG, PNG, WebP: judged by its content) nor a video (judged by its "
+        raise UnreadableFile("neither a photo (JPEG, PNG, WebP: judged by its content) nor a video (judged by its "
                           f"name: {', '.join(VIDEO_FILE_SUFFIXES)})")
     capture = cv2.VideoCapture(str(source.path))
     try:
         if not capture.isOpened():
-            raise TargetError("cannot be opened as a video")
+            raise UnreadableFile("cannot be opened as a video")
         duplicates = NearDuplicates(options.duplicate_threshold)
         index = 0
         while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index % options.frame_step == 0:
+            if index % options.frame_step:
+                if not capture.grab():       # a frame to step over: not converted to an image
+                    break
+            else:
+                ok, frame = capture.read()
+                if not ok:
+                    break
                 report.frames += 1
                 yield frame, duplicates
             index += 1
         if index == 0:
-            raise TargetError("no frame of the video could be decoded")
+            raise UnreadableFile("no frame of the video could be decoded")
         report.videos += 1
     finally:
         capture.release()
 
 
 def _read_photo(path: Path) -> np.ndarray:
+    """A photo as upright BGR, through the untrusted-image decoding of uploads."""
     try:
-        with open(path, "rb") as f:
-            sniff_format(f.read(SIGNATURE_BYTES))     # refuse other files before reading them whole
         return decode_image(path.read_bytes())
+    except TargetError as error:
+        raise UnreadableFile(str(error)) from None
     except OSError as error:
-        raise TargetError(f"cannot be read: {error.strerror or error}") from None
+        raise UnreadableFile(f"cannot be read: {error.strerror or error}") from None
 
 
 def _add_faces(frame: np.ndarray, faces: List[Face], duplicates: Optional[NearDuplicates], name: str,

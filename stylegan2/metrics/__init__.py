@@ -1,6 +1,6 @@
 """Image-quality metrics for generators: FID and KID on the FID Inception-v3's features.
 
-Typical use (a training loop, or ``python -m app metrics fid``)::
+Typical use (a training loop, or a command line)::
 
     network = load_inception(device=device)                       # registry "inception-fid", sha256 checked
     score = fid(G, "faces.zip", network, num=50000, cache_dir=".cache/metrics")

@@ -33,7 +33,7 @@ REGISTRY_NAME = "inception-fid"
 FEATURES = 2048
 INPUT_SIZE = 299
 NUM_CLASSES = 1008
-FETCH_HINT = f"python -m app weights fetch {REGISTRY_NAME}"
+EXPECTED_FILE = f"pytorch-fid's pt_inception-2015-12-05-6726825d.pth (registry name {REGISTRY_NAME!r})"
 
 
 class InceptionWeightsError(RuntimeError):
@@ -232,7 +232,7 @@ def load_inception(name_or_path: Union[str, Path] = REGISTRY_NAME,
                    device: Union[str, torch.device] = "cpu") -> InceptionFeatures:
     """The FID Inception network from the registry (sha256 checked) or a state-dict file, in eval mode.
 
-    A missing registry file raises ``weights.WeightsError`` naming the fetch command; a file that is not
+    A missing registry file raises ``weights.WeightsError`` saying how to fetch it; a file that is not
     a state dict with exactly this network's tensors raises ``InceptionWeightsError``.
     """
     path = weights.resolve(name_or_path)
@@ -242,16 +242,16 @@ def load_inception(name_or_path: Union[str, Path] = REGISTRY_NAME,
         state_dict = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:   # weights_only refuses pickled code with several exception types
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise InceptionWeightsError(f"{path} is not a plain PyTorch state dict ({reason}); get pytorch-fid's "
-                                    f"with: {FETCH_HINT}") from error
+        message = f"{path} is not a plain PyTorch state dict ({reason}); use {EXPECTED_FILE}"
+        raise InceptionWeightsError(message) from error
     if not isinstance(state_dict, dict):
-        raise InceptionWeightsError(f"{path} holds a {type(state_dict).__name__}, not a state dict; get "
-                                    f"pytorch-fid's with: {FETCH_HINT}")
+        raise InceptionWeightsError(f"{path} holds a {type(state_dict).__name__}, not a state dict; use "
+                                    f"{EXPECTED_FILE}")
     network = InceptionFeatures()
     problem = _mismatch(network.state_dict(), state_dict)
     if problem:
-        raise InceptionWeightsError(f"{path} does not hold the FID Inception-v3's tensors ({problem}); get "
-                                    f"pytorch-fid's with: {FETCH_HINT}")
+        raise InceptionWeightsError(f"{path} does not hold the FID Inception-v3's tensors ({problem}); use "
+                                    f"{EXPECTED_FILE}")
     network.load_state_dict(state_dict, strict=True)
     for parameter in network.parameters():
         parameter.requires_grad_(False)
