@@ -36,7 +36,8 @@ def metric_options(command: Callable) -> Callable:
         click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
                      help="The dataset: a zip (or folder) in NVIDIA's layout, e.g. from `python -m app dataset`."),
         click.option("--num", default=50000, show_default=True, type=click.IntRange(2),
-                     help="Generated images (seeds 0 to num-1, truncation psi 1)."),
+                     help="Generated images (seeds 0 to num-1, truncation psi 1); 50000 is the published "
+                          "FID count, which takes hours on a CPU: use fewer, or KID, there."),
         click.option("--max-real", type=click.IntRange(2), help="Use only the dataset's first images."),
         click.option("--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda."),
         click.option("--batch", default=32, show_default=True, type=click.IntRange(1), help="Images per batch."),
