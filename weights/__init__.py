@@ -33,7 +33,7 @@ class ModelFile:
     url: str                # Official download address.
     sha256: Optional[str]   # Pinned checksum; None = recorded on first download.
     size: Optional[int]     # Expected size in bytes where known (progress bars, early checks).
-    kind: str               # "generator", "detector" or "perceptual".
+    kind: str               # "generator", "detector", "perceptual" or "metric".
     description: str
     license: str
 
@@ -81,6 +81,20 @@ REGISTRY: Dict[str, ModelFile] = {m.name: m for m in [
         kind="perceptual",
         description="NVIDIA's TorchScript VGG16 with LPIPS feature weights (for projection)",
         license="NVIDIA Source Code License (non-commercial)",
+    ),
+    ModelFile(
+        name="inception-fid",
+        filename="pt_inception-2015-12-05-6726825d.pth",
+        url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+            "pt_inception-2015-12-05-6726825d.pth",
+        # Not published by pytorch-fid; the same value is recorded by many independent projects, and it
+        # starts with the 6726825d that torch.hub put in the file name.
+        sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+        size=95628359,
+        kind="metric",
+        description="TensorFlow's FID Inception-v3 (2015-12-05 graph) as a PyTorch state dict, ported by "
+                    "pytorch-fid (for FID and KID)",
+        license="Apache-2.0",
     ),
 ]}
 
