@@ -9,6 +9,7 @@ import torch
 
 import stylegan2
 import weights
+from stylegan2.metrics.inception import InceptionFeatures, load_inception
 from stylegan2.projection.perceptual import PerceptualNetwork, load_perceptual
 
 GENERATOR = "--weights"              # The option that gives each kind of model as a file.
@@ -17,6 +18,8 @@ PERCEPTUAL = "--perceptual"
 DEFAULT_GENERATOR = "ffhq-256"
 DEFAULT_DETECTOR = "yunet"
 DEFAULT_PERCEPTUAL = "vgg16"
+DEFAULT_INCEPTION = "inception-fid"
+INCEPTION = "--inception"
 
 
 class ModelUnavailable(weights.WeightsError):
@@ -48,8 +51,19 @@ def load_generator(name_or_path: Union[str, Path], device: torch.device) -> styl
 
 
 def load_perceptual_network(name_or_path: Union[str, Path], device: torch.device) -> PerceptualNetwork:
-    """The perceptual network for projection; a registry model is checked against its sha256 first."""
-    path = model_path(name_or_path, PERCEPTUAL)
+    """The perceptual network for projection."""
+    return load_perceptual(verified_path(name_or_path, PERCEPTUAL), device)
+
+
+def load_inception_network(name_or_path: Union[str, Path], device: torch.device) -> InceptionFeatures:
+    """The FID Inception-v3 for the metrics."""
+    return load_inception(verified_path(name_or_path, INCEPTION), device)
+
+
+def verified_path(name_or_path: Union[str, Path], option: str) -> Path:
+    """``model_path``; a registry model is first checked against its sha256 (these networks run code-free
+    but are trusted to be what they claim)."""
+    path = model_path(name_or_path, option)
     if str(name_or_path) in weights.REGISTRY:
         weights.verify(str(name_or_path))
-    return load_perceptual(path, device)
+    return path

@@ -104,8 +104,12 @@ def weights_dir() -> Path:
     cache folder (``$XDG_CACHE_HOME``, by default ``~/.cache``)."""
     if os.environ.get("STYLECAM_WEIGHTS"):
         return Path(os.environ["STYLECAM_WEIGHTS"]).expanduser()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home) / "stylecam" / "models"
+    return cache_dir() / "models"
+
+
+def cache_dir() -> Path:
+    """StyleCam's folder in the user's cache folder: ``$XDG_CACHE_HOME/stylecam``, by default ``~/.cache/stylecam``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stylecam"
 
 
 def get(name: str) -> ModelFile:

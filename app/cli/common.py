@@ -19,6 +19,7 @@ from app.live.sources import SourceError
 from app.projection.store import ProjectionUnavailable
 from app.projection.targets import TargetError
 from detectors import DetectorUnavailable
+from stylegan2.metrics import DatasetReadError, InceptionWeightsError, UnsupportedGenerator
 from stylegan2.projection.perceptual import PerceptualNetworkError
 from stylegan2.projection.projector import ProjectionError
 from stylegan2.studio.directions import DirectionsFormatError
@@ -27,7 +28,7 @@ PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"   # The perceptual network for projection
 # The mistakes a user can make and fix (bad source, weights, photo, projection, output file, ...).
 USER_ERRORS = (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, DeviceError,
                DetectorUnavailable, TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError,
-               DirectionsFormatError, OutputError)
+               DirectionsFormatError, OutputError, DatasetReadError, InceptionWeightsError, UnsupportedGenerator)
 
 
 def model_options(command: Callable) -> Callable:
@@ -77,7 +78,7 @@ def fetch_model(name: str, force: bool = False, url: Optional[str] = None) -> Pa
             weights.verify(name)
             click.echo(f"{name}: already present and verified ({weights.local_path(name)})")
             return weights.local_path(name)
-        with DownloadProgress(f"{name} ({model.filename})") as progress:
+        with ProgressBar(f"{name} ({model.filename})") as progress:
             path = weights.fetch(name, progress=progress, force=force, url=url)
     except weights.WeightsError as error:
         raise click.ClickException(str(error)) from None
@@ -89,15 +90,16 @@ def fetch_model(name: str, force: bool = False, url: Optional[str] = None) -> Pa
     return path
 
 
-class DownloadProgress:
-    """Feeds ``weights.fetch``'s progress callback into a click progress bar (or a byte count)."""
+class ProgressBar:
+    """A click progress bar on stderr fed by ``(done, total)`` calls, shown from the first call; without a
+    total (a download whose size is unknown) it counts bytes instead."""
 
     def __init__(self, label: str) -> None:
         self.label = label
         self._bar = None
         self._shown = 0
 
-    def __enter__(self) -> "DownloadProgress":
+    def __enter__(self) -> "ProgressBar":
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -106,12 +108,12 @@ class DownloadProgress:
         elif self._shown:
             click.echo(err=True)
 
-    def __call__(self, done: int, total: Optional[int]) -> None:
+    def __call__(self, done: int, total: Optional[int] = None) -> None:
         if total and self._bar is None:
             self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
             self._bar.__enter__()
         if self._bar is not None:
-            self._bar.update(done - self._shown)
+            self._bar.update(max(done - self._shown, 0))
         else:
             click.echo(f"\r{self.label}: {human_size(done)}", nl=False, err=True)
         self._shown = done

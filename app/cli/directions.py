@@ -16,9 +16,8 @@ import click
 import torch
 from click.core import ParameterSource
 
-from app.cli.common import user_errors
+from app.cli.common import ProgressBar, user_errors
 from app.cli.studio_options import (
-    Progress,
     fill,
     layers_of,
     load_generator,
@@ -127,17 +126,17 @@ def find_directions(G: torch.nn.Module, method: str, layers: slice, top: int, sa
         if count <= G.w_dim:
             raise click.BadParameter(f"PCA needs more samples than w has dimensions ({G.w_dim})",
                                      param_hint="--samples")
-        with Progress(count, "sampling w") as progress:
-            return pca(G, layers, top_limit, count, seed, progress=progress.to)
+        with ProgressBar("sampling w") as progress:
+            return pca(G, layers, top_limit, count, seed, progress=progress)
     if method == "import":
         given = [name.strip() for name in names.split(",")] if names else None
         found = import_directions(source, G, given, layers)
         return found.subset(range(min(top, len(found))))
     measurer = FaceMeasurer(create_detector("yunet", model_path=detector_model))
     count = samples or 1000
-    with Progress(count, "measuring faces") as progress:
+    with ProgressBar("measuring faces") as progress:
         result = find_labelled_directions(G, measurer, count, layers, regression, psi, seed, batch_size=batch_size,
-                                          progress=progress.to)
+                                          progress=progress)
     for name, reason in result.skipped.items():
         click.echo(f"left out {name}: {reason}", err=True)
     if result.directions is None:

@@ -1,6 +1,6 @@
 """The ``stylecam`` command group: ``serve`` runs StyleCam; ``weights`` manages models; ``project`` and
 ``stylize`` work on photos; ``generate``, ``mix``, ``interpolate``, ``blend`` and ``directions`` are the
-studio.
+studio; ``dataset`` and ``metrics`` make and measure your own models.
 
 User mistakes (a bad source, a missing or broken weights file, a port in use, ...) end in one line
 that says what is wrong and what to do, and a non-zero exit code, never a traceback.
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import click
 
+from app.cli.dataset import dataset_command
 from app.cli.directions import directions
+from app.cli.metrics import metrics_group
 from app.cli.models import weights_group
 from app.cli.photos import project_command, stylize_command
 from app.cli.serve import serve
@@ -23,7 +25,7 @@ def cli() -> None:
 
 
 for command in (serve, weights_group, project_command, stylize_command, generate, mix, interpolate, blend,
-                directions):
+                directions, dataset_command, metrics_group):
     cli.add_command(command)
 
 

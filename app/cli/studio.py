@@ -19,9 +19,8 @@ import torch
 from click.core import ParameterSource
 
 from app import models
-from app.cli.common import user_errors
+from app.cli.common import ProgressBar, user_errors
 from app.cli.studio_options import (
-    Progress,
     fill,
     generator_options,
     latent_option,
@@ -116,11 +115,11 @@ def generate(seeds: List[int], psi: float, cutoff: Optional[int], psi_sweep: Opt
     with user_errors():
         if not grid:
             out.mkdir(exist_ok=True)
-            with Progress(len(names), "generating") as progress:
+            with ProgressBar("generating") as progress:
                 for start, images in iter_batches(G, ws.flatten(0, 1), batch_size):
                     for offset, bgr in enumerate(all_from_engine(images)):
                         write_image(out / f"{names[start + offset]}.png", bgr)
-                    progress.to(start + len(images))
+                    progress(start + len(images), len(names))
             click.echo(f"wrote {len(names)} images to {out}")
             return
         if psi_sweep:
@@ -234,10 +233,10 @@ def interpolate(start: LatentSpec, end: LatentSpec, frames: int, space: str, psi
             ws = resolver.ws([start, end])
             path = w_transition(ws[0:1], ws[1:2], frames, loop)
         rendered: List = []
-        with Progress(frames, "rendering frames") as progress:
+        with ProgressBar("rendering frames") as progress:
             for first, images in iter_batches(G, path, batch_size):
                 rendered.extend(all_from_engine(images))
-                progress.to(first + len(images))
+                progress(first + len(images), frames)
         write_animation(out, rendered, fps, loop)
     click.echo(f"wrote {out} ({frames} frames, {start.label} to {end.label} in {space.upper()})")
 

@@ -3,7 +3,6 @@ loading the model, checking options before any work, progress bars on stderr, fi
 every mistake a user can fix into one error line."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -11,7 +10,7 @@ import click
 import torch
 
 from app import models
-from app.cli.common import user_errors
+from app.cli.common import ProgressBar, user_errors
 from app.device import resolve_device
 from app.images import STILL_SUFFIXES, OutputError, all_from_engine, check_output
 from app.studio.grids import GridCanvas
@@ -104,31 +103,11 @@ def latent_option(ctx: click.Context, param: click.Parameter, text: Optional[str
     return None if specs is None else specs[0]
 
 
-class Progress:
-    """A click progress bar on stderr that callbacks can advance to an absolute count."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
-
-    def __enter__(self) -> "Progress":
-        self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._bar.__exit__(*exc_info)
-
-    def to(self, done: int, total: Optional[int] = None) -> None:
-        self._bar.update(max(done - self._bar.pos, 0))
-
-    def advance(self, count: int = 1) -> None:
-        self._bar.update(count)
-
-
 def fill(G: torch.nn.Module, ws: torch.Tensor, canvas: GridCanvas, positions: Sequence[Tuple[int, int]],
          batch_size: int, label: str) -> None:
     """Render ws [N, num_ws, w_dim] into the canvas cells `positions` (one per latent), with a progress bar."""
-    with Progress(len(ws), label) as progress:
+    with ProgressBar(label) as progress:
         for start, images in iter_batches(G, ws, batch_size):
             for offset, bgr in enumerate(all_from_engine(images)):
                 canvas.put(*positions[start + offset], bgr)
-            progress.to(start + len(images))
+            progress(start + len(images), len(ws))

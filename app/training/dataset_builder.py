@@ -21,14 +21,22 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Un
 import cv2
 import numpy as np
 
-from app.projection_targets import TargetError, decode_image, sniff_format
-from app.sources import VIDEO_FILE_SUFFIXES
+from app.live.sources import VIDEO_FILE_SUFFIXES
+from app.projection.targets import TargetError, decode_image, sniff_format
 from detectors import Detector, Face
 from detectors.alignment import align_face, alignment_matrix
 
 from .dataset_zip import DatasetZipWriter
-from .face_quality import (BLUR_THRESHOLD, DUPLICATE_THRESHOLD, MIN_INSIDE, SHARPNESS_SIZE, NearDuplicates,
-                           inside_fraction, sharpness, square_side)
+from .face_quality import (
+    BLUR_THRESHOLD,
+    DUPLICATE_THRESHOLD,
+    MIN_INSIDE,
+    SHARPNESS_SIZE,
+    NearDuplicates,
+    inside_fraction,
+    sharpness,
+    square_side,
+)
 
 TOO_SMALL, CUT_OFF, BLURRED, DUPLICATE = "too small", "cut off by the frame edge", "blurred", "near-duplicate"
 SKIP_REASONS = (TOO_SMALL, CUT_OFF, BLURRED, DUPLICATE)

@@ -18,8 +18,7 @@ from typing import Any, Dict, Iterator, NamedTuple, Tuple
 import numpy as np
 import torch
 
-from .common import (PathLike, WeightsFormatError, build_generator, describe_unpickling_refusal, generator_meta,
-                     plain)
+from .common import PathLike, WeightsFormatError, build_generator, describe_unpickling_refusal, generator_meta, plain
 
 GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels",
                   "mapping_kwargs", "synthesis_kwargs")

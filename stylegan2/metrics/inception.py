@@ -27,13 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import weights
+from ..files import file_sha256
 
-REGISTRY_NAME = "inception-fid"
 FEATURES = 2048
 INPUT_SIZE = 299
 NUM_CLASSES = 1008
-EXPECTED_FILE = f"pytorch-fid's pt_inception-2015-12-05-6726825d.pth (registry name {REGISTRY_NAME!r})"
+EXPECTED_FILE = "pytorch-fid's pt_inception-2015-12-05-6726825d.pth"
 
 
 class InceptionWeightsError(RuntimeError):
@@ -228,16 +227,17 @@ def resize_like_tf(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def load_inception(name_or_path: Union[str, Path] = REGISTRY_NAME,
-                   device: Union[str, torch.device] = "cpu") -> InceptionFeatures:
-    """The FID Inception network from the registry (sha256 checked) or a state-dict file, in eval mode.
+def load_inception(path: Union[str, Path], device: Union[str, torch.device] = "cpu") -> InceptionFeatures:
+    """The FID Inception network from a state-dict file, in eval mode; its sha256 is ``weights_sha256``.
 
-    A missing registry file raises ``weights.WeightsError`` saying how to fetch it; a file that is not
-    a state dict with exactly this network's tensors raises ``InceptionWeightsError``.
+    A file that is missing, or is not a state dict with exactly this network's tensors, raises
+    ``InceptionWeightsError``.
     """
-    path = weights.resolve(name_or_path)
-    is_registry_name = str(name_or_path) in weights.REGISTRY
-    sha256 = weights.verify(str(name_or_path)) if is_registry_name else weights.file_sha256(path)
+    path = Path(path)
+    try:
+        sha256 = file_sha256(path)
+    except OSError as error:
+        raise InceptionWeightsError(f"cannot read {path}: {error.strerror or error}") from None
     try:
         state_dict = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:   # weights_only refuses pickled code with several exception types

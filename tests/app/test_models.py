@@ -55,3 +55,34 @@ def test_a_perceptual_network_given_as_a_file_loads_without_a_registry_check(tmp
     path = save_standin(tmp_path / "standin.pt")
     network = models.load_perceptual_network(path, torch.device("cpu"))
     assert network.identity["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_missing_inception_file_names_the_fetch_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
+    with pytest.raises(models.ModelUnavailable, match="python -m app weights fetch inception-fid`, or give a "
+                                                      "file with --inception FILE"):
+        models.load_inception_network("inception-fid", torch.device("cpu"))
+
+
+def test_the_inception_file_is_checked_against_its_pinned_sha256(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
+    (tmp_path / weights.get("inception-fid").filename).write_bytes(b"not the real file")
+    with pytest.raises(weights.WeightsError, match="expected 6726825d"):
+        models.load_inception_network("inception-fid", torch.device("cpu"))
+
+
+def test_registry_checksum_starts_with_the_hash_in_the_file_name():
+    model = weights.get("inception-fid")
+    assert model.filename.endswith(f"-{model.sha256[:8]}.pth")
+    assert model.url.startswith("https://github.com/mseitzer/pytorch-fid/releases/")
+
+
+def test_the_real_weights_load_strictly_and_give_features():
+    if not weights.is_available("inception-fid"):
+        pytest.skip(f"the FID Inception weights are not downloaded ({weights.local_path('inception-fid')}); "
+                    f"run: python -m app weights fetch inception-fid")
+    network = models.load_inception_network("inception-fid", torch.device("cpu"))
+    with torch.no_grad():
+        features = network(torch.rand(2, 3, 64, 64) * 255)
+    assert features.shape == (2, 2048) and torch.isfinite(features).all() and (features >= 0).all()
+    assert network.weights_sha256 == weights.get("inception-fid").sha256

@@ -9,11 +9,20 @@ import torch
 from PIL import Image
 
 from stylegan2.latents import seed_to_z
-from stylegan2.metrics import (KID, DatasetFeatures, DatasetReadError, ImageDataset, InceptionFeatures,
-                               UnsupportedGenerator, fid, generated_images, kid, load_inception)
+from stylegan2.metrics import (
+    KID,
+    DatasetFeatures,
+    DatasetReadError,
+    ImageDataset,
+    InceptionFeatures,
+    UnsupportedGenerator,
+    fid,
+    generated_images,
+    kid,
+    load_inception,
+)
 from stylegan2.testing import make_random_generator
-
-from inception_fixtures import random_inception
+from tests.stylegan2.inception_fixtures import random_inception
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -3,11 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-import weights
+from stylegan2.files import file_sha256
 from stylegan2.metrics import InceptionFeatures, InceptionWeightsError, load_inception
 from stylegan2.metrics.inception import resize_like_tf
-
-from inception_fixtures import random_inception
+from tests.stylegan2.inception_fixtures import random_inception
 
 PUBLISHED_FILE_BYTES = 95_628_359     # pt_inception-2015-12-05-6726825d.pth, as its downloaders record it
 PUBLISHED_ENTRIES = 566
@@ -46,7 +45,7 @@ def test_a_saved_state_dict_loads_strictly_into_a_fresh_network(network, network
     images = torch.rand(2, 3, 64, 64) * 255
     with torch.no_grad():
         assert torch.equal(loaded(images), network(images))
-    assert loaded.weights_sha256 == weights.file_sha256(network_file)
+    assert loaded.weights_sha256 == file_sha256(network_file)
     assert not any(parameter.requires_grad for parameter in loaded.parameters())
 
 
@@ -128,33 +127,3 @@ def test_a_file_that_is_not_a_state_dict_is_refused(tmp_path):
     torch.save([torch.zeros(1)], tmp_path / "list.pth")
     with pytest.raises(InceptionWeightsError, match="holds a list, not a state dict"):
         load_inception(tmp_path / "list.pth")
-
-
-def test_missing_registry_file_names_the_fetch_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
-    with pytest.raises(weights.WeightsError, match="python -m app weights fetch inception-fid"):
-        load_inception("inception-fid")
-
-
-def test_registry_file_is_checked_against_its_pinned_sha256(network_file, tmp_path, monkeypatch):
-    monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
-    (tmp_path / weights.get("inception-fid").filename).write_bytes(network_file.read_bytes())
-    with pytest.raises(weights.WeightsError, match="expected 6726825d"):
-        load_inception("inception-fid")
-
-
-def test_registry_checksum_starts_with_the_hash_in_the_file_name():
-    model = weights.get("inception-fid")
-    assert model.filename.endswith(f"-{model.sha256[:8]}.pth")
-    assert model.url.startswith("https://github.com/mseitzer/pytorch-fid/releases/")
-
-
-def test_the_real_weights_load_strictly_and_give_features():
-    if not weights.is_available("inception-fid"):
-        pytest.skip(f"the FID Inception weights are not downloaded ({weights.local_path('inception-fid')}); "
-                    f"run: python -m app weights fetch inception-fid")
-    network = load_inception("inception-fid")
-    with torch.no_grad():
-        features = network(torch.rand(2, 3, 64, 64) * 255)
-    assert features.shape == (2, 2048) and torch.isfinite(features).all() and (features >= 0).all()
-    assert network.weights_sha256 == weights.get("inception-fid").sha256

@@ -5,7 +5,7 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
-from app.training.dataset_command import dataset_command
+from app.cli.dataset import dataset_command
 
 YUNET = "weights/face_detection_yunet_2026may.onnx"
 

@@ -9,17 +9,16 @@ error line.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 import click
 
 import weights
-from app.cli_common import DEFAULT_DETECTOR_MODEL, fetch_model, user_errors
+from app.cli.common import ProgressBar, fetch_model, user_errors
+from app.models import DEFAULT_DETECTOR
+from app.training.dataset_builder import DatasetOptions, DatasetSourceError, NoUsableFaces, build_dataset
 from detectors import create_detector
-
-from .dataset_builder import DatasetOptions, DatasetSourceError, NoUsableFaces, build_dataset
 
 
 @click.command("dataset")
@@ -45,39 +44,16 @@ def dataset_command(sources: Sequence[Path], out: Path, size: int, min_face: Opt
     """
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists; choose another --out, or add --force to replace it")
-    if detector_model is None and not weights.is_available(DEFAULT_DETECTOR_MODEL):
-        click.echo(f"{DEFAULT_DETECTOR_MODEL} is not downloaded yet: fetching it now (once).", err=True)
-        fetch_model(DEFAULT_DETECTOR_MODEL)
+    if detector_model is None and not weights.is_available(DEFAULT_DETECTOR):
+        click.echo(f"{DEFAULT_DETECTOR} is not downloaded yet: fetching it now (once).", err=True)
+        fetch_model(DEFAULT_DETECTOR)
     options = DatasetOptions(size=size, min_side=min_face, frame_step=frame_step)
     with user_errors():
         detector = create_detector("yunet", detector_model)
         try:
-            with WorkBar("Finding faces") as bar:
+            with ProgressBar("Finding faces") as bar:
                 report = build_dataset(sources, out, detector, options, progress=bar)
         except (DatasetSourceError, NoUsableFaces) as error:
             raise click.ClickException(str(error)) from None
     for line in report.summary():
         click.echo(line)
-
-
-class WorkBar:
-    """A click progress bar fed by ``(done, total)`` callbacks; it appears with the first one."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._bar = None
-        self._shown = 0
-
-    def __enter__(self) -> "WorkBar":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc_info)
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
-            self._bar.__enter__()
-        self._bar.update(done - self._shown)
-        self._shown = done

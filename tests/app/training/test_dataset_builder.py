@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.training.dataset_builder import (BLURRED, CUT_OFF, DUPLICATE, TOO_SMALL, DatasetOptions, DatasetSourceError,
-                                          NoUsableFaces, build_dataset)
+from app.training.dataset_builder import (
+    BLURRED,
+    CUT_OFF,
+    DUPLICATE,
+    TOO_SMALL,
+    DatasetOptions,
+    DatasetSourceError,
+    NoUsableFaces,
+    build_dataset,
+)
 from app.training.dataset_zip import DatasetZipWriter, image_name
 from app.training.face_quality import DUPLICATE_THRESHOLD, square_side, thumbnail
 from detectors import create_detector

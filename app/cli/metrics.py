@@ -4,34 +4,31 @@
     python -m app metrics kid --weights snapshot.pkl --data faces.zip --num 5000
 
 The Inception network is the registry's "inception-fid" (fetched once, sha256 checked, loaded as a plain
-state dict); the dataset's features are cached in --cache, so later runs against the same dataset only
-generate and measure the generator's images. The work is ``stylegan2.metrics``'s.
+state dict); the dataset's features are cached in --cache (by default StyleCam's folder in the user's
+cache folder), so later runs against the same dataset only generate and measure the generator's images.
+The work is ``stylegan2.metrics``'s.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 import click
 
-import stylegan2
 import weights
-from app.cli_common import DEFAULT_GENERATOR, fetch_model, user_errors
-from app.pipeline import resolve_device
-from stylegan2.metrics import DatasetReadError, InceptionWeightsError, UnsupportedGenerator, fid, kid, load_inception
-from stylegan2.metrics.inception import REGISTRY_NAME as INCEPTION
+from app import models
+from app.cli.common import ProgressBar, fetch_model, user_errors
+from app.device import resolve_device
+from stylegan2.metrics import fid, kid
 
-from .dataset_command import WorkBar
-
-DEFAULT_CACHE = Path(".cache") / "metrics"
+DEFAULT_CACHE = weights.cache_dir() / "metrics"
 STAGE_LABELS = {"dataset": "Dataset features", "generator": "Generated images"}
 
 
 def metric_options(command: Callable) -> Callable:
     """The options both metrics share."""
     options = [
-        click.option("--weights", "weights_name", default=DEFAULT_GENERATOR, show_default=True,
+        click.option("--weights", "weights_name", default=models.DEFAULT_GENERATOR, show_default=True,
                      help="Generator: a registry name or a file (NVIDIA .pkl, rosinality .pt, StyleCam's own)."),
         click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
                      help="The dataset: a zip (or folder) in NVIDIA's layout, e.g. from `python -m app dataset`."),
@@ -43,7 +40,7 @@ def metric_options(command: Callable) -> Callable:
         click.option("--batch", default=32, show_default=True, type=click.IntRange(1), help="Images per batch."),
         click.option("--noise", default="const", show_default=True, type=click.Choice(["const", "random"]),
                      help="Noise inputs: const (each seed's image fixed) or random (as NVIDIA's metrics)."),
-        click.option("--inception", default=INCEPTION, show_default=True, metavar="NAME_OR_PATH",
+        click.option("--inception", default=models.DEFAULT_INCEPTION, show_default=True, metavar="NAME_OR_PATH",
                      help="The FID Inception-v3: the registry's, or a state-dict file of it."),
         click.option("--cache", "cache_dir", default=str(DEFAULT_CACHE), show_default=True,
                      type=click.Path(file_okay=False, path_type=Path), help="Folder for the dataset's features."),
@@ -64,7 +61,7 @@ def fid_command(weights_name: str, data: Path, num: int, max_real: Optional[int]
                 noise: str, inception: str, cache_dir: Path) -> None:
     """Fréchet Inception Distance (lower is closer; 50000 images is the usual count)."""
     G, network = load_models(weights_name, inception, device)
-    with metric_errors(), StageBars() as progress:
+    with user_errors(), StageBars() as progress:
         score = fid(G, data, network, num=num, cache_dir=cache_dir, max_real=max_real, batch_size=batch,
                     noise_mode=noise, progress=progress)
     click.echo(f"FID {score:.4f} ({num} generated images against {data})")
@@ -79,7 +76,7 @@ def kid_command(weights_name: str, data: Path, num: int, max_real: Optional[int]
                 noise: str, inception: str, cache_dir: Path, subsets: int, subset_size: int) -> None:
     """Kernel Inception Distance: mean and spread over random subsets (lower is closer)."""
     G, network = load_models(weights_name, inception, device)
-    with metric_errors(), StageBars() as progress:
+    with user_errors(), StageBars() as progress:
         result = kid(G, data, network, num=num, cache_dir=cache_dir, max_real=max_real, batch_size=batch,
                      num_subsets=subsets, max_subset_size=subset_size, noise_mode=noise, progress=progress)
     click.echo(f"KID {result.value:.6f} ± {result.std:.6f} ({num} generated images against {data})")
@@ -91,20 +88,10 @@ def load_models(weights_name: str, inception: str, device_name: str):
         if name in weights.REGISTRY and not weights.is_available(name):
             click.echo(f"{name} is not downloaded yet: fetching it now (once).", err=True)
             fetch_model(name)
-    with metric_errors():
-        device = resolve_device(device_name)
-        G = stylegan2.load(weights_name, device).generator.eval().requires_grad_(False)
-        return G, load_inception(inception, device)
-
-
-@contextmanager
-def metric_errors() -> Iterator[None]:
-    """``user_errors`` plus what datasets, generators and the Inception file can get wrong, as one line."""
     with user_errors():
-        try:
-            yield
-        except (DatasetReadError, InceptionWeightsError, UnsupportedGenerator) as error:
-            raise click.ClickException(str(error)) from None
+        device = resolve_device(device_name)
+        G = models.load_generator(weights_name, device).generator
+        return G, models.load_inception_network(inception, device)
 
 
 class StageBars:
@@ -112,7 +99,7 @@ class StageBars:
 
     def __init__(self) -> None:
         self._stage: Optional[str] = None
-        self._bar: Optional[WorkBar] = None
+        self._bar: Optional[ProgressBar] = None
 
     def __enter__(self) -> "StageBars":
         return self
@@ -125,6 +112,6 @@ class StageBars:
         if stage != self._stage:
             if self._bar is not None:
                 self._bar.__exit__(None, None, None)
-            self._stage, self._bar = stage, WorkBar(STAGE_LABELS.get(stage, stage))
+            self._stage, self._bar = stage, ProgressBar(STAGE_LABELS.get(stage, stage))
         self._bar(done, total)
 

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 import stylegan2
-from app.training.metrics_command import metrics_group
-from inception_fixtures import random_inception
+from app.cli.metrics import metrics_group
 from stylegan2.testing import make_random_generator
+from tests.stylegan2.inception_fixtures import random_inception
 
 
 @pytest.fixture(scope="module")
