@@ -38,7 +38,8 @@ def test_layers_have_the_reference_sizes_rates_filters_and_padding(stylegan3_gol
         for key in ("in_cutoff", "out_cutoff", "in_half_width", "out_half_width"):
             assert getattr(layer, key) == pytest.approx(expected[key], rel=1e-12), (expected["name"], key)
     expected_input = meta["input"]
-    assert (synthesis.input.channels, list(synthesis.input.size)) == (expected_input["channels"], expected_input["size"])
+    assert synthesis.input.channels == expected_input["channels"]
+    assert list(synthesis.input.size) == expected_input["size"]
     assert synthesis.input.sampling_rate == expected_input["sampling_rate"]
     assert synthesis.input.bandwidth == pytest.approx(expected_input["bandwidth"], rel=1e-12)
 
