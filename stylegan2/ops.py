@@ -69,7 +69,7 @@ def upfirdn2d(
     """
     left, right, top, bottom = padding
     if f is None:
-        f = torch.ones([1, 1], device=x.device)
+        f = torch.ones([1, 1], dtype=x.dtype, device=x.device)
     if f.ndim == 1:
         f = f * math.sqrt(gain)
         x = _upfirdn_depthwise(x, f.view(1, -1), (1, up), (1, down), (left, right, 0, 0))

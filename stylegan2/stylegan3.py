@@ -369,7 +369,8 @@ def _check_transform(matrix: torch.Tensor, batch_size: Optional[int]) -> None:
         shape = list(matrix.shape) if isinstance(matrix, torch.Tensor) else type(matrix).__name__
         raise ValueError(f"expected an input transform of shape {' or '.join(map(str, shapes))}, got {shape}")
     last_row = matrix[..., 2, :].to("cpu", torch.float64)
-    if not torch.isfinite(matrix).all() or not torch.equal(last_row, torch.tensor([0.0, 0.0, 1.0]).expand_as(last_row)):
+    identity_row = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand_as(last_row)
+    if not torch.isfinite(matrix).all() or not torch.equal(last_row, identity_row):
         raise ValueError("an input transform must be a finite affine matrix with last row [0, 0, 1]")
 
 
