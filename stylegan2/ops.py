@@ -117,13 +117,14 @@ def filtered_lrelu(
 
     The reference arithmetic of NVlabs stylegan3 `filtered_lrelu` (its `_filtered_lrelu_ref`): the
     nonlinearity's new high frequencies are created at `up` times the sampling rate and removed by `fd`
-    before the signal returns to the lower rate.
+    before the signal returns to the lower rate. Returns a contiguous tensor.
     """
-    x = bias_act(x, bias)
+    # The steps run channels-last, where oneDNN's depthwise (transposed) convolutions are several times faster.
+    x = bias_act(x.contiguous(memory_format=torch.channels_last), bias)
     # The activation's gain joins the upsampling's: both activations commute with positive scaling.
     x = upfirdn2d(x, fu, up=up, padding=padding, gain=up ** 2 * activation_gain(activation))
     x = bias_act(x, None, activation, clamp=clamp)
-    return upfirdn2d(x, fd, down=down)
+    return upfirdn2d(x, fd, down=down).contiguous()
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
