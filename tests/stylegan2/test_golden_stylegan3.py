@@ -108,6 +108,28 @@ def test_rotate_translate_is_the_inverse_of_gen_images_make_transform(stylegan3_
     assert torch.equal(rotate_translate(), torch.eye(3))
 
 
+def test_positive_translation_moves_the_image_right_and_down(stylegan3_golden, stylegan3_generator):
+    """StyleGAN3 is equivariant to translation: a quarter of the image is 16 pixels at 64 px."""
+    ws = stylegan3_golden[2]["ws_psi07"][:1]
+    with torch.no_grad():
+        image = stylegan3_generator.synthesis(ws)[0]
+        right = stylegan3_generator.synthesis(ws, transform=rotate_translate(translate=(0.25, 0)))[0]
+        down = stylegan3_generator.synthesis(ws, transform=rotate_translate(translate=(0, 0.25)))[0]
+    assert (right[:, :, 16:] - image[:, :, :-16]).abs().mean() < 1e-3 < image.abs().mean() / 10
+    assert (down[:, 16:, :] - image[:, :-16, :]).abs().mean() < 1e-3
+
+
+def test_positive_angle_turns_the_image_counter_clockwise(stylegan3_r_golden, stylegan3_r_generator):
+    """Config R is equivariant to rotation: a quarter turn of the input is a quarter turn of the image."""
+    ws = stylegan3_r_golden[2]["ws_psi07"][:1]
+    with torch.no_grad():
+        image = stylegan3_r_generator.synthesis(ws)[0]
+        turned = stylegan3_r_generator.synthesis(ws, transform=rotate_translate(angle=90))[0]
+    counter_clockwise = torch.rot90(image, 1, dims=(1, 2))  # [C, row, column]: the top row moves to the left
+    inside = slice(8, 56)  # away from the borders, where content enters from outside the image
+    assert (turned - counter_clockwise)[:, inside, inside].abs().max() < 1e-4
+
+
 def test_set_input_transform_rotates_and_translates_the_image(stylegan3_golden, stylegan3_generator):
     io = stylegan3_golden[2]
     stylegan3_generator.set_input_transform(rotate_translate(angle=5, translate=(0.1, -0.05)))
