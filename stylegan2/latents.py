@@ -12,10 +12,12 @@ upsampling conv):
 come in pairs per resolution: [4, 4, 8, 8, ..., R, R] for a model of resolution R (num_ws = 2*log2(R) - 2).
 
 A StyleGAN3 W+ latent has one w per layer: index 0 drives the Fourier-feature input, index i + 1 the
-layer `G.synthesis.layer_names[i]`, the last one ToRGB (num_ws = 16 for every released model). Its
-`layer_resolutions` are the sampling rates the layers work at, e.g. [16, 16, 16, 16, 32, 32, 64, 64, 128,
-128, 128, 256, 256, 256, 256, 256] at 256 px. These functions take the generator to tell the two apart; a
-bare num_ws means StyleGAN2's layout. Layer ranges move between models with `scale_layers`.
+layer `G.synthesis.layer_names[i]`, the last one ToRGB (num_ws = 16 for every released model). A StyleGAN2
+block of resolution r holds frequencies up to r / 2, so a StyleGAN3 layer whose output is band-limited to
+the cutoff frequency f corresponds to resolution 2 f; `layer_resolutions` rounds that down to a power of
+two: [4, 4, 4, 8, 8, 16, 16, 32, 32, 64, 64, 128, 128, 256, 256, 256] at 256 px (its layers work on finer
+pixel grids, with margins, to stay alias-free). These functions take the generator to tell the two
+apart; a bare num_ws means StyleGAN2's layout. Layer ranges move between models with `scale_layers`.
 """
 import math
 from typing import List, Optional, Union
@@ -108,10 +110,12 @@ def layer_roles(G_or_num_ws: Union[AnyGenerator, int]) -> List[List[str]]:
 
 
 def layer_resolutions(G_or_num_ws: Union[AnyGenerator, int]) -> List[int]:
-    """For each W+ index, the lowest resolution it drives: [4, 4, 8, 8, ..., R, R] for StyleGAN2, the
-    sampling rates of the input and the layers for StyleGAN3 (see the module docstring)."""
+    """For each W+ index, the lowest resolution it drives: [4, 4, 8, 8, ..., R, R] for StyleGAN2; for
+    StyleGAN3 the StyleGAN2 resolution of the same frequency band (see the module docstring)."""
     if isinstance(G_or_num_ws, StyleGAN3Generator):
-        return list(G_or_num_ws.synthesis.sampling_rates)
+        synthesis = G_or_num_ws.synthesis
+        bands = [synthesis.input.bandwidth] + [getattr(synthesis, name).out_cutoff for name in synthesis.layer_names]
+        return [2 ** math.floor(math.log2(2 * band) + 1e-9) for band in bands]
     return [4 * 2 ** (index // 2) for index in range(_num_ws(G_or_num_ws))]
 
 

@@ -264,8 +264,6 @@ class SynthesisNetwork(torch.nn.Module):
         channels[-1] = img_channels
         if channels.min() <= 0:
             raise ValueError(f"channel_base {channel_base} leaves a layer without channels: {channels.tolist()}")
-        # The sampling rate of the input and of each layer's output: the resolution a W+ index works at.
-        self.sampling_rates = [int(sampling_rates[0])] + [int(rate) for rate in sampling_rates]
 
         self.input = SynthesisInput(w_dim=w_dim, channels=int(channels[0]), size=int(sizes[0]),
                                     sampling_rate=float(sampling_rates[0]), bandwidth=float(cutoffs[0]))

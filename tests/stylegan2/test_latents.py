@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from stylegan2 import latents
+from stylegan2.studio.mixing import layer_group
 from stylegan2.testing import make_random_stylegan3
 
 
@@ -152,9 +153,17 @@ def tiny_stylegan3():
     return make_random_stylegan3("t", resolution=32, channel_base=128, channel_max=8)
 
 
-def test_stylegan3_layer_resolutions_are_the_layers_sampling_rates(tiny_stylegan3, stylegan3_generator):
-    assert latents.layer_resolutions(tiny_stylegan3) == [16] * 6 + [32] * 10
-    assert latents.layer_resolutions(stylegan3_generator) == [16] * 5 + [32] * 4 + [64] * 7
+def test_stylegan3_layer_resolutions_are_twice_the_cutoff_frequencies_as_powers_of_two(tiny_stylegan3,
+                                                                                         stylegan3_generator):
+    """The input's band ends at 2 (a 4 px StyleGAN2 block); the last layers' at the image's Nyquist frequency."""
+    assert latents.layer_resolutions(tiny_stylegan3) == [4] * 5 + [8] * 4 + [16] * 4 + [32] * 3
+    assert latents.layer_resolutions(stylegan3_generator) == [4] * 4 + [8] * 3 + [16] * 3 + [32] * 3 + [64] * 3
+
+
+def test_stylegan3_256_layers_fall_into_the_papers_coarse_middle_and_fine_groups():
+    G = make_random_stylegan3("t", resolution=256, channel_base=4096, channel_max=4)
+    assert latents.layer_resolutions(G) == [4, 4, 4, 8, 8, 16, 16, 32, 32, 64, 64, 128, 128, 256, 256, 256]
+    assert [layer_group(G, name) for name in ("coarse", "middle", "fine")] == [slice(0, 5), slice(5, 9), slice(9, 16)]
 
 
 def test_stylegan3_layer_roles_name_the_layers_each_index_drives(tiny_stylegan3):
