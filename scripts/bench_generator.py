@@ -2,6 +2,7 @@
 
     python scripts/bench_generator.py                    # CPU, batches 1 and 8
     python scripts/bench_generator.py --device cuda      # fp16 in the top 4 resolutions; --fp32 to disable
+    python scripts/bench_generator.py --arch stylegan3-t # StyleGAN3 (t or r) in NVIDIA's FFHQ-U 256 layout
 
 Times the synthesis network under torch.inference_mode in two layouts, interleaved so that load from
 other processes affects both alike: "fast" (`stylegan2.inference.InferenceGenerator`, the layout the app
@@ -9,6 +10,8 @@ renders with: the CPU inference layout on a CPU) and "reference" (`G.synthesis`,
 after warm-up, the peak memory (process RSS on the CPU, allocated memory on CUDA) with the fast layout alone
 and over the whole run, and the largest difference between the two layouts' images. Like `python -m app`, it
 first makes malloc keep freed memory (`stylegan2.cpu_memory`); `--default-malloc` measures without that.
+StyleGAN3 has no layout faster than the reference one, so its runs time the app's renderer alone
+("fast_layout": "reference").
 """
 import argparse
 import json
@@ -22,14 +25,22 @@ import torch
 from stylegan2.cpu_memory import keep_freed_memory
 from stylegan2.hardware import device_name
 from stylegan2.inference import InferenceGenerator
-from stylegan2.testing import FFHQ_256, make_random_generator
+from stylegan2.testing import FFHQ_256, STYLEGAN3_FFHQU_256, make_random_generator, make_random_stylegan3
 
 WARMUP_RUNS = 2
+# --arch: (configuration, the random-weight generator in it).
+ARCHITECTURES = {
+    "stylegan2": (FFHQ_256, lambda: make_random_generator(**FFHQ_256)),
+    "stylegan3-t": (STYLEGAN3_FFHQU_256["t"], lambda: make_random_stylegan3("t", **STYLEGAN3_FFHQU_256["t"])),
+    "stylegan3-r": (STYLEGAN3_FFHQU_256["r"], lambda: make_random_stylegan3("r", **STYLEGAN3_FFHQU_256["r"])),
+}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="stylegan2",
+                        help="stylegan2 (FFHQ-256 layout, default) or stylegan3-t / stylegan3-r (FFHQ-U 256)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="batch sizes (default 1 8)")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per batch and layout (default 7, min 5)")
     parser.add_argument("--fp32", action="store_true", help="on CUDA, run every resolution in fp32")
@@ -77,11 +88,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    G = make_random_generator(**FFHQ_256).to(device)
+    config, make_generator = ARCHITECTURES[args.arch]
+    G = make_generator().to(device)
     fp16 = device.type == "cuda" and not args.fp32
     renderer = InferenceGenerator(G)
     layouts = {"fast": lambda ws: renderer.synthesis(ws)}
-    if not args.fast_only:
+    if not args.fast_only and args.arch == "stylegan2":
         layouts["reference"] = lambda ws: G.synthesis(ws, noise_mode="const", force_fp32=not fp16)
 
     results = []
@@ -104,12 +116,14 @@ def main() -> None:
             results.append(result)
 
     print(json.dumps({
-        "benchmark": "synthesis(ws, noise_mode='const'), FFHQ-256 configuration, random weights",
+        "benchmark": f"synthesis(ws, noise_mode='const'), {args.arch} in the "
+                     f"{'FFHQ-256' if args.arch == 'stylegan2' else 'FFHQ-U 256'} configuration, random weights",
+        "arch": args.arch,
         "fast_layout": renderer.layout,
-        "config": FFHQ_256,
+        "config": config,
         "device": str(device),
         "device_name": device_name(device),
-        "dtype": f"float16 in the top {FFHQ_256['num_fp16_res']} resolutions" if fp16 else "float32",
+        "dtype": f"float16 in the top {config.get('num_fp16_res', 4)} resolutions" if fp16 else "float32",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "malloc_keeps_freed_memory": keeps_freed_memory,

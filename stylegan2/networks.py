@@ -208,6 +208,9 @@ class SynthesisNetwork(torch.nn.Module):
 class Generator(torch.nn.Module):
     """StyleGAN2 generator: z -> mapping -> ws -> synthesis -> image (NVlabs constructor and key names)."""
 
+    architecture = "stylegan2"
+    has_noise = True  # Per-pixel noise inputs (noise_const buffers), chosen by noise_mode; StyleGAN3 has none.
+
     def __init__(self,
         z_dim: int,                             # Input latent (Z) dimensionality.
         c_dim: int,                             # Conditioning label (C) dimensionality, 0 = unconditional.

@@ -22,11 +22,25 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import stylegan3
 from .networks import Generator
 
 # The layout of NVIDIA's FFHQ-256 model (weights registry "ffhq-256"), for benchmarks with random weights.
 FFHQ_256 = dict(resolution=256, z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
                 num_fp16_res=4, conv_clamp=256)
+
+# StyleGAN3's configurations as NVIDIA's train.py sets them (--cfg stylegan3-t / stylegan3-r): R has 1x1
+# convolutions and radial filters (and twice the channels, which each layout below spells out).
+STYLEGAN3_CONFIGS = {
+    "t": dict(),
+    "r": dict(conv_kernel=1, use_radial_filters=True),
+}
+# The layouts of NVIDIA's StyleGAN3 FFHQ-U 256 px models (registry "stylegan3-t-ffhqu-256", "stylegan3-r-
+# ffhqu-256"; the --cbase 16384, batch 64 settings of NVIDIA's configs.md), for benchmarks with random weights.
+STYLEGAN3_FFHQU_256 = {
+    "t": dict(resolution=256, z_dim=512, w_dim=512, channel_base=16384, channel_max=512),
+    "r": dict(resolution=256, z_dim=512, w_dim=512, channel_base=32768, channel_max=1024),
+}
 
 
 def make_random_generator(
@@ -56,6 +70,36 @@ def make_random_generator(
             for name, tensor in list(G.named_parameters()) + list(G.named_buffers()):
                 if name.endswith(("bias", "noise_strength", "w_avg")):
                     tensor.add_(0.2 * torch.randn(tensor.shape))
+    return G.eval()
+
+
+def make_random_stylegan3(
+    config: str = "t",
+    resolution: int = 64,
+    z_dim: int = 32,
+    w_dim: int = 32,
+    channel_base: int = 2048,
+    channel_max: int = 64,
+    seed: int = 0,
+    **synthesis_kwargs,
+) -> stylegan3.Generator:
+    """A StyleGAN3 Generator (config "t" or "r") in eval mode with random biases, input transform, w_avg and
+    input magnitudes, so that no path is trivially zero or one. Deterministic for a given seed; the
+    defaults give a 64x64 model (16 ws) with the goldens' channels for config T.
+    """
+    if config not in STYLEGAN3_CONFIGS:
+        raise ValueError(f"config must be one of {sorted(STYLEGAN3_CONFIGS)}, got {config!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G = stylegan3.Generator(z_dim=z_dim, c_dim=0, w_dim=w_dim, img_resolution=resolution, img_channels=3,
+                                channel_base=channel_base, channel_max=channel_max,
+                                **STYLEGAN3_CONFIGS[config], **synthesis_kwargs)
+        with torch.no_grad():
+            for name, tensor in list(G.named_parameters()) + list(G.named_buffers()):
+                if name.endswith(("bias", "w_avg", "input.affine.weight")):
+                    tensor.add_(0.2 * torch.randn(tensor.shape))
+                elif name.endswith("magnitude_ema"):
+                    tensor.uniform_(0.5, 1.5)
     return G.eval()
 
 

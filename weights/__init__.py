@@ -51,6 +51,29 @@ REGISTRY: Dict[str, ModelFile] = {m.name: m for m in [
         license="NVIDIA Source Code License (non-commercial)",
     ),
     ModelFile(
+        name="stylegan3-t-ffhqu-256",
+        filename="stylegan3-t-ffhqu-256x256.pkl",
+        url="https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
+            "stylegan3-t-ffhqu-256x256.pkl",
+        sha256=None,
+        size=None,
+        kind="generator",
+        description="NVIDIA StyleGAN3-T (translation equivariant) trained on unaligned FFHQ at 256x256; 16 W layers",
+        license="NVIDIA Source Code License (non-commercial)",
+    ),
+    ModelFile(
+        name="stylegan3-r-ffhqu-256",
+        filename="stylegan3-r-ffhqu-256x256.pkl",
+        url="https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
+            "stylegan3-r-ffhqu-256x256.pkl",
+        sha256=None,
+        size=None,
+        kind="generator",
+        description="NVIDIA StyleGAN3-R (translation and rotation equivariant) trained on unaligned FFHQ at "
+                    "256x256; 16 W layers",
+        license="NVIDIA Source Code License (non-commercial)",
+    ),
+    ModelFile(
         name="yunet",
         filename="face_detection_yunet_2026may.onnx",
         url="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"

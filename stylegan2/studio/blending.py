@@ -89,6 +89,10 @@ def blend_generators(base: torch.nn.Module, other: torch.nn.Module, swap_res: in
     """
     if mapping not in MAPPING_SIDES:
         raise ValueError(f"mapping must be 'base' or 'other', got {mapping!r}")
+    for side, G in (("base", base), ("other", other)):
+        if G.architecture != "stylegan2":
+            raise IncompatibleModels(f"blending swaps StyleGAN2's resolution blocks, and the {side} model is "
+                                     f"{G.architecture}, which has none")
     differences = architecture_differences(base, other)
     if differences:
         raise IncompatibleModels(f"the models differ in {', '.join(differences)}; only models of one "

@@ -18,6 +18,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
+from ..latents import layer_roles
 from .directions import DirectionSet, layer_bounds
 from .sampling import MAPPING_BATCH, map_z
 
@@ -25,18 +26,8 @@ ProgressFn = Callable[[int, int], None]      # (samples done, samples in all)
 
 
 def layers_by_w_index(G: torch.nn.Module) -> Dict[int, List[str]]:
-    """{W+ index: names of the synthesis layers it drives}, following the synthesis network's own
-    assignment (each block reads num_conv + num_torgb ws from its first, and advances by num_conv)."""
-    driven: Dict[int, List[str]] = {index: [] for index in range(G.num_ws)}
-    first = 0
-    for res in G.synthesis.block_resolutions:
-        block = getattr(G.synthesis, f"b{res}")
-        names = [f"b{res}.conv0"] if block.in_channels else []
-        names += [f"b{res}.conv1"] + ([f"b{res}.torgb"] if block.num_torgb else [])
-        for offset, name in enumerate(names):
-            driven[first + offset].append(name)
-        first += block.num_conv
-    return driven
+    """{W+ index: names of the synthesis layers it drives} (`latents.layer_roles`; StyleGAN2 or StyleGAN3)."""
+    return dict(enumerate(layer_roles(G)))
 
 
 def style_affine_weights(G: torch.nn.Module, layers: slice = slice(None)) -> torch.Tensor:
@@ -44,7 +35,7 @@ def style_affine_weights(G: torch.nn.Module, layers: slice = slice(None)) -> tor
     indices `layers`, each row scaled to length 1."""
     start, stop = layer_bounds(layers, G.num_ws)
     driven = layers_by_w_index(G)
-    names = sorted({name for index in range(start, stop) for name in driven[index]}, key=_layer_order)
+    names = list(dict.fromkeys(name for index in range(start, stop) for name in driven[index]))  # in W+ order
     rows = torch.cat([G.synthesis.get_submodule(name).affine.weight.detach().to("cpu", torch.float64)
                       for name in names])
     return rows / rows.norm(dim=1, keepdim=True)
@@ -96,11 +87,6 @@ def _fixed_signs(vectors: torch.Tensor) -> torch.Tensor:
     model always gives the same directions."""
     largest = vectors.abs().argmax(dim=1, keepdim=True)
     return vectors * torch.sign(vectors.gather(1, largest))
-
-
-def _layer_order(name: str) -> tuple:
-    block, layer = name.split(".")
-    return int(block[1:]), ("conv0", "conv1", "torgb").index(layer)
 
 
 def _check_top(top: int, w_dim: int) -> None:

@@ -6,7 +6,7 @@ import torch
 
 import stylegan2
 from stylegan2.studio.blending import IncompatibleModels, blend_files, blend_generators, block_weights
-from stylegan2.testing import make_random_generator
+from stylegan2.testing import make_random_generator, make_random_stylegan3
 
 
 @pytest.fixture
@@ -103,3 +103,11 @@ def test_a_blended_file_loads_like_any_generator_and_records_both_sources(golden
         assert record[side]["file"] == name
         assert record[side]["sha256"] == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
     assert (record["swap_res"], record["blend_width"], record["mapping"]) == (16, 0.7, "other")
+
+
+@pytest.mark.parametrize("side", ["base", "other"])
+def test_a_stylegan3_model_is_refused_saying_blending_needs_stylegan2_blocks(golden_generator, side):
+    stylegan3_model = make_random_stylegan3("t", resolution=64, channel_base=256, channel_max=8)
+    models = (stylegan3_model, golden_generator) if side == "base" else (golden_generator, stylegan3_model)
+    with pytest.raises(IncompatibleModels, match=f"StyleGAN2's resolution blocks, and the {side} model is stylegan3"):
+        blend_generators(*models, swap_res=16)

@@ -6,6 +6,7 @@ import torch
 from stylegan2.latents import layer_roles
 from stylegan2.studio.sampling import sample_ws
 from stylegan2.studio.unsupervised_directions import layers_by_w_index, pca, sefa
+from stylegan2.testing import make_random_stylegan3
 
 
 def stacked_affines_numpy(G, start, stop):
@@ -23,10 +24,16 @@ def assert_same_up_to_sign(vectors, expected, atol):
         np.testing.assert_allclose(found, sign * wanted, atol=atol)
 
 
-def test_each_w_index_drives_the_layers_latents_documents(golden_generator):
-    driven = layers_by_w_index(golden_generator)
-    roles = layer_roles(golden_generator)
-    assert [sorted(driven[i]) for i in range(golden_generator.num_ws)] == [sorted(names) for names in roles]
+def test_sefa_of_stylegan3_decomposes_the_affines_of_the_input_and_the_layers_its_indices_drive():
+    G = make_random_stylegan3("r", resolution=32, channel_base=128, channel_max=8)
+    directions = sefa(G, slice(0, 3), top=4)
+    assert layers_by_w_index(G)[0] == ["input"]
+    state = G.state_dict()
+    rows = np.concatenate([state[f"synthesis.{name}.affine.weight"].double().numpy()
+                           for name in ["input"] + G.synthesis.layer_names[:2]])
+    _, singular_values, right_vectors = np.linalg.svd(rows / np.linalg.norm(rows, axis=1, keepdims=True))
+    np.testing.assert_allclose(directions.scores.numpy(), singular_values[:4] ** 2, rtol=1e-5)
+    assert_same_up_to_sign(directions.vectors.double().numpy(), right_vectors[:4], atol=1e-5)
 
 
 @pytest.mark.parametrize("layers", [slice(None), slice(0, 4), slice(8, 10)])
