@@ -45,6 +45,8 @@ class InferenceGenerator:
         self.num_ws: int = generator.num_ws
         self.img_resolution: int = generator.img_resolution
         self.init_kwargs: Dict[str, Any] = generator.init_kwargs
+        self.architecture: str = generator.architecture      # "stylegan2" or "stylegan3"
+        self.has_noise: bool = generator.has_noise            # StyleGAN3 has no noise inputs
 
     def mapping(self, z: torch.Tensor, c: Optional[torch.Tensor] = None, truncation_psi: float = 1.0,
                 truncation_cutoff: Optional[int] = None) -> torch.Tensor:
@@ -52,10 +54,19 @@ class InferenceGenerator:
         with torch.inference_mode():
             return self.generator.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 
-    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
-        """float32 images [N, C, R, R] in about [-1, 1] for ws [N, num_ws, w_dim]."""
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const",
+                  transform: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """float32 images [N, C, R, R] in about [-1, 1] for ws [N, num_ws, w_dim].
+
+        ``transform`` (StyleGAN3 only): the input transform for this call, [3, 3] or [N, 3, 3]
+        (``stylegan2.stylegan3.rotate_translate``); StyleGAN2 has none and refuses one.
+        """
         with torch.inference_mode():
-            return self._synthesis(ws, noise_mode=noise_mode)
+            if transform is None:
+                return self._synthesis(ws, noise_mode=noise_mode)
+            if self.architecture != "stylegan3":
+                raise ValueError("only StyleGAN3 generators take an input transform (rotation, translation)")
+            return self._synthesis(ws, noise_mode=noise_mode, transform=transform)
 
     def __call__(self, z: torch.Tensor, c: Optional[torch.Tensor] = None, truncation_psi: float = 1.0,
                  truncation_cutoff: Optional[int] = None, noise_mode: str = "const") -> torch.Tensor:
