@@ -4,8 +4,6 @@ projections, and selecting one for mode "me". Same token and JSON error shape as
 Jobs run on ``GatedProjector`` (they wait until the test releases them), so every state can be seen.
 """
 import io
-import threading
-import time
 from contextlib import ExitStack
 
 import cv2
