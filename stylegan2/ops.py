@@ -58,9 +58,11 @@ def setup_filter(taps: Sequence[float]) -> torch.Tensor:
 
 
 def upfirdn2d(
-    x: torch.Tensor, f: torch.Tensor, up: int = 1, padding: Sequence[int] = (0, 0, 0, 0), gain: float = 1.0
+    x: torch.Tensor, f: torch.Tensor, up: int = 1, padding: Sequence[int] = (0, 0, 0, 0), gain: float = 1.0,
+    down: int = 1,
 ) -> torch.Tensor:
-    """Upsample by inserting zeros, pad (negative = crop), then convolve each channel with the 2-D FIR `f`.
+    """Upsample by inserting zeros, pad (negative = crop), convolve each channel with the 2-D FIR `f`, then
+    keep every `down`-th pixel.
 
     `padding` is (left, right, top, bottom) in the upsampled image; `gain` scales the result.
     """
@@ -73,13 +75,20 @@ def upfirdn2d(
     x = F.pad(x, [max(left, 0), max(right, 0), max(top, 0), max(bottom, 0)])
     x = x[:, :, max(-top, 0) : x.shape[2] - max(-bottom, 0), max(-left, 0) : x.shape[3] - max(-right, 0)]
     f = (f * gain).to(x.dtype).flip([0, 1])
-    return F.conv2d(x, f.expand(num_channels, 1, *f.shape), groups=num_channels)
+    x = F.conv2d(x, f.expand(num_channels, 1, *f.shape), groups=num_channels)
+    return x[:, :, ::down, ::down] if down > 1 else x
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     """Double the resolution of `x` with the low-pass filter `f` (the skip path's image upsampling)."""
     taps = f.shape[-1]
     return upfirdn2d(x, f, up=2, padding=[(taps + 1) // 2, (taps - 2) // 2] * 2, gain=4)
+
+
+def downsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """Halve the resolution of `x` with the low-pass filter `f` (the skip discriminator's image path)."""
+    taps = f.shape[-1]
+    return upfirdn2d(x, f, padding=[(taps - 1) // 2, (taps - 2) // 2] * 2, down=2)
 
 
 def modulated_conv2d(
