@@ -49,6 +49,12 @@ class StyleGAN2Loss:
         self.noise_mode = noise_mode
         self.pl_mean = torch.zeros([], device=next(G.parameters()).device)
 
+    def state_dict(self) -> Dict[str, torch.Tensor]:
+        return {"pl_mean": self.pl_mean.detach().cpu().clone()}
+
+    def load_state_dict(self, state: Dict[str, torch.Tensor]) -> None:
+        self.pl_mean.copy_(state["pl_mean"])
+
     def run_G(self, z: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(images, ws): the mapping (with style mixing) and the synthesis in its training layout."""
         mapping = self.G.mapping
