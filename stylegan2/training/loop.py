@@ -50,6 +50,9 @@ class TrainingResult:
     snapshot: Optional[Path]                # The last snapshot written (main process), None elsewhere.
     kimg: float
     history: List[Dict[str, Any]]           # The stats.jsonl lines of this run.
+    G: torch.nn.Module                      # This process's networks at the end (on its device).
+    D: torch.nn.Module
+    G_ema: torch.nn.Module
 
 
 def no_augmentation(name: str) -> Optional[torch.nn.Module]:
@@ -166,7 +169,8 @@ class _Run:
                 tick_losses = {}
             if self.progress is not None and group.is_main:
                 self.progress(report)
-        return TrainingResult(self.last_snapshot, trainer.cur_nimg / 1000, self.history)
+        return TrainingResult(self.last_snapshot, trainer.cur_nimg / 1000, self.history, trainer.G, trainer.D,
+                              trainer.G_ema)
 
     def _due(self, every_kimg: Optional[float], previous_nimg: int, done: bool) -> bool:
         if every_kimg is None:
