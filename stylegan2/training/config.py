@@ -17,6 +17,7 @@ from .errors import TrainingError
 
 ARCHITECTURES = ("stylegan2", "dcgan")
 AUGMENTATIONS = ("ada", "diffaugment", "none")
+ADA_TARGET = 0.6
 
 
 @dataclass
@@ -113,7 +114,8 @@ def auto_config(resolution: int, num_gpus: int = 1, fine_tuning: bool = False, *
 
     batch = max(min(gpus * min(4096 // res, 32), 64), gpus); minibatch-std group min(batch / gpus, 4);
     channel_base 16384 below 512 px, else 32768; lr 0.0025 (0.002 at 1024); gamma 0.0002 res^2 / batch;
-    EMA half-life batch * 10 / 32 kimg with ramp-up 0.05; 2 mapping layers. Fine-tuning, as NVIDIA's
+    EMA half-life batch * 10 / 32 kimg with ramp-up 0.05; 2 mapping layers; ADA with target 0.6 (another
+    `augment` turns ADA's controller off). Fine-tuning, as NVIDIA's
     train.py does with --resume: no EMA ramp-up, and ADA reacts in 100 kimg instead of 500.
     arch='dcgan' starts from the DCGAN paper's settings instead (dcgan.DEFAULTS).
     """
@@ -125,8 +127,10 @@ def auto_config(resolution: int, num_gpus: int = 1, fine_tuning: bool = False, *
     settings: Dict[str, Any] = dict(
         batch=batch, mbstd_group=min(batch // num_gpus, 4), channel_base=16384 if resolution < 512 else 32768,
         glr=lr, dlr=lr, r1_gamma=0.0002 * resolution ** 2 / batch, ema_kimg=batch * 10 / 32, ema_rampup=0.05,
-        mapping_layers=2)
+        mapping_layers=2, augment="ada", ada_target=ADA_TARGET)
     if fine_tuning:
         settings.update(ema_rampup=None, ada_kimg=100)
     settings.update(overrides)
+    if settings["augment"] != "ada":
+        settings["ada_target"] = None
     return TrainingConfig(**settings)

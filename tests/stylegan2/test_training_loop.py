@@ -124,7 +124,7 @@ def test_fine_tuning_continues_every_layer_of_the_checkpoint(tmp_path, data16):
     source = make_random_generator(resolution=16, mapping_layers=8, channel_base=512, channel_max=32, seed=3)
     stylegan2.save(source, tmp_path / "source.pt")
     result = train(run_options(data16, tmp_path / "run", 0.008, snapshot_kimg=1, resume=str(tmp_path / "source.pt")),
-                   dict(batch=8, glr=0.0, dlr=0.0))
+                   dict(batch=8, glr=0.0, dlr=0.0, augment="none"))
     tuned = stylegan2.load(result.snapshot).generator
     expected = {key: value for key, value in source.state_dict().items() if key != "mapping.w_avg"}
     assert tuned.mapping.num_layers == 8
@@ -140,6 +140,11 @@ def test_fine_tuning_builds_a_discriminator_for_the_generators_resolution_and_wi
 def test_fine_tuning_follows_nvidias_resume_settings():
     config = auto_config(256, fine_tuning=True)
     assert config.ema_rampup is None and config.ada_kimg == 100
+
+
+def test_ada_with_target_0_6_is_the_default_and_another_augmentation_turns_its_controller_off():
+    assert (auto_config(64).augment, auto_config(64).ada_target) == ("ada", 0.6)
+    assert auto_config(64, augment="diffaugment").ada_target is None
 
 
 def test_auto_config_is_nvidias_for_256_px_on_one_gpu():
