@@ -124,7 +124,8 @@ class DiscriminatorBlock(torch.nn.Module):
 
     def forward(self, x: Optional[torch.Tensor], img: Optional[torch.Tensor], dtype: torch.dtype):
         """Return (features in `dtype`, the image halved for the next block's FromRGB or None)."""
-        memory_format = torch.channels_last if self.channels_last and dtype == torch.float16 else torch.contiguous_format
+        channels_last = self.channels_last and dtype == torch.float16
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if x is not None:
             x = x.to(dtype=dtype, memory_format=memory_format)
         if self.in_channels == 0 or self.architecture == "skip":

@@ -107,4 +107,5 @@ def train(data: str, out_dir: str, resume: Optional[str], total_kimg: float, sna
 
             result = run_training(options, overrides, augment_factory=augment_pipe, progress=progress)
     if result.snapshot is not None:
-        click.echo(f"last snapshot: {result.snapshot} (serve it with `python -m app serve --weights {result.snapshot}`)")
+        click.echo(f"last snapshot: {result.snapshot} "
+                   f"(serve it with `python -m app serve --weights {result.snapshot}`)")

@@ -3,7 +3,8 @@
 The format is recognised by the file's first bytes, never by its name: a zip archive is a `torch.save`
 file (a StyleCam file, a StyleCam training snapshot or a rosinality checkpoint, told apart by their
 keys), a file starting with torch's legacy magic number is an old-style `torch.save` file, and any
-other pickle stream is an NVIDIA pickle. Nothing in any file is ever executed (see nvlabs.py for how NVIDIA's pickles are read).
+other pickle stream is an NVIDIA pickle. Nothing in any file is ever executed (see nvlabs.py for how
+NVIDIA's pickles are read).
 """
 from __future__ import annotations
 

@@ -28,12 +28,12 @@ class AdaptiveAugment:
         self.target = target
         self.interval = interval
         self.step_size = batch * interval / (kimg * 1000)
-        self._signs = torch.zeros([2], dtype=torch.float64)   # sum of signs, count
+        self._signs = torch.zeros([2], dtype=torch.float64, device=pipe.p.device)   # sum of signs, count
 
     def accumulate(self, real_logits: torch.Tensor) -> None:
-        """Count the signs of one batch of D's logits on real images."""
-        signs = real_logits.detach().sign().to("cpu", torch.float64)
-        self._signs += torch.stack([signs.sum(), torch.tensor(float(signs.numel()), dtype=torch.float64)])
+        """Count the signs of one batch of D's logits on real images (on their device: no synchronisation)."""
+        signs = real_logits.detach().sign().to(self._signs)
+        self._signs += torch.stack([signs.sum(), signs.new_tensor(float(signs.numel()))])
 
     def update(self, step: int, all_reduce: AllReduce) -> None:
         """After training step `step` (counted from 0): adjust p if an interval has ended.
@@ -42,7 +42,7 @@ class AdaptiveAugment:
         """
         if (step + 1) % self.interval:
             return
-        total, count = all_reduce(self._signs.clone()).tolist()
+        total, count = all_reduce(self._signs.clone()).tolist()   # the one synchronisation per interval
         self._signs.zero_()
         if count == 0:
             return
@@ -55,7 +55,7 @@ class AdaptiveAugment:
         return float(self.pipe.p)
 
     def state_dict(self) -> Dict[str, torch.Tensor]:
-        return {"p": self.pipe.p.detach().cpu().clone(), "signs": self._signs.clone()}
+        return {"p": self.pipe.p.detach().cpu().clone(), "signs": self._signs.cpu().clone()}
 
     def load_state_dict(self, state: Dict[str, torch.Tensor]) -> None:
         with torch.no_grad():

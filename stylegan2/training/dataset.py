@@ -166,7 +166,8 @@ class StepSampler(torch.utils.data.Sampler):
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """The dataset indices in the order epoch `epoch` visits them."""
         if getattr(self, "_epoch", None) != epoch:
-            generator = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0]))
+            seed = int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])
+            generator = torch.Generator().manual_seed(seed)
             self._epoch, self._order = epoch, torch.randperm(self.dataset_size, generator=generator)
         return self._order
 

@@ -63,7 +63,8 @@ def no_augmentation(name: str) -> Optional[torch.nn.Module]:
 
 
 def train(options: RunOptions, overrides: Optional[Dict[str, Any]] = None, *,
-          augment_factory: AugmentFactory = no_augmentation, progress: Optional[Callable[[TrainingProgress], None]] = None,
+          augment_factory: AugmentFactory = no_augmentation,
+          progress: Optional[Callable[[TrainingProgress], None]] = None,
           metric: Optional[MetricFn] = None) -> TrainingResult:
     """Train as `options` say; `overrides` set TrainingConfig fields over the automatic choices (None = auto).
 

@@ -12,6 +12,7 @@ Every backward pass is of a mean over the batch times `gain` (the loop passes th
 interval, which makes lazy regularisation as strong as regularising every step). The generator runs in
 its training layout (unfused modulated convolutions) and, in train mode, tracks its w_avg from the main
 z as NVIDIA's mapping network does; images go through the augmentation pipeline, if any, before D.
+On CUDA the networks' num_fp16_res top resolutions run in fp16, as NVIDIA trains them.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class StyleGAN2Loss:
         pl_decay: float = 0.01,                         # Decay of the path-length running mean.
         pl_weight: float = 2.0,                         # Path-length weight, 0 = off.
         noise_mode: str = "random",                     # The generator's per-pixel noise while training.
+        fp16_on_cpu: bool = False,                      # Run the fp16 blocks in fp16 on the CPU too (tests).
     ):
         self.G = G
         self.D = D
@@ -47,6 +49,7 @@ class StyleGAN2Loss:
         self.pl_decay = pl_decay
         self.pl_weight = pl_weight
         self.noise_mode = noise_mode
+        self.fp16_on_cpu = fp16_on_cpu
         self.pl_mean = torch.zeros([], device=next(G.parameters()).device)
 
     def state_dict(self) -> Dict[str, torch.Tensor]:
@@ -65,13 +68,13 @@ class StyleGAN2Loss:
         if self.style_mixing_prob > 0 and torch.rand([]).item() < self.style_mixing_prob:
             cutoff = int(torch.randint(1, ws.shape[1], []))
             ws[:, cutoff:] = mapping(torch.randn_like(z), c)[:, cutoff:]
-        img = self.G.synthesis(ws, noise_mode=self.noise_mode, fused_modconv=False)
+        img = self.G.synthesis(ws, noise_mode=self.noise_mode, fused_modconv=False, fp16_on_cpu=self.fp16_on_cpu)
         return img, ws
 
     def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
-        return self.D(img, c)
+        return self.D(img, c, fp16_on_cpu=self.fp16_on_cpu)
 
     def accumulate_gradients(self, phase: str, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor,
                              gen_c: torch.Tensor, gain: float = 1.0, pl_noise: Optional[torch.Tensor] = None,

@@ -61,6 +61,17 @@ def make_phases(G: torch.nn.Module, D: torch.nn.Module, config: TrainingConfig) 
     return phases
 
 
+def _on_cpu(value: Any) -> Any:
+    """A copy of nested dicts and lists with every tensor on the CPU (snapshots load on any machine)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {key: _on_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(item) for item in value)
+    return value
+
+
 def derived_seed(*numbers: int) -> int:
     return int(np.random.SeedSequence([int(number) for number in numbers]).generate_state(1)[0])
 
@@ -211,7 +222,7 @@ class Trainer:
         return {"arch": self.config.arch, "config": self.config.to_dict(),
                 "progress": {"step": self.step, "cur_nimg": self.cur_nimg},
                 "G": network_entry(self.G), "D": network_entry(self.D), "G_ema": g_ema,
-                "optimizers": {name: opt.state_dict() for name, opt in self._optimizers().items()},
+                "optimizers": {name: _on_cpu(opt.state_dict()) for name, opt in self._optimizers().items()},
                 "loss": self.loss.state_dict(), "augment": augment, "meta": meta}
 
     def load_state(self, content: Dict[str, Any]) -> None:

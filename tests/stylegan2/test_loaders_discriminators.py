@@ -36,10 +36,11 @@ def rosinality_state_dict(resolution=16, widths=None, seed=0):
     res, block = resolution, 1
     while res > 4:
         cin, cout = widths[res], widths[res // 2]
-        sd.update({f"convs.{block}.conv1.0.weight": rand(cin, cin, 3, 3), f"convs.{block}.conv1.1.bias": rand(cin, scale=0.1),
-                   f"convs.{block}.conv2.0.kernel": BLUR_2D.clone(), f"convs.{block}.conv2.1.weight": rand(cout, cin, 3, 3),
-                   f"convs.{block}.conv2.2.bias": rand(cout, scale=0.1), f"convs.{block}.skip.0.kernel": BLUR_2D.clone(),
-                   f"convs.{block}.skip.1.weight": rand(cout, cin, 1, 1)})
+        p = f"convs.{block}"
+        sd.update({f"{p}.conv1.0.weight": rand(cin, cin, 3, 3), f"{p}.conv1.1.bias": rand(cin, scale=0.1),
+                   f"{p}.conv2.0.kernel": BLUR_2D.clone(), f"{p}.conv2.1.weight": rand(cout, cin, 3, 3),
+                   f"{p}.conv2.2.bias": rand(cout, scale=0.1), f"{p}.skip.0.kernel": BLUR_2D.clone(),
+                   f"{p}.skip.1.weight": rand(cout, cin, 1, 1)})
         res, block = res // 2, block + 1
     c4 = widths[4]
     sd.update({"final_conv.0.weight": rand(c4, c4 + 1, 3, 3), "final_conv.1.bias": rand(c4, scale=0.1),

@@ -20,7 +20,8 @@ def test_zip_in_dataset_tool_layout_gives_uint8_chw_images(tmp_path):
 
 def test_folder_of_images_reads_like_a_zip(tmp_path):
     images = shape_images(4, resolution=16)
-    folder, archive = ImageDataset(write_folder(tmp_path / "f", images)), ImageDataset(write_zip(tmp_path / "z.zip", images))
+    folder = ImageDataset(write_folder(tmp_path / "f", images))
+    archive = ImageDataset(write_zip(tmp_path / "z.zip", images))
     assert all(torch.equal(folder[i][0], archive[i][0]) for i in range(4))
 
 

@@ -49,7 +49,8 @@ def test_dcgan_snapshot_resumes_exactly(dcgan_run):
                                 resume=str(root / "run" / "snapshot-000000-016.pt")))
     whole, again = read_snapshot(result.snapshot), read_snapshot(resumed.snapshot)
     for name in ("G", "D"):
-        assert all(torch.equal(again[name]["state_dict"][key], value) for key, value in whole[name]["state_dict"].items())
+        assert all(torch.equal(again[name]["state_dict"][key], value)
+                   for key, value in whole[name]["state_dict"].items())
 
 
 def test_dcgan_snapshot_is_not_served_as_a_stylegan2_generator(dcgan_run):

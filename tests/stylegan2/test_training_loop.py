@@ -149,7 +149,8 @@ def test_ada_with_target_0_6_is_the_default_and_another_augmentation_turns_its_c
 
 def test_auto_config_is_nvidias_for_256_px_on_one_gpu():
     config = auto_config(256)
-    assert (config.batch, config.mbstd_group, config.channel_base, config.glr, config.ema_kimg) == (16, 4, 16384, 0.0025, 5)
+    assert (config.batch, config.mbstd_group, config.channel_base, config.glr, config.ema_kimg) == \
+           (16, 4, 16384, 0.0025, 5)
     assert config.r1_gamma == pytest.approx(0.0002 * 256 ** 2 / 16)
 
 

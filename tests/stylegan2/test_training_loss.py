@@ -115,3 +115,22 @@ def test_only_the_phase_network_gets_gradients(networks):
     loss = StyleGAN2Loss(G, D, style_mixing_prob=0)
     run_phase(loss, G, "Gmain")
     assert all(p.grad is None for p in D.parameters())
+
+
+def test_fp16_blocks_train_in_fp16_with_gradients_close_to_fp32():
+    G = make_random_generator(resolution=16, channel_base=256, channel_max=16, num_fp16_res=2).train()
+    torch.manual_seed(0)
+    D = Discriminator(c_dim=0, img_resolution=16, img_channels=3, channel_base=256, channel_max=16,
+                      num_fp16_res=2, conv_clamp=256).train()
+    G.requires_grad_(False), D.requires_grad_(False)
+    dtypes = []
+    hook = G.synthesis.b16.register_forward_hook(lambda module, inputs, output: dtypes.append(output[0].dtype))
+    kwargs = dict(style_mixing_prob=0, noise_mode="const")
+    _, half = run_phase(StyleGAN2Loss(G, D, fp16_on_cpu=True, **kwargs), G, "Gmain")
+    hook.remove()
+    _, full = run_phase(StyleGAN2Loss(G, D, **kwargs), G, "Gmain")
+    assert dtypes == [torch.float16]
+    largest = max(grad.abs().max() for grad in full.values())
+    for name, grad in full.items():             # fp16 carries about 3 decimal digits
+        assert half[name].dtype == torch.float32 and torch.isfinite(half[name]).all()
+        assert (half[name] - grad).abs().max() <= 0.01 * largest, name
