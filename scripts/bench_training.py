@@ -31,7 +31,7 @@ from stylegan2.training.trainer import Trainer  # noqa: E402
 
 NVIDIA_V100_256PX_S_PER_KIMG = (21.6, 24.2)
 TARGET_RATIO = 1.3
-WARMUP_STEPS = 2
+WARMUP_STEPS = {"cuda": 2, "cpu": 1}    # cudnn.benchmark chooses its kernels in the first steps
 CPU_BATCH_GPU = 4
 CONFIGS = {
     "tiny": (32, dict(batch=8, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=16,
@@ -45,7 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), help="default: tiny and 256 on the CPU, "
                         "256 on CUDA")
-    parser.add_argument("--steps", type=int, help="timed steps per configuration (default 16; 4 for 256 px on a CPU)")
+    parser.add_argument("--steps", type=int, help="timed steps per configuration (default 16; 4 for 256 px on a "
+                        "CPU, where a step takes minutes)")
     parser.add_argument("--batch-gpu", type=int, help="images per accumulation round (default: the whole batch "
                         f"on CUDA, {CPU_BATCH_GPU} on a CPU, where batch 16 at 256 px needs about 12 GB)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -71,7 +72,7 @@ def time_steps(name: str, device: torch.device, steps: int, batch_gpu: Optional[
     generator = torch.Generator().manual_seed(0)
     real = torch.randint(0, 256, [config.batch, 3, resolution, resolution], dtype=torch.uint8, generator=generator)
     labels = torch.zeros([config.batch, 0])
-    for _ in range(WARMUP_STEPS):
+    for _ in range(WARMUP_STEPS[device.type]):
         trainer.train_step(real, labels)
     synchronize(device)
     start = time.perf_counter()
