@@ -87,40 +87,43 @@ class _Run:
         self.history: List[Dict[str, Any]] = []
         self.last_snapshot: Optional[Path] = None
         self.dataset = ImageDataset(options.data)
-        snapshot = read_if_snapshot(options.resume) if options.resume else None
         self.meta: Dict[str, Any] = {"dataset": str(options.data)}
-        if snapshot is not None:
-            if overrides:
-                raise TrainingError(f"a snapshot continues with its own settings; leave out {sorted(overrides)}")
-            config = TrainingConfig.from_dict(snapshot["config"])
-            G, D, G_ema = models.snapshot_networks(snapshot)
-            self.meta.update({key: value for key, value in snapshot["meta"].items() if key != "dataset"},
-                             resumed_from=str(options.resume))
-        elif options.resume:
-            loaded = loaders.load(options.resume)
-            config = auto_config(loaded.generator.img_resolution, group.world_size, fine_tuning=True, **overrides)
-            G, D, description = models.fine_tuning_networks(loaded, options.resume, config)
-            G_ema = None
-            self.meta.update(description)
-        else:
-            config = auto_config(self.dataset.resolution, group.world_size, **overrides)
-            G, D = models.new_networks(config, self.dataset.resolution, self.dataset.num_channels, c_dim=0)
-            G_ema = None
-        self.config = config
+        snapshot = read_if_snapshot(options.resume) if options.resume else None
+        self.config, G, D, G_ema = self._networks(snapshot, overrides)
         if (self.dataset.resolution, self.dataset.num_channels) != (G.img_resolution, G.img_channels):
             raise DatasetError(f"{options.data}: images are {self.dataset.resolution}x{self.dataset.resolution} with "
                                f"{self.dataset.num_channels} channels, the generator makes {G.img_resolution}x"
                                f"{G.img_resolution} with {G.img_channels}; make the dataset with --size "
                                f"{G.img_resolution}")
-        self.dataset.mirror = config.mirror
+        self.dataset.mirror = self.config.mirror
         if G.c_dim > 0:
             self.dataset.read_labels()
         self._check_out_dir(resuming=snapshot is not None)
         labels = torch.from_numpy(self.dataset.labels) if G.c_dim > 0 else None
-        self.trainer = Trainer(config, G, D, group, augment_factory(config.augment), G_ema=G_ema, labels=labels)
+        self.trainer = Trainer(self.config, G, D, group, augment_factory(self.config.augment), G_ema=G_ema,
+                               labels=labels)
         if snapshot is not None:
             self.trainer.load_state(snapshot)
         self.fresh_start = snapshot is None
+
+    def _networks(self, snapshot: Optional[Dict[str, Any]], overrides: Dict[str, Any]):
+        """(config, G, D, G_ema or None) of a continued snapshot, a generator to fine-tune, or a new run."""
+        resume, world_size = self.options.resume, self.group.world_size
+        if snapshot is not None:
+            if overrides:
+                raise TrainingError(f"a snapshot continues with its own settings; leave out {sorted(overrides)}")
+            self.meta.update({key: value for key, value in snapshot["meta"].items() if key != "dataset"},
+                             resumed_from=str(resume))
+            return (TrainingConfig.from_dict(snapshot["config"]),) + models.snapshot_networks(snapshot)
+        if resume:
+            loaded = loaders.load(resume)
+            config = auto_config(loaded.generator.img_resolution, world_size, fine_tuning=True, **overrides)
+            G, D, description = models.fine_tuning_networks(loaded, resume, config)
+            self.meta.update(description)
+            return config, G, D, None
+        config = auto_config(self.dataset.resolution, world_size, **overrides)
+        G, D = models.new_networks(config, self.dataset.resolution, self.dataset.num_channels, c_dim=0)
+        return config, G, D, None
 
     def _check_out_dir(self, resuming: bool) -> None:
         if self.out_dir.exists() and not self.out_dir.is_dir():
@@ -154,24 +157,30 @@ class _Run:
             train_seconds += time.perf_counter() - started
             for name, value in losses.items():
                 tick_losses.setdefault(name, []).append(value)
-            done = trainer.cur_nimg >= total_nimg
-            previous_nimg = trainer.cur_nimg - self.config.batch
             report = TrainingProgress(kimg=trainer.cur_nimg / 1000, total_kimg=options.total_kimg, step=trainer.step,
                                       losses=losses, augment_p=trainer.augment_p,
                                       sec_per_kimg=train_seconds / ((trainer.cur_nimg - run_start_nimg) / 1000))
-            if self._due(options.grid_kimg, previous_nimg, done) and group.is_main:
-                report.written.append(str(self._write_fakes(grid_z, grid_c)))
-            if self._due(options.snapshot_kimg, previous_nimg, done):
-                self._write_snapshot(report)
-            if self.metric is not None and self._due(options.metric_kimg, previous_nimg, done):
-                report.metrics = self._evaluate()
-            if self._due(options.tick_kimg, previous_nimg, done) or report.metrics:
-                self._log(report, tick_losses)
+            if self._maintain(report, grid_z, grid_c, tick_losses, done=trainer.cur_nimg >= total_nimg):
                 tick_losses = {}
             if self.progress is not None and group.is_main:
                 self.progress(report)
         return TrainingResult(self.last_snapshot, trainer.cur_nimg / 1000, self.history, trainer.G, trainer.D,
                               trainer.G_ema)
+
+    def _maintain(self, report: TrainingProgress, grid_z: torch.Tensor, grid_c: torch.Tensor,
+                  tick_losses: Dict[str, List[float]], done: bool) -> bool:
+        """After a step: the grid, snapshot, metric and stats line that are due; True if a line was logged."""
+        options, previous_nimg = self.options, self.trainer.cur_nimg - self.config.batch
+        if self._due(options.grid_kimg, previous_nimg, done) and self.group.is_main:
+            report.written.append(str(self._write_fakes(grid_z, grid_c)))
+        if self._due(options.snapshot_kimg, previous_nimg, done):
+            self._write_snapshot(report)
+        if self.metric is not None and self._due(options.metric_kimg, previous_nimg, done):
+            report.metrics = self._evaluate()
+        if self._due(options.tick_kimg, previous_nimg, done) or report.metrics:
+            self._log(report, tick_losses)
+            return True
+        return False
 
     def _due(self, every_kimg: Optional[float], previous_nimg: int, done: bool) -> bool:
         if every_kimg is None:

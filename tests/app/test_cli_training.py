@@ -1,7 +1,6 @@
 """``python -m app train``: options become a training run, progress shows in a bar, mistakes in one line."""
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
