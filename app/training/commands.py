@@ -2,7 +2,7 @@
 
     python -m app train --data faces.zip --out runs/toon --resume ffhq-256 --kimg 200 --mirror
     python -m app train --data faces.zip --out runs/toon --resume runs/toon/snapshot-000100.pt
-    torchrun --nproc-per-node 4 -m app train --data faces.zip --out runs/big --batch 64
+    torchrun --nproc_per_node 4 -m app train --data faces.zip --out runs/big --batch 64
 
 The work is ``stylegan2.training.train``'s; this module reads the options, shows a progress bar and
 turns what a user can get wrong into one error line. Settings left out take NVIDIA's automatic choices

@@ -142,13 +142,13 @@ class ImageDataset(torch.utils.data.Dataset):
             raise DatasetError(f"{self.path}: labels must be class numbers or equal-length lists ({error})") from None
 
 
-class StepSampler(torch.utils.data.Sampler):
+class StepSampler:
     """Dataset indices for each training step from `start_step` on, forever: this process's slice of the
-    step's global batch, in the seeded per-epoch order (see the module docstring)."""
+    step's global batch, in the seeded per-epoch order (see the module docstring). A DataLoader takes it
+    as its `batch_sampler`."""
 
     def __init__(self, dataset_size: int, batch: int, seed: int, start_step: int = 0, rank: int = 0,
                  world_size: int = 1):
-        super().__init__()
         if batch % world_size:
             raise ValueError(f"batch {batch} does not split over {world_size} processes")
         self.dataset_size = dataset_size
@@ -157,6 +157,7 @@ class StepSampler(torch.utils.data.Sampler):
         self.start_step = start_step
         self.per_process = batch // world_size
         self.offset = rank * self.per_process
+        self._epoch, self._order = -1, torch.empty([0], dtype=torch.int64)   # the epoch whose order is cached
 
     def step_indices(self, step: int) -> List[int]:
         positions = range(step * self.batch + self.offset, step * self.batch + self.offset + self.per_process)
@@ -165,7 +166,7 @@ class StepSampler(torch.utils.data.Sampler):
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """The dataset indices in the order epoch `epoch` visits them."""
-        if getattr(self, "_epoch", None) != epoch:
+        if self._epoch != epoch:
             seed = int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])
             generator = torch.Generator().manual_seed(seed)
             self._epoch, self._order = epoch, torch.randperm(self.dataset_size, generator=generator)

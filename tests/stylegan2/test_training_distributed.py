@@ -29,7 +29,7 @@ def runs(tmp_path_factory):
     data = write_zip(root / "shapes.zip", shape_images(24, resolution=16))
     environment = dict(os.environ, OMP_NUM_THREADS="1",
                        PYTHONPATH=os.pathsep.join([str(Path.cwd()), str(WORKER.parent)]))
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc-per-node=2",
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
                str(WORKER), str(data), str(root / "two"), json.dumps(dict(SETTINGS, total_kimg=KIMG))]
     finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=240)
     assert finished.returncode == 0, finished.stderr[-3000:]
