@@ -1,46 +1,12 @@
-"""StyleCam, the product: a live pipeline (``app.pipeline``) served as a web app (``create_app``).
+"""StyleCam, the product, in four rooms around a composition root:
 
-``python -m app serve`` builds both and runs them on a production server (``app.server``).
+- ``app.live``: the live pipeline (sources, capture, detection, generation, compositing, the buffers and
+  workers between them, the params every viewer edits);
+- ``app.projection``: projections of faces (jobs, where a job runs, the saved-projection store, targets
+  from uploads and frames, photos);
+- ``app.web``: the web layer (app factory, auth, page and stream, JSON API, errors, the server);
+- ``app.cli``: the command line (``python -m app`` / ``stylecam``).
+
+``app.composition`` builds the first two and hands the web layer narrow views of them; ``app.images``
+is the one place images change between the app's BGR arrays and the engine's RGB tensors.
 """
-from __future__ import annotations
-
-from pathlib import Path
-
-from flask import Flask, current_app
-
-from app.config import ServerConfig
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PIPELINE = "stylecam.pipeline"       # app.extensions keys
-STREAMS = "stylecam.streams"
-
-
-def create_app(config: ServerConfig, pipeline) -> Flask:
-    """The Flask app over a ``Pipeline`` (or anything with its interface: ``versioned_params()``,
-    ``update_params()``, ``frames``, ..., and for projection ``projections``, ``projection_jobs``,
-    ``face_finder`` and ``camera_target()``).
-
-    The app never starts or stops the pipeline: whoever made it owns it (``app.server.StyleCamServer``).
-    """
-    from app import api, api_projection, auth, web
-
-    app = Flask(__name__, template_folder=PROJECT_ROOT / "templates", static_folder=PROJECT_ROOT / "static")
-    app.config.from_mapping(
-        SERVER=config,
-        MAX_CONTENT_LENGTH=config.max_request_bytes,
-    )
-    app.json.sort_keys = False          # keep the order the pipeline gives (params, status, presets)
-    app.extensions[PIPELINE] = pipeline
-    app.extensions[STREAMS] = web.StreamClients(limit=config.max_streams)
-
-    auth.init_app(app)
-    api.register_error_handlers(app)
-    app.register_blueprint(web.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(api_projection.bp)
-    return app
-
-
-def current_pipeline():
-    """The pipeline the app in the current request serves."""
-    return current_app.extensions[PIPELINE]

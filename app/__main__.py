@@ -1,4 +1,4 @@
-"""``python -m app``: the StyleCam command line (see ``app.cli``)."""
-from app.cli import main
+"""``python -m app``: the StyleCam command line (see ``app.cli.main``)."""
+from app.cli.main import main
 
 main()

@@ -25,11 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from detectors import DetectorUnavailable, HaarDetector, YuNetDetector
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from detectors import DetectorUnavailable, HaarDetector, YuNetDetector  # noqa: E402
-
 CLIP = "media/videos/selfie_webcam_10s.mp4"
 YUNET_FILE = "weights/face_detection_yunet_2026may.onnx"
 TARGET_MS = 15.0  # YuNet, 640x480, full size.

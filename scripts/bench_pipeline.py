@@ -32,13 +32,11 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+import stylegan2
+from app.web.streams import read_parts
+from stylegan2.testing import FFHQ_256, make_random_generator
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import stylegan2  # noqa: E402
-from app.web import read_parts  # noqa: E402
-from stylegan2.testing import FFHQ_256, make_random_generator  # noqa: E402
-
 CLIP = "media/videos/selfie_webcam_10s.mp4"
 YUNET_FILE = "weights/face_detection_yunet_2026may.onnx"
 TOKEN = "bench-token"

@@ -8,7 +8,7 @@ random-weight stand-in from the tests (labelled "perceptual": "stand-in" in the 
 
 Both configurations use the same modulated-conv layout (the unfused one, the faster), so the
 comparison is about the schedule alone. The fast configuration runs the app's default number of steps
-(``app.config.DEFAULT_STEPS``), so the benchmark times what the app runs.
+(``app.web.config.DEFAULT_STEPS``), so the benchmark times what the app runs.
 
 Prints one JSON object per configuration (means over the targets, and each target): seconds (wall;
 cpu_seconds too, steadier on a shared machine), steps,
@@ -41,19 +41,22 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from app.device import DeviceError, resolve_device
+from app.projection.jobs import DEFAULT_STEPS
+from stylegan2.projection.perceptual import PerceptualNetwork, load_perceptual
+from stylegan2.projection.projector import ProjectionResult, prepare_target, project, w_statistics
+from stylegan2.projection.schedule import ProjectionConfig
+from stylegan2.testing import (
+    FFHQ_256,
+    SMALL_STAGES,
+    VGG16_STAGES,
+    fit_output_range,
+    make_random_generator,
+    make_target,
+    save_standin,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "stylegan2"))   # The stand-in perceptual network (a test fixture).
-
-from app.config import DEFAULT_STEPS  # noqa: E402
-from app.pipeline import PipelineConfigError, resolve_device  # noqa: E402
-from projection_fixtures import (SMALL_STAGES, VGG16_STAGES, fit_output_range,  # noqa: E402
-                                 make_target, save_standin)
-from stylegan2.perceptual import PerceptualNetwork, load_perceptual  # noqa: E402
-from stylegan2.projection_schedule import ProjectionConfig  # noqa: E402
-from stylegan2.projector import ProjectionResult, prepare_target, project, w_statistics  # noqa: E402
-from stylegan2.testing import FFHQ_256, make_random_generator  # noqa: E402
-
 TARGET_SEED_BASE = 1000     # Target i: latent and noise images from seed 1000 + i.
 TIME_RATIO_TARGET = 0.2     # The fast configuration may take at most this share of the reference's time.
 GPU_SECONDS_TARGET = 5.0    # A full projection of a 256x256 face on a GPU may take at most this long.
@@ -130,7 +133,7 @@ def parse_device(text: str) -> torch.device:
     refused before anything runs."""
     try:
         device = resolve_device(text)
-    except PipelineConfigError as error:
+    except DeviceError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     if device.type not in ("cpu", "cuda"):
         raise argparse.ArgumentTypeError(f"{text!r}: only cpu and cuda[:N] are measured")
@@ -209,6 +212,7 @@ def compare(reference: List[Dict], fast: List[Dict]) -> Dict:
                 final_pixel_mse_at_most_reference=final_at_most,
                 target_ratio=TIME_RATIO_TARGET,
                 target_met=all(final_at_most) and all(ratio is not None and ratio <= TIME_RATIO_TARGET
+
                                                       for ratio in ratios))
 
 

@@ -26,14 +26,11 @@ import time
 import urllib.error
 from pathlib import Path
 
+from bench_pipeline import WARMUP_S, Server, StreamClient, stage_figures, start_server
+
+from stylegan2.testing import VGG16_STAGES, save_standin
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "tests" / "stylegan2"))    # The stand-in perceptual network (a test fixture).
-
-from bench_pipeline import WARMUP_S, Server, StreamClient, stage_figures, start_server  # noqa: E402
-from projection_fixtures import VGG16_STAGES, save_standin  # noqa: E402
-
 FINISHED = ("done", "failed", "cancelled")
 
 

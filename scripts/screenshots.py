@@ -13,18 +13,15 @@ random-weight file (what a machine without the model can make) shows a featurele
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from app.composition import StyleCam, StyleCamConfig
+from app.web.config import ServerConfig
+from app.web.server import StyleCamServer
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app.config import ServerConfig  # noqa: E402
-from app.pipeline import Pipeline, PipelineConfig  # noqa: E402
-from app.server import StyleCamServer  # noqa: E402
-
 TOKEN = "screenshot"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
 SETTLE_MS = 4000        # Time for the stream to show the edited face after the controls move.
@@ -37,15 +34,16 @@ SET_SLIDER = """([id, value]) => {
 
 def main() -> None:
     args = parse_args()
-    pipeline = Pipeline(PipelineConfig(source=args.source, weights=args.weights, device=args.device,
+    stylecam = StyleCam(StyleCamConfig(source=args.source, weights=args.weights, device=args.device,
                                        detector_model=args.detector_model))
-    server = StyleCamServer(ServerConfig(host="127.0.0.1", port=0, token=TOKEN), pipeline)
+    server = StyleCamServer(ServerConfig(host="127.0.0.1", port=0, token=TOKEN), stylecam)
     server.start_in_thread()
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.chromium,
                                                  args=["--headless", "--no-sandbox", "--disable-gpu"])
+
             for name, viewport in VIEWPORTS.items():
                 context = browser.new_context(viewport=viewport)
                 page = context.new_page()

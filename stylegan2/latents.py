@@ -10,6 +10,14 @@ upsampling conv):
 
 `layer_resolutions` names each index by the lowest resolution it touches, 4 * 2**(i // 2), so that indices
 come in pairs per resolution: [4, 4, 8, 8, ..., R, R] for a model of resolution R (num_ws = 2*log2(R) - 2).
+
+A StyleGAN3 W+ latent has one w per layer: index 0 drives the Fourier-feature input, index i + 1 the
+layer `G.synthesis.layer_names[i]`, the last one ToRGB (num_ws = 16 for every released model). A StyleGAN2
+block of resolution r holds frequencies up to r / 2, so a StyleGAN3 layer whose output is band-limited to
+the cutoff frequency f corresponds to resolution 2 f; `layer_resolutions` rounds that down to a power of
+two: [4, 4, 4, 8, 8, 16, 16, 32, 32, 64, 64, 128, 128, 256, 256, 256] at 256 px (its layers work on finer
+pixel grids, with margins, to stay alias-free). These functions take the generator to tell the two
+apart; a bare num_ws means StyleGAN2's layout. Layer ranges move between models with `scale_layers`.
 """
 import math
 from typing import List, Optional, Union
@@ -18,6 +26,9 @@ import numpy as np
 import torch
 
 from .networks import Generator
+from .stylegan3 import Generator as StyleGAN3Generator
+
+AnyGenerator = Union[Generator, StyleGAN3Generator]
 
 
 def seed_to_z(seed: int, z_dim: int) -> torch.Tensor:
@@ -29,7 +40,7 @@ def seed_to_z(seed: int, z_dim: int) -> torch.Tensor:
     return torch.from_numpy(np.random.RandomState(int(seed)).randn(1, z_dim)).to(torch.float32)
 
 
-def seed_to_ws(G: Generator, seed: int, psi: float = 1.0, cutoff: Optional[int] = None,
+def seed_to_ws(G: AnyGenerator, seed: int, psi: float = 1.0, cutoff: Optional[int] = None,
                device: Optional[Union[str, torch.device]] = None, c: Optional[torch.Tensor] = None,
                ) -> torch.Tensor:
     """The W+ latent [1, num_ws, w_dim] of a seed, truncated by `psi` on the first `cutoff` layers (all if None).
@@ -82,8 +93,11 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
     return torch.where(nearly_parallel, torch.lerp(z0, z1, float(t)), spherical)
 
 
-def layer_roles(G_or_num_ws: Union[Generator, int]) -> List[List[str]]:
-    """For each W+ index, the synthesis layers it drives, e.g. ['b4.torgb', 'b8.conv0'] for index 1."""
+def layer_roles(G_or_num_ws: Union[AnyGenerator, int]) -> List[List[str]]:
+    """For each W+ index, the synthesis layers it drives, e.g. ['b4.torgb', 'b8.conv0'] for StyleGAN2's
+    index 1; ['input'], then one layer each (['L0_36_512'], ...) for StyleGAN3."""
+    if isinstance(G_or_num_ws, StyleGAN3Generator):
+        return [["input"]] + [[name] for name in G_or_num_ws.synthesis.layer_names]
     num_ws = _num_ws(G_or_num_ws)
     roles = []
     for index in range(num_ws):
@@ -95,8 +109,13 @@ def layer_roles(G_or_num_ws: Union[Generator, int]) -> List[List[str]]:
     return roles
 
 
-def layer_resolutions(G_or_num_ws: Union[Generator, int]) -> List[int]:
-    """For each W+ index, the lowest resolution it drives: [4, 4, 8, 8, ..., R, R] (see the module docstring)."""
+def layer_resolutions(G_or_num_ws: Union[AnyGenerator, int]) -> List[int]:
+    """For each W+ index, the lowest resolution it drives: [4, 4, 8, 8, ..., R, R] for StyleGAN2; for
+    StyleGAN3 the StyleGAN2 resolution of the same frequency band (see the module docstring)."""
+    if isinstance(G_or_num_ws, StyleGAN3Generator):
+        synthesis = G_or_num_ws.synthesis
+        bands = [synthesis.input.bandwidth] + [getattr(synthesis, name).out_cutoff for name in synthesis.layer_names]
+        return [2 ** math.floor(math.log2(2 * band) + 1e-9) for band in bands]
     return [4 * 2 ** (index // 2) for index in range(_num_ws(G_or_num_ws))]
 
 
@@ -138,6 +157,7 @@ def scale_layers(layers: slice, from_num_ws: int, to_num_ws: int) -> slice:
 
 
 def _num_ws(G_or_num_ws: Union[Generator, int]) -> int:
+    """StyleGAN2's num_ws, from the generator or given: an even number >= 2."""
     num_ws = G_or_num_ws if isinstance(G_or_num_ws, int) else getattr(G_or_num_ws, "num_ws", None)
     if not isinstance(num_ws, int) or num_ws < 2 or num_ws % 2:
         raise ValueError(f"expected a Generator or an even num_ws >= 2, got {G_or_num_ws!r}")

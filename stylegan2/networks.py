@@ -4,11 +4,11 @@ Constructor arguments and state_dict key names are those of NVlabs stylegan2-ada
 `training.networks.Generator`, so its weights load with `load_state_dict(..., strict=True)`.
 """
 import copy
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from . import inference, ops
+from . import ops
 from .layers import FullyConnectedLayer, SynthesisLayer, ToRGBLayer
 
 NOISE_MODES = ("const", "random", "none")
@@ -118,15 +118,12 @@ class SynthesisBlock(torch.nn.Module):
             self.num_torgb += 1
 
     def forward(self, x: Optional[torch.Tensor], img: Optional[torch.Tensor], ws: torch.Tensor,
-                dtype: torch.dtype, noise_mode: str, fused: bool, fast: bool):
-        """Return (features in `dtype`, image in float32); `ws` holds this block's num_conv + num_torgb ws.
-
-        `fast` selects the CPU inference layouts, which keep features in the channels-last format.
-        """
+                dtype: torch.dtype, noise_mode: str, fused: bool):
+        """Return (features in `dtype`, image in float32); `ws` holds this block's num_conv + num_torgb ws."""
         w_iter = iter(ws.unbind(dim=1))
-        channels_last = fast or (self.channels_last and dtype == torch.float16)
+        channels_last = self.channels_last and dtype == torch.float16
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        layer_kwargs = dict(noise_mode=noise_mode, fused=fused, fast=fast)
+        layer_kwargs = dict(noise_mode=noise_mode, fused=fused)
         if self.in_channels == 0:
             x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
         else:
@@ -136,7 +133,7 @@ class SynthesisBlock(torch.nn.Module):
         if img is not None:
             img = ops.upsample2d(img, self.resample_filter)
         if self.num_torgb:
-            y = self.torgb(x, next(w_iter), fused=fused, fast=fast)
+            y = self.torgb(x, next(w_iter), fused=fused)
             y = y.to(dtype=torch.float32, memory_format=torch.contiguous_format)
             img = img + y if img is not None else y
         return x, img
@@ -178,55 +175,41 @@ class SynthesisNetwork(torch.nn.Module):
             setattr(self, f"b{res}", block)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
-                fp16_on_cpu: bool = False, fused_modconv: Optional[bool] = None, fast: bool = True,
-                ) -> torch.Tensor:
-        """Render ws to float32 images in about [-1, 1].
+                fp16_on_cpu: bool = False, fused_modconv: Optional[bool] = None) -> torch.Tensor:
+        """Render ws to float32 images in about [-1, 1], in NVIDIA's layout.
 
         fp16 blocks run in fp16 only on CUDA (or on the CPU when `fp16_on_cpu`, for testing) unless
-        `force_fp32`. fp32 blocks on the CPU use the fast inference layouts of `inference` when autograd
-        is off and `fast` is left on; otherwise the reference layout, where `fused_modconv` picks between
-        per-sample weights (True) and scaled activations (False), None = as NVlabs.
+        `force_fp32`. `fused_modconv` picks between per-sample weights (True) and scaled activations
+        (False), None = as NVlabs. (Rendering without gradients has faster layouts: `stylegan2.inference`.)
         """
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        check_noise_mode(noise_mode)
+        fp16_allowed = not force_fp32 and (ws.device.type == "cuda" or fp16_on_cpu)
+        x = img = None
+        for block, block_ws in self.block_ws(ws):
+            dtype = torch.float16 if block.use_fp16 and fp16_allowed else torch.float32
+            fused = fused_modconv if fused_modconv is not None else (dtype == torch.float32 or len(block_ws) == 1)
+            x, img = block(x, img, block_ws, dtype=dtype, noise_mode=noise_mode, fused=fused)
+        return img
+
+    def block_ws(self, ws: torch.Tensor) -> List[Tuple["SynthesisBlock", torch.Tensor]]:
+        """Each block with its slice of `ws` (checked, as float32): a block's ToRGB shares its w with the
+        next block's first conv."""
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"expected ws [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         ws = ws.to(torch.float32)
-        settings = dict(noise_mode=noise_mode, fused_modconv=fused_modconv,
-                        fp16_allowed=not force_fp32 and (ws.device.type == "cuda" or fp16_on_cpu),
-                        fast_allowed=fast and ws.device.type == "cpu" and not torch.is_grad_enabled())
         stages, w_idx = [], 0
         for res in self.block_resolutions:
             block = getattr(self, f"b{res}")
             stages.append((block, ws.narrow(1, w_idx, block.num_conv + block.num_torgb)))
             w_idx += block.num_conv
-        # The fast CPU layout renders the high resolutions one sample at a time: a sample's activations
-        # then stay in the CPU caches between layers, which beats batching there.
-        split = len(stages)
-        if settings["fast_allowed"] and ws.shape[0] > 1:
-            split = next((i for i, (block, _) in enumerate(stages)
-                          if block.resolution >= inference.PER_SAMPLE_MIN_RESOLUTION), split)
-        x, img = self._run_blocks(stages[:split], None, None, slice(None), **settings)
-        if split == len(stages):
-            return img
-        return torch.cat([self._run_blocks(stages[split:], _rows(x, i), _rows(img, i), slice(i, i + 1), **settings)[1]
-                          for i in range(ws.shape[0])])
-
-    @staticmethod
-    def _run_blocks(stages: list, x: Optional[torch.Tensor], img: Optional[torch.Tensor], samples: slice,
-                    noise_mode: str, fused_modconv: Optional[bool], fp16_allowed: bool, fast_allowed: bool):
-        """Run (block, block_ws) stages on the samples `samples` of the ws; returns (features, image)."""
-        for block, block_ws in stages:
-            block_ws = block_ws[samples]
-            dtype = torch.float16 if block.use_fp16 and fp16_allowed else torch.float32
-            fused = fused_modconv if fused_modconv is not None else (dtype == torch.float32 or len(block_ws) == 1)
-            x, img = block(x, img, block_ws, dtype=dtype, noise_mode=noise_mode, fused=fused,
-                           fast=fast_allowed and dtype == torch.float32)
-        return x, img
+        return stages
 
 
 class Generator(torch.nn.Module):
     """StyleGAN2 generator: z -> mapping -> ws -> synthesis -> image (NVlabs constructor and key names)."""
+
+    architecture = "stylegan2"
+    has_noise = True  # Per-pixel noise inputs (noise_const buffers), chosen by noise_mode; StyleGAN3 has none.
 
     def __init__(self,
         z_dim: int,                             # Input latent (Z) dimensionality.
@@ -264,8 +247,9 @@ class Generator(torch.nn.Module):
         return self.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)
 
 
-def _rows(tensor: Optional[torch.Tensor], index: int) -> Optional[torch.Tensor]:
-    return None if tensor is None else tensor[index:index + 1]
+def check_noise_mode(noise_mode: str) -> None:
+    if noise_mode not in NOISE_MODES:
+        raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
 
 
 def _check_matrix(name: str, value: Optional[torch.Tensor], features: int) -> None:

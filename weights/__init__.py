@@ -1,8 +1,10 @@
 """Model registry: the files StyleCam downloads, where they come from and how they are checked.
 
-Every model file is fetched from its official URL into this folder (or ``$STYLECAM_WEIGHTS``), hashed
-while it streams, and moved into place only when the sha256 matches; a failed or interrupted download
-leaves nothing behind. Downloaded files are git-ignored.
+Every model file is fetched from its official URL into the user's cache folder
+(``~/.cache/stylecam/models``, or ``$XDG_CACHE_HOME/stylecam/models``; ``$STYLECAM_WEIGHTS`` overrides
+it), hashed while it streams, and moved into place only when the sha256 matches; a failed or
+interrupted download leaves nothing behind. Nothing is written inside the installed package, so a
+read-only install works.
 
 Where upstream publishes no checksum and none could be pinned here (``sha256=None``), the first
 download records the hash it saw next to the file (``<file>.sha256``) and every later check compares
@@ -31,7 +33,7 @@ class ModelFile:
     url: str                # Official download address.
     sha256: Optional[str]   # Pinned checksum; None = recorded on first download.
     size: Optional[int]     # Expected size in bytes where known (progress bars, early checks).
-    kind: str               # "generator", "detector" or "perceptual".
+    kind: str               # "generator", "detector", "perceptual" or "metric".
     description: str
     license: str
 
@@ -46,6 +48,29 @@ REGISTRY: Dict[str, ModelFile] = {m.name: m for m in [
         size=None,
         kind="generator",
         description="NVIDIA StyleGAN2 (stylegan2-ada-pytorch) trained on FFHQ at 256x256; 14 W layers",
+        license="NVIDIA Source Code License (non-commercial)",
+    ),
+    ModelFile(
+        name="stylegan3-t-ffhqu-256",
+        filename="stylegan3-t-ffhqu-256x256.pkl",
+        url="https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
+            "stylegan3-t-ffhqu-256x256.pkl",
+        sha256=None,
+        size=None,
+        kind="generator",
+        description="NVIDIA StyleGAN3-T (translation equivariant) trained on unaligned FFHQ at 256x256; 16 W layers",
+        license="NVIDIA Source Code License (non-commercial)",
+    ),
+    ModelFile(
+        name="stylegan3-r-ffhqu-256",
+        filename="stylegan3-r-ffhqu-256x256.pkl",
+        url="https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
+            "stylegan3-r-ffhqu-256x256.pkl",
+        sha256=None,
+        size=None,
+        kind="generator",
+        description="NVIDIA StyleGAN3-R (translation and rotation equivariant) trained on unaligned FFHQ at "
+                    "256x256; 16 W layers",
         license="NVIDIA Source Code License (non-commercial)",
     ),
     ModelFile(
@@ -80,12 +105,34 @@ REGISTRY: Dict[str, ModelFile] = {m.name: m for m in [
         description="NVIDIA's TorchScript VGG16 with LPIPS feature weights (for projection)",
         license="NVIDIA Source Code License (non-commercial)",
     ),
+    ModelFile(
+        name="inception-fid",
+        filename="pt_inception-2015-12-05-6726825d.pth",
+        url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+            "pt_inception-2015-12-05-6726825d.pth",
+        # Not published by pytorch-fid; the same value is recorded by many independent projects, and it
+        # starts with the 6726825d that torch.hub put in the file name.
+        sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+        size=95628359,
+        kind="metric",
+        description="TensorFlow's FID Inception-v3 (2015-12-05 graph) as a PyTorch state dict, ported by "
+                    "pytorch-fid (for FID and KID)",
+        license="Apache-2.0",
+    ),
 ]}
 
 
 def weights_dir() -> Path:
-    """The folder model files are stored in: ``$STYLECAM_WEIGHTS`` or this package's folder."""
-    return Path(os.environ.get("STYLECAM_WEIGHTS", Path(__file__).resolve().parent))
+    """The folder model files are stored in: ``$STYLECAM_WEIGHTS``, else ``stylecam/models`` in the user's
+    cache folder (``$XDG_CACHE_HOME``, by default ``~/.cache``)."""
+    if os.environ.get("STYLECAM_WEIGHTS"):
+        return Path(os.environ["STYLECAM_WEIGHTS"]).expanduser()
+    return cache_dir() / "models"
+
+
+def cache_dir() -> Path:
+    """StyleCam's folder in the user's cache folder: ``$XDG_CACHE_HOME/stylecam``, by default ``~/.cache/stylecam``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stylecam"
 
 
 def get(name: str) -> ModelFile:

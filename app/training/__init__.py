@@ -1,1 +1,1 @@
-"""Training commands: `python -m app train` (the work is stylegan2.training's)."""
+"""Make your own style: face datasets from photos and videos, and the commands that train and evaluate on them."""

@@ -17,8 +17,6 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 
-import weights
-
 from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal
 from .discriminators import discriminator_from_rosinality
 from .native import is_native, is_training_snapshot, load_native, load_training_snapshot, save
@@ -42,15 +40,15 @@ OLD_TORCH_ADVICE = ("this PyTorch cannot read the training arguments a rosinalit
                     "installed, or upgrade torch")
 
 
-def load(path_or_name: Union[str, Path], device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
-    """Load a generator from a file path or a registry name (see `weights`), ready for inference.
+def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
+    """Load a generator from a weights file, ready for inference.
 
     Returns `LoadedGenerator(generator, meta)`: the generator in eval mode with gradients off, on
     `device`; `meta` is a plain dict with at least `format` ("nvlabs-pickle", "rosinality" or
     "stylecam"), `path`, `init_kwargs`, `img_resolution`, `num_ws`, `z_dim`, `w_dim`, `c_dim`.
     Every problem with the file raises WeightsFormatError naming the file.
     """
-    path = _resolve(path_or_name)
+    path = Path(path)
     container = detect_container(path)
     if container == "pickle":
         generator, meta = load_nvlabs(path)
@@ -70,14 +68,14 @@ def load(path_or_name: Union[str, Path], device: Union[str, torch.device] = "cpu
     return LoadedGenerator(generator, meta)
 
 
-def load_discriminator(path_or_name: Union[str, Path]) -> Optional[torch.nn.Module]:
+def load_discriminator(path: PathLike) -> Optional[torch.nn.Module]:
     """The discriminator a weights file carries (for fine-tuning), in eval mode on the CPU, or None.
 
     rosinality training checkpoints keep it under 'd'. NVIDIA pickles keep it under 'D';
     `discriminators.discriminator_from_record` converts that record, but it is not read from pickles here
     yet, so they give None, as released generator-only files and StyleCam weights files do.
     """
-    path = _resolve(path_or_name)
+    path = Path(path)
     container = detect_container(path)
     if container == "pickle":
         return None
@@ -86,7 +84,7 @@ def load_discriminator(path_or_name: Union[str, Path]) -> Optional[torch.nn.Modu
     return discriminator_from_rosinality(state_dict, path) if state_dict is not None else None
 
 
-def convert(src: Union[str, Path], dst: PathLike) -> Dict[str, Any]:
+def convert(src: PathLike, dst: PathLike) -> Dict[str, Any]:
     """Load `src` (any supported format) and write it to `dst` in StyleCam's format; returns dst's meta."""
     source = load(src)
     carried = {key: source.meta[key] for key in ("w_avg", "ignored_kwargs") if key in source.meta}
@@ -125,13 +123,6 @@ def _describe_unknown(head: bytes) -> str:
     if head.startswith(b"PK"):
         return "it is a damaged or unusual zip archive"
     return f"neither a PyTorch file nor a pickle (it starts with {head[:8]!r})"
-
-
-def _resolve(path_or_name: Union[str, Path]) -> Path:
-    try:
-        return weights.resolve(path_or_name)
-    except weights.WeightsError as error:
-        raise WeightsFormatError(path_or_name, str(error)) from None
 
 
 def _allowed_globals() -> contextlib.AbstractContextManager:

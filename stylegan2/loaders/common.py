@@ -14,7 +14,12 @@ from typing import Any, Dict, Mapping, NamedTuple, Union
 import numpy as np
 import torch
 
+from .. import networks, stylegan3
+
 PathLike = Union[str, Path]
+
+# The generator class of each architecture a weight file can hold (`Generator.architecture`).
+ARCHITECTURES = {"stylegan2": networks.Generator, "stylegan3": stylegan3.Generator}
 
 
 class WeightsFormatError(ValueError):
@@ -45,12 +50,10 @@ def plain(value: Any) -> Any:
 
 
 def build_generator(init_kwargs: Dict[str, Any], state_dict: Mapping[str, torch.Tensor],
-                    path: PathLike) -> torch.nn.Module:
-    """Construct `Generator(**init_kwargs)` on the CPU and copy `state_dict` into it, strictly."""
-    from ..networks import Generator
-
+                    path: PathLike, architecture: str = "stylegan2") -> torch.nn.Module:
+    """Construct the architecture's `Generator(**init_kwargs)` on the CPU and copy `state_dict` into it, strictly."""
     try:
-        generator = Generator(**init_kwargs)
+        generator = ARCHITECTURES[architecture](**init_kwargs)
     except (TypeError, ValueError, KeyError, NotImplementedError) as error:
         raise WeightsFormatError(path, f"describes a generator StyleCam cannot build "
                                        f"(init_kwargs {init_kwargs}): {error}") from error
@@ -78,6 +81,7 @@ def generator_meta(generator: torch.nn.Module, format_name: str, path: PathLike)
     return {
         "format": format_name,
         "path": str(path),
+        "architecture": generator.architecture,
         "init_kwargs": plain(generator.init_kwargs),
         "img_resolution": generator.img_resolution,
         "num_ws": generator.num_ws,

@@ -1,9 +1,15 @@
 """StyleCam's own weights file: the generator's settings and state dict, nothing that needs trust to read.
 
 One `torch.save` archive of plain types and tensors,
-`{"format": "stylecam-stylegan2", "version": 1, "init_kwargs": ..., "state_dict": ..., "meta": ...}`,
-so `torch.load(path, weights_only=True)` reads it without running anything. It is written to a
-temporary file beside the target and moved into place, so an interrupted save never leaves half a file.
+`{"format": "stylecam-stylegan2", "version": 1, "architecture": "stylegan2", "init_kwargs": ...,
+"state_dict": ..., "meta": ...}`, so `torch.load(path, weights_only=True)` reads it without running
+anything. It is written to a temporary file beside the target and moved into place, so an interrupted
+save never leaves half a file.
+
+`architecture` is "stylegan2" or "stylegan3" (absent in files from before StyleGAN3: "stylegan2").
+StyleGAN3 files are version 2, so that a StyleCam without StyleGAN3 says to update rather than failing
+to build the network; StyleGAN2 files stay version 1, which every StyleCam reads.
+
 A training snapshot (`stylegan2.training.snapshot`) holds its G_ema in this same layout, so it loads as
 a generator too.
 """
@@ -16,10 +22,10 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
-from .common import PathLike, WeightsFormatError, build_generator, generator_meta, plain
+from .common import ARCHITECTURES, PathLike, WeightsFormatError, build_generator, generator_meta, plain
 
 FORMAT = "stylecam-stylegan2"
-VERSION = 1
+VERSION = 2  # The newest version this StyleCam reads and writes.
 TRAINING_SNAPSHOT_FORMAT = "stylecam-training-snapshot"
 PLAIN_TYPES = (type(None), bool, int, float, str)
 
@@ -39,7 +45,8 @@ def payload(generator: torch.nn.Module, meta: Optional[Dict[str, Any]] = None) -
         _check_plain(value, name)
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": 1 if generator.architecture == "stylegan2" else VERSION,
+        "architecture": generator.architecture,
         "init_kwargs": init_kwargs,
         "state_dict": {key: tensor.detach().to("cpu", copy=True).contiguous()
                        for key, tensor in generator.state_dict().items()},
@@ -75,7 +82,11 @@ def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Mo
     init_kwargs, state_dict, stored_meta = (content.get(key) for key in ("init_kwargs", "state_dict", "meta"))
     if not isinstance(init_kwargs, dict) or not isinstance(state_dict, dict):
         raise WeightsFormatError(path, "is a StyleCam weights file without its init_kwargs or state_dict")
-    generator = build_generator(init_kwargs, state_dict, path)
+    architecture = content.get("architecture", "stylegan2")
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+        raise WeightsFormatError(path, f"is a StyleCam weights file of architecture {architecture!r}; this "
+                                       f"StyleCam runs {' and '.join(sorted(ARCHITECTURES))}")
+    generator = build_generator(init_kwargs, state_dict, path, architecture)
     meta = generator_meta(generator, "stylecam", path)
     for key, value in (stored_meta if isinstance(stored_meta, dict) else {}).items():
         meta.setdefault(key, value)

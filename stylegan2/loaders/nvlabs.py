@@ -1,4 +1,4 @@
-"""Read NVIDIA's StyleGAN2 pickles (stylegan2-ada-pytorch, and the stylegan3 release's StyleGAN2 models).
+"""Read NVIDIA's StyleGAN2 and StyleGAN3 pickles (stylegan2-ada-pytorch and the stylegan3 release).
 
 A pickle can name any Python function and have it called while loading, so these files are read by an
 unpickler that knows only the handful of globals NVIDIA's files really use and maps each to a safe
@@ -18,8 +18,8 @@ from typing import Any, Dict, Iterator, NamedTuple, Tuple
 import numpy as np
 import torch
 
-from .common import (PathLike, WeightsFormatError, build_generator, describe_unpickling_refusal, generator_meta,
-                     plain)
+from .common import PathLike, WeightsFormatError, build_generator, describe_unpickling_refusal, generator_meta, plain
+from .nvlabs_stylegan3 import STYLEGAN3_CLASSES, build_stylegan3, is_stylegan3
 
 GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels",
                   "mapping_kwargs", "synthesis_kwargs")
@@ -58,12 +58,15 @@ def load_nvlabs(path: PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     if not isinstance(g_ema, NetworkRecord):
         raise WeightsFormatError(path, f"'G_ema' is a {type(g_ema).__name__}, not a pickled network")
     try:
-        _check_architecture(g_ema, path)
-        init_kwargs, ignored = _constructor_kwargs(g_ema, path)
+        architecture = _check_architecture(g_ema, path)
         tensors = dict(_tensors(g_ema, path))
+        if architecture == "stylegan3":
+            generator, ignored = build_stylegan3(g_ema, tensors, path), {}
+        else:
+            init_kwargs, ignored = _constructor_kwargs(g_ema, path)
+            generator = build_generator(init_kwargs, tensors, path)
     except RecursionError:
         raise WeightsFormatError(path, "'G_ema' nests its data too deeply to be a StyleGAN2 network") from None
-    generator = build_generator(init_kwargs, tensors, path)
     meta = generator_meta(generator, "nvlabs-pickle", path)
     meta["snapshot_keys"] = sorted(map(str, snapshot))
     if ignored:
@@ -226,23 +229,21 @@ def _walk(record: NetworkRecord, prefix: str = "") -> Iterator[Tuple[str, Networ
             yield from _walk(child, f"{prefix}{name}.")
 
 
-def _check_architecture(g_ema: NetworkRecord, path: PathLike) -> None:
-    """Refuse StyleGAN3 and anything else that is not NVIDIA's StyleGAN2 generator, by its structure."""
+def _check_architecture(g_ema: NetworkRecord, path: PathLike) -> str:
+    """'stylegan2' or 'stylegan3', by the network's structure; anything else is refused."""
     names = set()
     for prefix, record in _walk(g_ema):
         if not isinstance(record, NetworkRecord):
             raise WeightsFormatError(path, f"'G_ema.{prefix.rstrip('.')}' is not a pickled network")
         names.add(record.class_name)
-    synthesis = g_ema.modules().get("synthesis")
-    if "SynthesisInput" in names or (isinstance(synthesis, NetworkRecord) and "input" in synthesis.modules()):
-        raise WeightsFormatError(path, "StyleGAN3 networks are not supported; use a StyleGAN2 model "
-                                       "(the stylegan3 release also ships StyleGAN2 pickles)")
+    architecture, known = ("StyleGAN3", STYLEGAN3_CLASSES) if is_stylegan3(g_ema) else ("StyleGAN2", STYLEGAN2_CLASSES)
     if g_ema.class_name != "Generator":
-        raise WeightsFormatError(path, f"'G_ema' is a {g_ema.class_name}, not NVIDIA's StyleGAN2 Generator")
-    unknown = sorted(names - STYLEGAN2_CLASSES)
+        raise WeightsFormatError(path, f"'G_ema' is a {g_ema.class_name}, not NVIDIA's {architecture} Generator")
+    unknown = sorted(names - known)
     if unknown:
-        raise WeightsFormatError(path, f"'G_ema' contains networks that StyleGAN2 does not have and StyleCam "
+        raise WeightsFormatError(path, f"'G_ema' contains networks that {architecture} does not have and StyleCam "
                                        f"cannot run: {', '.join(unknown)}")
+    return architecture.lower()
 
 
 def _constructor_kwargs(g_ema: NetworkRecord, path: PathLike) -> Tuple[Dict[str, Any], Dict[str, Any]]:

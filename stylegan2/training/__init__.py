@@ -1,11 +1,12 @@
-"""Training StyleGAN2 (and a DCGAN baseline) in pure PyTorch: the loss, the loop, snapshots, datasets.
+"""Training StyleGAN2 (and its baselines): the losses, augmentation, the loop, snapshots.
 
     from stylegan2.training import RunOptions, train
-    result = train(RunOptions(data="faces.zip", out_dir="runs/toon", total_kimg=200, resume="ffhq-256"),
-                   {"mirror": True}, augment_factory=..., progress=print, metric=...)
+    result = train(RunOptions(data="faces.zip", out_dir="runs/toon", total_kimg=200, resume="ffhq-256.pkl"),
+                   {"mirror": True}, progress=print, metric=...)
 
 `train` checks everything first, then trains (one process, or one per GPU under torchrun) and writes
 snapshots (`snapshot.py`: weights-only, atomic, resumable exactly, servable by `stylegan2.load`).
+Augmentation (`augment.py`: ADA's pipeline, DiffAugment) is chosen by the settings' `augment`.
 """
 from .config import RunOptions, TrainingConfig, auto_config
 from .dataset import ImageDataset

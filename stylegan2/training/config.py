@@ -99,7 +99,7 @@ class RunOptions:
     data: Union[str, Path]                  # Dataset zip or folder.
     out_dir: Union[str, Path]               # Snapshots, sample grids and stats.jsonl go here.
     total_kimg: float                       # Stop after this many thousand real images.
-    resume: Optional[str] = None            # A training snapshot to continue, or a generator to fine-tune.
+    resume: Optional[str] = None            # A training snapshot to continue, or a generator file to fine-tune.
     tick_kimg: float = 4                    # Write a stats.jsonl line every this many kimg.
     snapshot_kimg: Optional[float] = 200    # Write a snapshot every this many kimg (and at the end).
     grid_kimg: Optional[float] = 200        # Write a sample grid every this many kimg (and at the end).

@@ -30,7 +30,11 @@ def _widths(resolution: int, width: int) -> Dict[int, int]:
 
 
 class DCGANGenerator(torch.nn.Module):
-    """z [N, z_dim] -> images [N, img_channels, R, R] in [-1, 1]; `c` is accepted and ignored (unconditional)."""
+    """z [N, z_dim] -> images [N, img_channels, R, R] in [-1, 1].
+
+    It is called like StyleCam's generators (the metrics, the sample grids): `c`, `truncation_psi` and
+    `noise_mode` are accepted and mean nothing here (unconditional, no mapping, no noise inputs).
+    """
 
     def __init__(self, z_dim: int = 100, img_resolution: int = 64, img_channels: int = 3, width: int = 64):
         super().__init__()
@@ -47,7 +51,8 @@ class DCGANGenerator(torch.nn.Module):
         self.main = torch.nn.Sequential(*layers)
         _init_weights(self)
 
-    def forward(self, z: torch.Tensor, c: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: Optional[torch.Tensor] = None, truncation_psi: float = 1.0,
+                noise_mode: str = "const") -> torch.Tensor:
         return self.main(z.reshape(*z.shape, 1, 1))
 
 

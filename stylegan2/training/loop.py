@@ -19,6 +19,7 @@ import torch
 
 from .. import loaders
 from . import distributed, models
+from .augment import build_augment
 from .config import RunOptions, TrainingConfig, auto_config
 from .dataset import ImageDataset, StepSampler
 from .errors import DatasetError, TrainingError
@@ -55,22 +56,16 @@ class TrainingResult:
     G_ema: torch.nn.Module
 
 
-def no_augmentation(name: str) -> Optional[torch.nn.Module]:
-    """The augment factory when none is given: only 'none' is available."""
-    if name != "none":
-        raise TrainingError(f"augmentation {name!r} needs its pipeline, which this caller did not provide")
-    return None
-
-
 def train(options: RunOptions, overrides: Optional[Dict[str, Any]] = None, *,
-          augment_factory: AugmentFactory = no_augmentation,
+          augment_factory: AugmentFactory = build_augment,
           progress: Optional[Callable[[TrainingProgress], None]] = None,
           metric: Optional[MetricFn] = None) -> TrainingResult:
     """Train as `options` say; `overrides` set TrainingConfig fields over the automatic choices (None = auto).
 
     A new run uses `auto_config` for the dataset's resolution; fine-tuning (`options.resume` a generator)
     the same with NVIDIA's fine-tuning changes; continuing a snapshot uses the snapshot's own settings,
-    and then `overrides` must be empty. Runs under torchrun as one process per GPU (or CPU).
+    and then `overrides` must be empty. `augment_factory` makes the pipeline the settings' `augment`
+    names (default: `augment.build_augment`). Runs under torchrun as one process per GPU (or CPU).
     """
     group = distributed.start(options.device)
     try:

@@ -59,13 +59,14 @@ def discriminator_for(G: Generator, config: TrainingConfig) -> Discriminator:
 
 def fine_tuning_networks(loaded: loaders.LoadedGenerator, source: str,
                          config: TrainingConfig) -> Tuple[Generator, Discriminator, Dict[str, Any]]:
-    """(G, D, description) to fine-tune the generator `stylegan2.load(source)` gave.
+    """(G, D, description) to fine-tune the generator `stylegan2.load(source)` gave (source: a file path).
 
     D is the checkpoint's own (with config.freeze_d applied) where the file carries one, else new.
     """
-    if config.arch != "stylegan2":
-        raise TrainingError(f"--resume with a generator fine-tunes StyleGAN2; it cannot start a {config.arch} run")
     G = loaded.generator
+    if config.arch != "stylegan2" or getattr(G, "architecture", "stylegan2") != "stylegan2":
+        raise TrainingError(f"fine-tuning trains StyleGAN2 generators; {source} holds a "
+                            f"{getattr(G, 'architecture', 'stylegan2')} generator and the run asked for {config.arch}")
     pretrained = loaders.load_discriminator(source)
     if pretrained is None:
         D = discriminator_for(G, config)

@@ -98,7 +98,7 @@ class Trainer:
         for module in (self.G, self.D, self.G_ema):
             group.broadcast_(list(module.parameters()) + list(module.buffers()))
         self.augment_pipe = augment_pipe.train().requires_grad_(False).to(device) if augment_pipe is not None else None
-        if self.augment_pipe is not None and isinstance(getattr(self.augment_pipe, "p", None), torch.Tensor):
+        if config.augment == "ada" and self.augment_pipe is not None:
             self.augment_pipe.p.copy_(torch.as_tensor(config.augment_p))
         self.ada = None
         if config.ada_target is not None:

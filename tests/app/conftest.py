@@ -1,19 +1,18 @@
-"""Fixtures for the web layer.
+"""Fixtures for the web layer and the app.
 
-Unit tests get a Flask app over a stand-in pipeline: the ``Pipeline`` interface (params,
-versioned_params, update_params, presets, frames, status, start, stop) with the real params validation
-but no camera or model, so the API, auth and stream tests run in milliseconds. ``ProjectionStandInPipeline`` adds
-the real projections store, job worker and face finder to it; a real projection gets a tiny
-generator and the stand-in perceptual network of the engine's tests. The HTTP and browser tests run
-the real server and the real ``Pipeline`` on the selfie clip, with a small random-weight generator saved
-to a temporary file (a test fixture: the app never shows such a model), and check what the stream
-shows against ``SelfieClip``: the clip's own frames with the faces YuNet finds in them.
+Unit tests get a Flask app over ``WebBackend``: the real parts the web layer is given (``LiveControls``:
+the params store, a frame buffer, the viewers; and a ``ProjectionService`` with its real store, job
+worker and face finder), without a camera or a running pipeline, so the API, auth and stream tests run
+in milliseconds. A test publishes frames into the buffer itself, and may show a photo to the "camera"
+(``camera_frame``). A real projection gets a tiny generator and the engine's stand-in perceptual
+network. The HTTP and browser tests run the real server and the real ``StyleCam`` on the selfie clip,
+with a small random-weight generator saved to a temporary file (a test fixture: the app never shows
+such a model), and check what the stream shows against ``SelfieClip``: the clip's own frames with the
+faces YuNet finds in them.
 """
 from __future__ import annotations
 
 import json
-import sys
-import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -25,66 +24,70 @@ import pytest
 import torch
 
 import stylegan2
-from app import create_app
-from app.buffers import LatestBuffer
-from app.compositing import EncodedFrame
-from app.compositor import PreparedFace, composite, prepare_face
-from app.config import ServerConfig
-from app.generation import FaceGenerator
-from app.params import Params, VersionedParams, apply_update, default_params, load_presets, no_projections
-from app.pipeline import Pipeline, PipelineConfig
-from app.projection_jobs import ProjectionJobs
-from app.projection_targets import FaceFinder, NoFaceFound, Target, aligned_target, largest_face
-from app.projections import ProjectionStore
-from app.server import StyleCamServer
+from app.composition import StyleCam, StyleCamConfig
+from app.live.buffers import LatestBuffer
+from app.live.compositing import EncodedFrame
+from app.live.face_paste import PreparedFace, composite, prepare_face
+from app.live.generation import FaceGenerator
+from app.live.params import Params, load_presets
+from app.live.params_store import ParamsStore
+from app.live.viewers import Viewers
+from app.projection.jobs import ProjectionJobs
+from app.projection.service import ProjectionService
+from app.projection.store import ProjectionStore
+from app.projection.targets import FaceFinder
+from app.web.config import ServerConfig
+from app.web.factory import create_app
+from app.web.interfaces import LiveControls
+from app.web.server import StyleCamServer
 from detectors import create_detector
-from projection_helpers import shrink
-from stylegan2.testing import make_random_generator
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stylegan2"))   # the engine's test fixtures
-from projection_fixtures import fit_output_range, save_standin  # noqa: E402
+from stylegan2.inference import InferenceGenerator
+from stylegan2.testing import fit_output_range, make_random_generator, save_standin
+from tests.app.projection_helpers import GatedProjector, shrink
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
 YUNET = "weights/face_detection_yunet_2026may.onnx"
 
 TOKEN = "test-token-1234"
+STATUS = {"source": {"state": "live"}, "camera_fps": 30.0, "stream_fps": 30.0, "detection_ms": 4.0,
+          "generation_ms": 120.0, "faces": 1, "device": "cpu"}
 
 
-class StandInPipeline:
-    """The Pipeline interface over real params validation and a real frame buffer; no camera, no model."""
+class WebBackend:
+    """What ``StyleCamServer`` and ``create_app`` are given, made of the real parts, with no camera."""
 
-    def __init__(self) -> None:
-        self.presets = load_presets()
-        self._params = default_params(self.presets)
-        self.params_version = 0
+    def __init__(self, generator: torch.nn.Module, folder: Path, face_finder: FaceFinder, projector,
+                 **jobs_options) -> None:
+        store = ProjectionStore(folder, generator)
+        self.params = ParamsStore(load_presets(), check_projection=store.check)
         self.frames: LatestBuffer = LatestBuffer()
+        self.live = LiveControls(self.params, self.frames, Viewers(idle_after_s=None), lambda: self.status())
+        self.camera_frame: Optional[np.ndarray] = None       # What the "camera" shows (a BGR photo), if any.
+        self.projection = ProjectionService(store, ProjectionJobs(projector, store, **jobs_options), face_finder,
+                                            self.params, self.camera_faces)
         self.running = False
-        self.check_projection = no_projections     # what a "projection" param may name
-        self.params_lock = threading.Lock()         # held by updates, as the real pipeline's
 
-    @property
-    def params(self):
-        return self._params
-
-    def versioned_params(self) -> VersionedParams:
-        return VersionedParams(self._params, self.params_version)
-
-    def update_params(self, payload) -> VersionedParams:
-        with self.params_lock:
-            self._params = apply_update(self._params, payload, self.presets, self.check_projection)
-            self.params_version += 1
-            return self.versioned_params()
+    def camera_faces(self):
+        if self.camera_frame is None:
+            return None
+        return self.camera_frame, self.projection.finder.faces(self.camera_frame)
 
     def status(self) -> dict:
-        return {"source": {"state": "live"}, "camera_fps": 30.0, "stream_fps": 30.0, "detection_ms": 4.0,
-                "generation_ms": 120.0, "faces": 1, "device": "cpu"}
+        return dict(STATUS)
+
+    @property
+    def store(self) -> ProjectionStore:
+        return self.projection.store
 
     def start(self) -> None:
         self.running = True
+        self.projection.jobs.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self) -> None:
         self.running = False
         self.frames.close()
+        self.params.close()
+        self.projection.jobs.stop()
 
     def publish(self, shade: int) -> EncodedFrame:
         """Put a small grey frame of the given shade, as the pipeline's encoder would."""
@@ -92,14 +95,9 @@ class StandInPipeline:
         captured_version = 100 + self.frames.version      # the camera's count, unlike the buffer's
         frame = EncodedFrame(jpeg=cv2.imencode(".jpg", image)[1].tobytes(), version=captured_version,
                              faces_version=captured_version - 1,      # as when detection is a frame behind
-                             params_version=self.params_version, timestamp=time.time())
+                             params_version=self.params.changes.version, timestamp=time.time())
         self.frames.put(frame)
         return frame
-
-
-@pytest.fixture
-def pipeline() -> StandInPipeline:
-    return StandInPipeline()
 
 
 @pytest.fixture(scope="session")
@@ -108,12 +106,37 @@ def token() -> str:
 
 
 @pytest.fixture
-def make_client(pipeline):
-    """Build a test client over ``pipeline`` with the given server settings (token on by default)."""
+def make_backend(tmp_path, projection_generator, face_finder):
+    """Build a started ``WebBackend`` over ``projector`` (default: one that waits until released); stopped
+    after the test."""
+    made = []
+
+    def make(projector=None, **jobs_options) -> WebBackend:
+        backend = WebBackend(projection_generator, tmp_path / "projections", face_finder,
+                             projector or GatedProjector(projection_generator), **jobs_options)
+        backend.start()
+        made.append(backend)
+        return backend
+
+    yield make
+    for backend in made:
+        if isinstance(backend.projection.jobs.projector, GatedProjector):
+            backend.projection.jobs.projector.release.set()
+        backend.stop()
+
+
+@pytest.fixture
+def backend(make_backend) -> WebBackend:
+    return make_backend()
+
+
+@pytest.fixture
+def make_client(backend):
+    """Build a test client over ``backend`` with the given server settings (token on by default)."""
 
     def make(token=TOKEN, bearer=False, **config):
         """``bearer``: present the token as a Bearer header on every request."""
-        app = create_app(ServerConfig(token=token, **config), pipeline)
+        app = create_app(ServerConfig(token=token, **config), backend.live, backend.projection)
         app.testing = True
         client = app.test_client()
         if bearer:
@@ -158,51 +181,6 @@ def standin_perceptual(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def face_finder(yunet_file, projection_generator) -> FaceFinder:
     return FaceFinder(lambda: create_detector("yunet", model_path=yunet_file), projection_generator.img_resolution)
-
-
-class ProjectionStandInPipeline(StandInPipeline):
-    """The stand-in pipeline with the real projection parts: store, job worker (over ``projector``), face
-    finder; the "camera" shows ``camera_frame`` (a BGR photo) when a test sets it."""
-
-    def __init__(self, generator, folder: Path, face_finder: FaceFinder, projector, **jobs_options) -> None:
-        super().__init__()
-        self.projections = ProjectionStore(folder, generator)
-        self.check_projection = self.projections.check
-        self.face_finder = face_finder
-        self.projection_jobs = ProjectionJobs(projector, self.projections, **jobs_options)
-        self.camera_frame: Optional[np.ndarray] = None
-
-    def camera_target(self) -> Target:
-        faces = self.face_finder.faces(self.camera_frame) if self.camera_frame is not None else []
-        if not faces:
-            raise NoFaceFound("no face in view of the camera right now")
-        return aligned_target(self.camera_frame, largest_face(faces).landmarks, self.face_finder.resolution,
-                              "camera")
-
-    def start(self) -> None:
-        super().start()
-        self.projection_jobs.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        super().stop(timeout)
-        self.projection_jobs.stop(timeout)
-
-
-@pytest.fixture
-def make_projection_pipeline(tmp_path, projection_generator, face_finder):
-    """Build a started ``ProjectionStandInPipeline`` over ``projector`` (stopped after the test)."""
-    made = []
-
-    def make(projector, **jobs_options) -> ProjectionStandInPipeline:
-        pipeline = ProjectionStandInPipeline(projection_generator, tmp_path / "projections", face_finder, projector,
-                                             **jobs_options)
-        pipeline.start()
-        made.append(pipeline)
-        return pipeline
-
-    yield make
-    for pipeline in made:
-        pipeline.stop()
 
 
 # --- the real server on the selfie clip ----------------------------------------------------------------
@@ -306,7 +284,7 @@ def random_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def render_face(random_weights):
     """Params -> the face the pipeline pastes for them, rendered independently of the running pipeline."""
-    faces = FaceGenerator(stylegan2.load(random_weights).generator, load_presets())
+    faces = FaceGenerator(InferenceGenerator(stylegan2.load(random_weights).generator), load_presets())
 
     def render(params: Params) -> PreparedFace:
         return prepare_face(faces.render(params))
@@ -316,8 +294,8 @@ def render_face(random_weights):
 
 @pytest.fixture(scope="session")
 def selfie_pipeline_config(selfie, random_weights, yunet_file, standin_perceptual,
-                           tmp_path_factory) -> PipelineConfig:
-    return PipelineConfig(source=str(selfie.video), weights=str(random_weights), device="cpu",
+                           tmp_path_factory) -> StyleCamConfig:
+    return StyleCamConfig(source=str(selfie.video), weights=str(random_weights), device="cpu",
                           detector="yunet", detector_model=str(yunet_file), perceptual=str(standin_perceptual),
                           projections_dir=str(tmp_path_factory.mktemp("projections")), projection_steps=30)
 
@@ -325,7 +303,7 @@ def selfie_pipeline_config(selfie, random_weights, yunet_file, standin_perceptua
 @pytest.fixture(scope="module")
 def live_server(selfie_pipeline_config) -> Iterator[StyleCamServer]:
     """The real server and pipeline on the selfie clip, on a free port of 127.0.0.1, token required."""
-    server = StyleCamServer(ServerConfig(host="127.0.0.1", port=0, token=TOKEN), Pipeline(selfie_pipeline_config))
+    server = StyleCamServer(ServerConfig(host="127.0.0.1", port=0, token=TOKEN), StyleCam(selfie_pipeline_config))
     server.start_in_thread()
     yield server
     server.stop()

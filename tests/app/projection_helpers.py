@@ -15,15 +15,16 @@ import cv2
 import numpy as np
 import torch
 
-from app.projection_jobs import ProjectionJob
-from stylegan2.projection_schedule import ProjectionConfig
-from stylegan2.projector import ProjectionCancelled, ProjectionResult
+from app.images import to_engine
+from app.projection.jobs import ProjectionJob
+from stylegan2.projection.projector import ProjectionCancelled, ProjectionResult
+from stylegan2.projection.schedule import ProjectionConfig
 
 
 def fake_result(G, seed: int = 0, steps: int = 2) -> ProjectionResult:
     """A ProjectionResult with a random latent, as a projector would return it."""
     ws = torch.randn(1, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(seed))
-    image = np.full((G.img_resolution, G.img_resolution, 3), 128, np.uint8)
+    image = torch.zeros(1, 3, G.img_resolution, G.img_resolution)      # mid-grey
     return ProjectionResult(ws=ws, noise={}, target=image, image=image, losses={"total": 0.5}, steps=steps,
                             seconds=0.1, stopped_early=False, config=ProjectionConfig.fast(steps=steps),
                             perceptual={"name": "stand-in", "sha256": "ab" * 32, "file": "standin_vgg16.pt"})
@@ -58,7 +59,7 @@ class GatedProjector:
             self.most_running = max(self.most_running, self.running)
         try:
             job.use_backend(self.describe())
-            job.report(1, job.options.steps, 0.5, job.target.image)
+            job.report(1, job.options.steps, 0.5, to_engine(job.target.image))
             while not self.release.wait(0.01):
                 if job.cancel_event.is_set():
                     raise ProjectionCancelled(1)

@@ -2,8 +2,7 @@
 import cv2
 import pytest
 
-from detectors import (DetectorFallbackWarning, DetectorUnavailable, HaarDetector, YuNetDetector,
-                       create_detector)
+from detectors import DetectorFallbackWarning, DetectorUnavailable, HaarDetector, YuNetDetector, create_detector
 
 
 def test_yunet_by_name_with_its_options(yunet_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.config import DEFAULT_STEPS
+from app.projection.jobs import DEFAULT_STEPS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_projection.py"
 
@@ -73,7 +73,7 @@ def test_the_reference_and_fast_configurations_use_the_same_modconv_layout(bench
 
 
 def test_the_reference_keeps_nvidias_schedule(bench):
-    from stylegan2.projection_schedule import ProjectionConfig
+    from stylegan2.projection.schedule import ProjectionConfig
 
     reference = bench.configurations(reference_steps=1000, fast_steps=150)["reference"]
     assert reference.replace(fused_modconv=None) == ProjectionConfig.reference(steps=1000)

@@ -10,7 +10,7 @@ import sys
 import torch
 
 from stylegan2.training.loop import train
-from training_fixtures import FlipPipe, run_options
+from tests.stylegan2.training_fixtures import FlipPipe, run_options
 
 if __name__ == "__main__":
     data, out_dir, settings = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])

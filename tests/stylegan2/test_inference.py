@@ -1,4 +1,5 @@
-"""The CPU inference building blocks, against the plain PyTorch operations they replace."""
+"""Rendering for inference: the CPU layout's building blocks against the plain PyTorch operations they
+replace, and `InferenceGenerator`'s choice of layout."""
 import copy
 import pickle
 
@@ -6,16 +7,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stylegan2 import inference
+from stylegan2.inference import InferenceGenerator, cpu_ops, resolve_layout
+from stylegan2.inference.cpu_synthesis import CpuSynthesisLayer
 from stylegan2.layers import SynthesisLayer
+from stylegan2.testing import make_random_generator
+
+TORCH_MAJOR = int(torch.__version__.split(".")[0])
 
 
 @pytest.mark.parametrize("packed", [False, True])
 def test_winograd_conv3x3_matches_modulated_conv2d(packed):
     x, weight, styles = torch.randn(2, 8, 12, 12), torch.randn(5, 8, 3, 3), torch.rand(2, 8) + 0.5
     expected = F.conv2d(x * styles[:, :, None, None], weight, padding=1)
-    u = inference.winograd_weights(weight, x.shape if packed else None)
-    tiles = inference.winograd_conv3x3(x, u, styles)
+    u = cpu_ops.winograd_weights(weight, x.shape if packed else None)
+    tiles = cpu_ops.winograd_conv3x3(x, u, styles)
     assert tiles.shape == (2, 3, 4, 3, 4, 5)
     actual = tiles.reshape(2, 12, 12, 5).permute(0, 3, 1, 2)
     assert (actual - expected).abs().max() < 1e-4 * expected.abs().max()
@@ -23,10 +28,19 @@ def test_winograd_conv3x3_matches_modulated_conv2d(packed):
 
 def test_winograd_accepts_channels_last_input():
     x, weight, styles = torch.randn(1, 8, 8, 8), torch.randn(4, 8, 3, 3), torch.ones(1, 8)
-    u = inference.winograd_weights(weight)
-    plain = inference.winograd_conv3x3(x, u, styles)
-    channels_last = inference.winograd_conv3x3(x.contiguous(memory_format=torch.channels_last), u, styles)
+    u = cpu_ops.winograd_weights(weight)
+    plain = cpu_ops.winograd_conv3x3(x, u, styles)
+    channels_last = cpu_ops.winograd_conv3x3(x.contiguous(memory_format=torch.channels_last), u, styles)
     assert torch.equal(plain, channels_last)
+
+
+def noisy_layer(in_channels: int, resolution: int, up: int) -> SynthesisLayer:
+    torch.manual_seed(0)
+    layer = SynthesisLayer(in_channels, 6, w_dim=4, resolution=resolution, up=up, conv_clamp=2.0)
+    with torch.no_grad():
+        layer.bias.normal_()
+        layer.noise_strength.fill_(0.5)
+    return layer
 
 
 @pytest.mark.parametrize("up", [1, 2])
@@ -35,98 +49,114 @@ def test_winograd_accepts_channels_last_input():
     (16, 1),  # one sample whose weight is smaller than its activations: styles and demodulation in the weight
     (16, 2),  # a batch: styles on the activations
 ], ids=["activations-modulated", "weight-folded", "batch"])
-def test_every_fast_convolution_layout_computes_the_reference_layer(up, input_size, batch_size):
-    torch.manual_seed(0)
-    layer = SynthesisLayer(8, 6, w_dim=4, resolution=input_size * up, up=up, conv_clamp=2.0)
-    with torch.no_grad():
-        layer.bias.normal_()
-        layer.noise_strength.fill_(0.5)
+def test_every_cpu_convolution_layout_computes_the_reference_layer(up, input_size, batch_size):
+    layer = noisy_layer(8, input_size * up, up)
     x, w = torch.randn(batch_size, 8, input_size, input_size), torch.randn(batch_size, 4)
     with torch.no_grad():
-        fast, reference = layer(x, w, fast=True), layer(x, w, fast=False)
+        fast, reference = CpuSynthesisLayer(layer)(x, w, "const"), layer(x, w)
     assert reference.abs().max() == 2.0  # the clamp is exercised
     assert (fast - reference).abs().max() < 1e-5
+
+
+def test_a_cpu_layer_is_right_again_when_the_input_shape_changes():
+    """Packed weights depend on the input shape: a batch of two after a single sample must repack them."""
+    layer = noisy_layer(128, 16, 1)  # Winograd: a packed weight
+    fast = CpuSynthesisLayer(layer)
+    for batch_size in (1, 2, 1):
+        x, w = torch.randn(batch_size, 128, 16, 16), torch.randn(batch_size, 4)
+        with torch.no_grad():
+            assert (fast(x, w, "const") - layer(x, w)).abs().max() < 1e-4
 
 
 def test_output_pass_is_bias_noise_activation_clamp():
     y, scale = torch.randn(2, 3, 4, 4) * 100, torch.rand(2, 3, 1, 1)
     bias, noise = torch.randn(1, 3, 1, 1), torch.randn(4, 4)
     expected = F.leaky_relu(y * scale + bias + noise, 0.2).clamp(-20, 20)
-    actual = inference.output_pass(y.clone(), scale, bias, noise, "lrelu", 20, out=torch.empty_like(y))
+    actual = cpu_ops.output_pass(y.clone(), scale, bias, noise, "lrelu", 20, out=torch.empty_like(y))
     assert torch.allclose(actual, expected)
 
 
-class DoublingBuild:
-    """A WeightCache build function that counts its calls."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, tensor: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return tensor * 2
-
-
-def test_weight_cache_rebuilds_only_when_the_source_changes():
-    source, build, cache = torch.ones(3), DoublingBuild(), inference.WeightCache()
-    first = cache.get("double", source, build)
-    assert cache.get("double", source, build) is first and build.calls == 1
-    source.add_(1)
-    assert torch.equal(cache.get("double", source, build), torch.full((3,), 4.0)) and build.calls == 2
-    assert torch.equal(cache.get("double", torch.zeros(3), build), torch.zeros(3)) and build.calls == 3
+def test_the_generator_still_copies_and_pickles_after_it_was_rendered_fast():
+    """The projector deep-copies the generator the live app renders with: the inference layout keeps its
+    derived (and unpicklable packed) tensors to itself."""
+    G = make_random_generator(resolution=16, channel_base=2048, channel_max=128)
+    renderer = InferenceGenerator(G, "cpu-fast")
+    ws = G.mapping(torch.randn(1, G.z_dim))
+    expected = renderer.synthesis(ws)
+    restored = pickle.loads(pickle.dumps(copy.deepcopy(G)))
+    assert torch.equal(InferenceGenerator(restored, "cpu-fast").synthesis(ws), expected)
 
 
-def test_a_copied_weight_cache_starts_empty():
-    """A deep copy of a generator must not carry (and pay memory for) entries it can never use."""
-    source, build, cache = torch.ones(3), DoublingBuild(), inference.WeightCache()
-    cache.get("double", source, build)
-    copy.deepcopy(cache).get("double", source, build)
-    assert build.calls == 2
-
-
-def test_weight_cache_rebuilds_for_another_input_shape():
-    source, build, cache = torch.ones(3), DoublingBuild(), inference.WeightCache()
-    cache.get("packed", source, build, torch.Size([1, 3, 8, 8]))
-    cache.get("packed", source, build, torch.Size([1, 3, 8, 8]))
-    cache.get("packed", source, build, torch.Size([2, 3, 8, 8]))
-    assert build.calls == 2
-
-
-def test_a_layer_pickles_after_a_fast_run():
-    """Packed weights cannot be pickled; the caches holding them are left out of a pickle."""
-    layer = SynthesisLayer(128, 8, w_dim=4, resolution=16)  # Winograd: a packed weight
-    x, w = torch.randn(1, 128, 16, 16), torch.randn(1, 4)
+def test_after_the_weights_change_a_new_inference_generator_renders_them():
+    """The layout derives its tensors from the weights once: wrap a generator again after changing it."""
+    G = make_random_generator(resolution=16, seed=1)
+    ws = G.mapping(torch.randn(1, G.z_dim)).detach()
+    InferenceGenerator(G, "cpu-fast").synthesis(ws)
+    G.load_state_dict(make_random_generator(resolution=16, seed=2).state_dict())
     with torch.no_grad():
-        expected = layer(x, w, fast=True)
-        restored = pickle.loads(pickle.dumps(layer))
-        assert torch.equal(restored(x, w, fast=True), expected)
+        reference = G.synthesis(ws)
+    assert (InferenceGenerator(G, "cpu-fast").synthesis(ws) - reference).abs().max() < 1e-4
+
+
+def test_auto_layout_is_cpu_fast_on_the_cpu_and_reference_elsewhere():
+    G = make_random_generator(resolution=16)
+    assert resolve_layout("auto", G, torch.device("cpu")) == "cpu-fast"
+    assert resolve_layout("auto", G, torch.device("cuda")) == "reference"
+    assert InferenceGenerator(G).layout == "cpu-fast"
+
+
+def test_the_cpu_layout_is_refused_where_it_cannot_run():
+    G = make_random_generator(resolution=16)
+    with pytest.raises(ValueError, match="cpu-fast layout renders StyleGAN2 networks on the CPU"):
+        resolve_layout("cpu-fast", G, torch.device("cuda"))
+    with pytest.raises(ValueError, match="unknown layout 'fastest'"):
+        resolve_layout("fastest", G, torch.device("cpu"))
+
+
+def test_inference_generator_maps_and_renders_like_the_generator():
+    G = make_random_generator(resolution=16)
+    renderer = InferenceGenerator(G, "reference")
+    z = torch.randn(2, G.z_dim)
+    with torch.no_grad():
+        expected = G(z, truncation_psi=0.5)
+    assert torch.equal(renderer(z, truncation_psi=0.5), expected)
+    assert (renderer.num_ws, renderer.w_dim, renderer.img_resolution) == (G.num_ws, G.w_dim, 16)
 
 
 @pytest.mark.parametrize("padding, groups", [(1, 1), (0, 4)])
 def test_a_packed_weight_convolves_as_the_plain_one(padding, groups):
     x = torch.randn(1, 8, 6, 6).contiguous(memory_format=torch.channels_last)
     weight = torch.randn(12, 8 // groups, 2 * padding + 1, 2 * padding + 1)
-    packed = inference.packed_conv2d_weight(weight, x.shape, padding, groups)
+    packed = cpu_ops.packed_conv2d_weight(weight, x.shape, padding, groups)
     expected = F.conv2d(x, weight, padding=padding, groups=groups)
-    assert torch.allclose(inference.conv2d(x, packed, padding=padding, groups=groups), expected, atol=1e-5)
+    assert torch.allclose(cpu_ops.conv2d(x, packed, padding=padding, groups=groups), expected, atol=1e-5)
 
 
 def test_a_packed_transposed_weight_convolves_as_the_plain_one():
     x, weight = torch.randn(1, 8, 5, 5).contiguous(memory_format=torch.channels_last), torch.randn(8, 6, 3, 3)
-    packed = inference.packed_conv_transpose2d_weight(weight, x.shape, stride=2)
+    packed = cpu_ops.packed_conv_transpose2d_weight(weight, x.shape, stride=2)
     expected = F.conv_transpose2d(x, weight, stride=2)
-    assert torch.allclose(inference.conv_transpose2d(x, packed, stride=2), expected, atol=1e-5)
+    assert torch.allclose(cpu_ops.conv_transpose2d(x, packed, stride=2), expected, atol=1e-5)
 
 
-@pytest.mark.skipif(not inference.ONEDNN_PACKING, reason="this PyTorch build has no oneDNN weight packing")
-def test_weights_are_packed_where_onednn_offers_it():
+@pytest.mark.skipif(TORCH_MAJOR < 2 or not torch.backends.mkldnn.is_available(),
+                    reason="oneDNN weight packing is in PyTorch 2.0 and later, with oneDNN")
+def test_pytorch_2_offers_the_private_onednn_packing_operators():
+    """The fast layout relies on torch.ops.mkldnn's private reorder/convolution operators: a PyTorch that
+    drops them must fail here, not silently slow StyleCam down."""
+    assert cpu_ops.has_onednn_packing()
     weight = torch.randn(12, 8, 3, 3)
-    assert inference.packed_conv2d_weight(weight, (1, 8, 6, 6), padding=1).is_mkldnn
-    assert inference.packed_conv_transpose2d_weight(weight, (1, 12, 6, 6), stride=2).is_mkldnn
+    assert cpu_ops.packed_conv2d_weight(weight, (1, 8, 6, 6), padding=1).is_mkldnn
+    assert cpu_ops.packed_conv_transpose2d_weight(weight, (1, 12, 6, 6), stride=2).is_mkldnn
+
+
+@pytest.mark.skipif(TORCH_MAJOR >= 2, reason="PyTorch 2 has the oneDNN packing operators")
+def test_pytorch_1_lacks_the_packing_operators_and_the_check_says_so_without_raising():
+    assert not cpu_ops.has_onednn_packing()
 
 
 def test_without_onednn_packing_the_plain_weight_is_used(monkeypatch):
-    monkeypatch.setattr(inference, "ONEDNN_PACKING", False)
+    monkeypatch.setattr(cpu_ops, "ONEDNN_PACKING", False)
     weight = torch.randn(12, 8, 3, 3)
-    assert inference.packed_conv2d_weight(weight, (1, 8, 6, 6), padding=1) is weight
-    assert inference.packed_conv_transpose2d_weight(weight, (1, 12, 6, 6), stride=2) is weight
+    assert cpu_ops.packed_conv2d_weight(weight, (1, 8, 6, 6), padding=1) is weight
+    assert cpu_ops.packed_conv_transpose2d_weight(weight, (1, 12, 6, 6), stride=2) is weight

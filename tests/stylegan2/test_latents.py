@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from stylegan2 import latents
+from stylegan2.studio.mixing import layer_group
+from stylegan2.testing import make_random_stylegan3
 
 
 def test_seed_to_z_is_numpy_randomstate_randn():
@@ -143,3 +145,60 @@ def test_parse_layers_rejects_ranges_beyond_num_ws():
                                                         (slice(None, 2), 10, slice(0, 1))])
 def test_scale_layers_maps_ranges_proportionally(layers, to_num_ws, expected):
     assert latents.scale_layers(layers, 14, to_num_ws) == expected
+
+
+@pytest.fixture(scope="module")
+def tiny_stylegan3():
+    """A 32x32 StyleGAN3 with 8 channels: sampling rates 16 then 32, like the released models' first octaves."""
+    return make_random_stylegan3("t", resolution=32, channel_base=128, channel_max=8)
+
+
+def test_stylegan3_layer_resolutions_are_twice_the_cutoff_frequencies_as_powers_of_two(tiny_stylegan3,
+                                                                                         stylegan3_generator):
+    """The input's band ends at 2 (a 4 px StyleGAN2 block); the last layers' at the image's Nyquist frequency."""
+    assert latents.layer_resolutions(tiny_stylegan3) == [4] * 5 + [8] * 4 + [16] * 4 + [32] * 3
+    assert latents.layer_resolutions(stylegan3_generator) == [4] * 4 + [8] * 3 + [16] * 3 + [32] * 3 + [64] * 3
+
+
+def test_stylegan3_256_layers_fall_into_the_papers_coarse_middle_and_fine_groups():
+    G = make_random_stylegan3("t", resolution=256, channel_base=4096, channel_max=4)
+    assert latents.layer_resolutions(G) == [4, 4, 4, 8, 8, 16, 16, 32, 32, 64, 64, 128, 128, 256, 256, 256]
+    assert [layer_group(G, name) for name in ("coarse", "middle", "fine")] == [slice(0, 5), slice(5, 9), slice(9, 16)]
+
+
+def test_stylegan3_layer_roles_name_the_layers_each_index_drives(tiny_stylegan3):
+    """Perturb one w at a time and record which affine layers see a different input."""
+    G = tiny_stylegan3
+    names = [name for name, _ in G.synthesis.named_modules() if name.endswith("affine")]
+    seen = {}
+    hooks = [G.synthesis.get_submodule(name).register_forward_hook(
+        lambda module, args, out, name=name: seen.__setitem__(name, args[0].clone())) for name in names]
+    try:
+        ws = torch.zeros(1, G.num_ws, G.w_dim)
+        with torch.no_grad():
+            G.synthesis(ws)
+            baseline = dict(seen)
+            roles = latents.layer_roles(G)
+            assert len(roles) == G.num_ws == 16 and roles[0] == ["input"] and roles[-1] == ["L14_32_3"]
+            for index, expected in enumerate(roles):
+                perturbed = ws.clone()
+                perturbed[:, index] += 1
+                G.synthesis(perturbed)
+                changed = [name[:-len(".affine")] for name in names if not torch.equal(seen[name], baseline[name])]
+                assert changed == expected, f"index {index}"
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def test_seed_to_ws_works_for_stylegan3(tiny_stylegan3):
+    ws = latents.seed_to_ws(tiny_stylegan3, 3, psi=0.7, cutoff=4)
+    with torch.no_grad():
+        expected = tiny_stylegan3.mapping(latents.seed_to_z(3, 32), truncation_psi=0.7, truncation_cutoff=4)
+    assert torch.equal(ws, expected) and ws.shape == (1, 16, 32)
+
+
+def test_layer_ranges_tuned_on_stylegan2_scale_to_stylegan3(tiny_stylegan3):
+    """A range tuned on FFHQ-256 (14 ws) keeps its share of the layers on StyleGAN3's 16."""
+    assert latents.scale_layers(slice(7, 14), 14, tiny_stylegan3.num_ws) == slice(8, 16)
+    assert latents.scale_layers(slice(0, 4), 14, tiny_stylegan3.num_ws) == slice(0, 5)

@@ -5,8 +5,10 @@ import pytest
 import torch
 
 import stylegan2
-from stylegan2.testing import make_random_generator
-from weight_files import write_nvlabs_pickle
+from stylegan2 import stylegan3
+from stylegan2.loaders.native import VERSION
+from stylegan2.testing import make_random_generator, make_random_stylegan3
+from tests.stylegan2.weight_files import write_nvlabs_pickle
 
 
 def outputs(G):
@@ -70,17 +72,6 @@ def test_converting_a_converted_file_keeps_its_origin(tmp_path, shared_file):
     assert (twice["source_format"], twice["source_file"]) == ("rosinality", "ckpt.pt")
 
 
-def test_registry_name_loads_the_downloaded_file_whatever_its_content(tmp_path, monkeypatch, generator):
-    """The registry's ffhq-256 file name ends in .pkl; a native file there still loads: content decides."""
-    import weights
-
-    monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
-    stylegan2.save(generator, weights.local_path("ffhq-256"))
-    loaded = stylegan2.load("ffhq-256")
-    assert loaded.meta["format"] == "stylecam"
-    assert_identical(loaded.generator, generator)
-
-
 def test_failed_save_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, monkeypatch, generator):
     path = tmp_path / "model.pt"
     stylegan2.save(generator, path)
@@ -112,7 +103,7 @@ def test_file_from_a_newer_stylecam_is_refused(tmp_path, generator):
     path = tmp_path / "model.pt"
     stylegan2.save(generator, path)
     content = torch.load(path, weights_only=True)
-    torch.save(dict(content, version=2), path)
+    torch.save(dict(content, version=VERSION + 1), path)
     with pytest.raises(stylegan2.WeightsFormatError, match="newer StyleCam"):
         stylegan2.load(path)
 
@@ -121,4 +112,46 @@ def test_file_without_its_state_dict_is_refused(tmp_path):
     path = tmp_path / "model.pt"
     torch.save({"format": "stylecam-stylegan2", "version": 1, "init_kwargs": {}}, path)
     with pytest.raises(stylegan2.WeightsFormatError, match="without its init_kwargs or state_dict"):
+        stylegan2.load(path)
+
+
+@pytest.fixture
+def stylegan3_generator_small():
+    return make_random_stylegan3("r", resolution=32, channel_base=128, channel_max=8, seed=5)
+
+
+def test_stylegan3_generator_saves_and_loads_as_stylegan3_with_identical_output(tmp_path, stylegan3_generator_small):
+    path = tmp_path / "sg3.pt"
+    stylegan2.save(stylegan3_generator_small, path)
+    content = torch.load(path, weights_only=True)
+    assert (content["version"], content["architecture"]) == (2, "stylegan3")
+    loaded = stylegan2.load(path)
+    assert isinstance(loaded.generator, stylegan3.Generator)
+    assert loaded.meta["architecture"] == "stylegan3" and loaded.meta["num_ws"] == 16
+    assert loaded.meta["init_kwargs"] == stylegan3_generator_small.init_kwargs
+    assert_identical(loaded.generator, stylegan3_generator_small)
+
+
+def test_stylegan2_files_stay_version_1_and_name_their_architecture(tmp_path, generator):
+    stylegan2.save(generator, tmp_path / "model.pt")
+    content = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert (content["version"], content["architecture"]) == (1, "stylegan2")
+
+
+def test_file_from_before_stylegan3_loads_as_stylegan2(tmp_path, generator):
+    path = tmp_path / "model.pt"
+    stylegan2.save(generator, path)
+    content = torch.load(path, weights_only=True)
+    del content["architecture"]
+    torch.save(content, path)
+    loaded = stylegan2.load(path)
+    assert type(loaded.generator) is stylegan2.Generator and loaded.meta["architecture"] == "stylegan2"
+
+
+@pytest.mark.parametrize("architecture", ["stylegan4", ["stylegan3"], None])
+def test_file_of_an_unknown_architecture_is_refused(tmp_path, generator, architecture):
+    path = tmp_path / "model.pt"
+    stylegan2.save(generator, path)
+    torch.save(dict(torch.load(path, weights_only=True), architecture=architecture), path)
+    with pytest.raises(stylegan2.WeightsFormatError, match="model.pt: is a StyleCam weights file of architecture"):
         stylegan2.load(path)

@@ -1,5 +1,5 @@
-"""The perceptual network loader: NVIDIA's TorchScript VGG16 by name, the stand-in by path, same code."""
-import dataclasses
+"""The perceptual network loader: NVIDIA's TorchScript VGG16 or the stand-in, through the same code."""
+import hashlib
 import os
 import pickle
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import weights
-from projection_fixtures import save_standin
-from stylegan2.perceptual import PerceptualNetwork, PerceptualNetworkError, load_perceptual
+from stylegan2.projection import perceptual
+from stylegan2.projection.perceptual import PerceptualNetwork, PerceptualNetworkError, load_perceptual
+from stylegan2.testing import save_standin
 
 
 @pytest.fixture(scope="module")
@@ -26,33 +26,24 @@ def random_images(seed: int, size: int = 64, batch: int = 1) -> torch.Tensor:
     return torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-def test_missing_vgg16_names_the_fetch_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
-    with pytest.raises(weights.WeightsError, match="python -m app weights fetch vgg16"):
-        load_perceptual("vgg16")
-
-
-def test_vgg16_by_name_is_checked_against_its_pinned_sha256(tmp_path, monkeypatch):
-    monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path))
-    save_standin(tmp_path / weights.get("vgg16").filename)
-    with pytest.raises(weights.WeightsError, match="sha256"):
-        load_perceptual("vgg16")
-
-
 def test_standin_loads_through_the_torchscript_path(network):
     assert isinstance(network.module, torch.jit.ScriptModule)
     assert network.features(random_images(0)).shape[0] == 1
 
 
 def test_a_standin_is_labelled_as_one_with_its_files_checksum(network, standin_path):
-    assert network.identity == {"name": "stand-in", "sha256": weights.file_sha256(standin_path),
+    assert network.identity == {"name": "stand-in", "sha256": hashlib.sha256(standin_path.read_bytes()).hexdigest(),
                                 "file": "standin_vgg16.pt"}
 
 
 def test_only_a_file_with_nvidias_pinned_checksum_is_labelled_vgg16(standin_path, monkeypatch):
-    pinned = dataclasses.replace(weights.get("vgg16"), sha256=weights.file_sha256(standin_path))
-    monkeypatch.setitem(weights.REGISTRY, "vgg16", pinned)
+    monkeypatch.setattr(perceptual, "VGG16_SHA256", hashlib.sha256(standin_path.read_bytes()).hexdigest())
     assert load_perceptual(standin_path).identity["name"] == "vgg16"
+
+
+def test_a_missing_file_is_refused_with_its_path(tmp_path):
+    with pytest.raises(PerceptualNetworkError, match="absent.pt"):
+        load_perceptual(tmp_path / "absent.pt")
 
 
 def test_network_weights_are_frozen(network):
@@ -76,7 +67,7 @@ def test_a_pickle_is_refused_and_never_executed(tmp_path):
 def test_a_plain_torch_save_file_is_refused(tmp_path):
     path = tmp_path / "state.pt"
     torch.save({"weight": torch.zeros(3)}, path)
-    with pytest.raises(PerceptualNetworkError, match="weights fetch vgg16"):
+    with pytest.raises(PerceptualNetworkError, match="not a TorchScript perceptual network"):
         load_perceptual(path)
 
 

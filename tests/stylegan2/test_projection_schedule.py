@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from stylegan2.projection_schedule import ProjectionConfig, Stage
+from stylegan2.projection.schedule import ProjectionConfig, Stage
 
 
 @pytest.fixture

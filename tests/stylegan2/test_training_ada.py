@@ -4,7 +4,7 @@ import torch
 
 from stylegan2.training.ada import AdaptiveAugment
 from stylegan2.training.errors import TrainingError
-from training_fixtures import FlipPipe
+from tests.stylegan2.training_fixtures import FlipPipe
 
 
 def single_process_sum(tensor):

@@ -6,7 +6,7 @@ from PIL import Image
 
 from stylegan2.training.dataset import ImageDataset, StepSampler
 from stylegan2.training.errors import DatasetError
-from training_fixtures import shape_images, write_folder, write_zip
+from tests.stylegan2.training_fixtures import shape_images, write_folder, write_zip
 
 
 def test_zip_in_dataset_tool_layout_gives_uint8_chw_images(tmp_path):

@@ -7,7 +7,7 @@ from stylegan2.training.dcgan import DCGANDiscriminator, DCGANGenerator
 from stylegan2.training.errors import TrainingError
 from stylegan2.training.loop import train
 from stylegan2.training.snapshot import read_snapshot
-from training_fixtures import run_options, shape_images, write_zip
+from tests.stylegan2.training_fixtures import run_options, shape_images, write_zip
 
 
 def test_64_px_networks_have_the_papers_widths():

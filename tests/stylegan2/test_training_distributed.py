@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from stylegan2.training.loop import train
-from training_fixtures import TINY, FlipPipe, run_options, shape_images, write_zip
+from tests.stylegan2.training_fixtures import TINY, FlipPipe, run_options, shape_images, write_zip
 
 SETTINGS = dict(TINY, batch=8, G_reg_interval=2, D_reg_interval=2, pl_weight=0, style_mixing_prob=0.9,
                 augment="ada", ada_target=0.0, ada_interval=1, ada_kimg=1)
@@ -27,8 +27,7 @@ WORKER = Path(__file__).with_name("distributed_worker.py")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
     data = write_zip(root / "shapes.zip", shape_images(24, resolution=16))
-    environment = dict(os.environ, OMP_NUM_THREADS="1",
-                       PYTHONPATH=os.pathsep.join([str(Path.cwd()), str(WORKER.parent)]))
+    environment = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(WORKER.parents[2]))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
                str(WORKER), str(data), str(root / "two"), json.dumps(dict(SETTINGS, total_kimg=KIMG))]
     finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=240)

@@ -10,8 +10,9 @@ from stylegan2.training import distributed, models
 from stylegan2.training.config import TrainingConfig, auto_config
 from stylegan2.training.errors import DatasetError, TrainingError
 from stylegan2.training.loop import train
+from stylegan2.training.snapshot import read_snapshot
 from stylegan2.training.trainer import Trainer, make_phases
-from training_fixtures import TINY, FlipPipe, run_options, shape_images, write_folder, write_zip
+from tests.stylegan2.training_fixtures import TINY, FlipPipe, run_options, shape_images, write_folder, write_zip
 
 CPU = distributed.ProcessGroup(rank=0, world_size=1, device=torch.device("cpu"))
 
@@ -169,7 +170,8 @@ def test_empty_dataset_is_refused_before_anything_is_written(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_an_augmentation_without_its_pipeline_is_refused(tmp_path, data16):
-    with pytest.raises(TrainingError, match="'ada' needs its pipeline"):
-        train(run_options(data16, tmp_path / "run", 0.008), dict(TINY, augment="ada", ada_target=0.6))
-    assert not (tmp_path / "run").exists()
+def test_ada_with_nvidias_pipeline_is_the_default_augmentation(tmp_path, data16):
+    result = train(run_options(data16, tmp_path / "run", 0.032, snapshot_kimg=1), dict(TINY, augment=None))
+    snapshot = read_snapshot(result.snapshot)
+    assert (snapshot["config"]["augment"], snapshot["config"]["ada_target"]) == ("ada", 0.6)
+    assert set(snapshot["augment"]) == {"p", "signs"}

@@ -5,7 +5,7 @@ import torch
 from stylegan2.discriminator import Discriminator
 from stylegan2.testing import make_random_generator
 from stylegan2.training.loss import StyleGAN2Loss
-from training_fixtures import FlipPipe
+from tests.stylegan2.training_fixtures import FlipPipe
 
 
 @pytest.fixture

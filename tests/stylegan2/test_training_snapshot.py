@@ -6,7 +6,7 @@ import stylegan2
 from stylegan2.training.errors import SnapshotError, TrainingError
 from stylegan2.training.loop import train
 from stylegan2.training.snapshot import read_snapshot
-from training_fixtures import TINY, FlipPipe, run_options, shape_images, write_zip
+from tests.stylegan2.training_fixtures import TINY, FlipPipe, run_options, shape_images, write_zip
 
 # Regularisation every other step, ADA moving p every step: every piece of state changes within 6 steps.
 SETTINGS = dict(TINY, G_reg_interval=2, D_reg_interval=2, augment="ada", ada_target=0.0, ada_interval=1,

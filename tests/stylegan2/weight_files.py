@@ -5,6 +5,11 @@
 `torch_utils.persistence` with its `__dict__` as `state`, containers as `dnnlib.util.EasyDict`). The
 pickler needs those NVIDIA globals to exist while it writes, so `nvidia_modules()` registers stand-ins
 in `sys.modules` for the duration of a `with` block only; the loader under test never sees them.
+
+`stylegan3_network` builds `G_ema` of NVIDIA's StyleGAN3 from a golden folder's meta.json and state dict,
+with the attributes NVIDIA's code computes in NVIDIA's types (sizes as NumPy int64 arrays, cutoffs as
+NumPy floats); `write_stylegan3_pickle` pickles it as a stylegan3 snapshot, and `records` turns it into
+what the restricted unpickler makes of it (`NetworkRecord`s), for testing the loader on its own.
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from typing import Any, Dict, Iterator, Optional
 
 import numpy as np
 import torch
+
+from stylegan2.loaders.nvlabs import NetworkRecord
 
 PERSISTENCE_VERSION = 6
 NVIDIA_MODULE_SRC = "# The source of NVIDIA's training/networks.py travels with every network.\n"
@@ -139,3 +146,105 @@ def write_nvlabs_pickle(path: Path, init_kwargs: Dict[str, Any], state_dict: Dic
 
 def state_dict_of(generator: torch.nn.Module) -> Dict[str, torch.Tensor]:
     return {key: tensor.detach().clone() for key, tensor in generator.state_dict().items()}
+
+
+STYLEGAN3_BUFFER_NAMES = ("w_avg", "transform", "freqs", "phases", "magnitude_ema", "up_filter", "down_filter")
+
+
+def stylegan3_network(meta: Dict[str, Any], state_dict: Dict[str, torch.Tensor], easy_dict: type = dict
+                      ) -> torch.nn.Module:
+    """G_ema of NVIDIA's StyleGAN3 as its pickles hold it, from a golden folder's meta.json and state dict.
+
+    Identity filters, absent from the state dict, are None buffers as in NVIDIA's layers.
+    """
+    init_kwargs = meta["init_kwargs"]
+    kwargs = easy_dict({key: easy_dict(value) if isinstance(value, dict) else value
+                        for key, value in init_kwargs.items()})
+    dims = {key: init_kwargs[key] for key in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")}
+    root = network("Generator", _init_args=(), _init_kwargs=kwargs, num_ws=meta["num_ws"], **dims)
+    mapping = network("MappingNetwork", _init_args=(), _init_kwargs=easy_dict(), num_ws=meta["num_ws"],
+                      num_layers=init_kwargs["mapping_kwargs"]["num_layers"], w_avg_beta=0.998,
+                      **{key: dims[key] for key in ("z_dim", "c_dim", "w_dim")})
+    synthesis = network("SynthesisNetwork", _init_args=(), _init_kwargs=easy_dict(), w_dim=dims["w_dim"],
+                        num_ws=meta["num_ws"], img_resolution=dims["img_resolution"], num_critical=2,
+                        num_layers=len(meta["layers"]) - 1, margin_size=10, output_scale=0.25, num_fp16_res=4,
+                        layer_names=[layer["name"] for layer in meta["layers"]])
+    root.add_module("synthesis", synthesis)
+    root.add_module("mapping", mapping)
+    spec = meta["input"]
+    synthesis.add_module("input", network(
+        "SynthesisInput", _init_args=(), _init_kwargs=easy_dict(), w_dim=dims["w_dim"], channels=spec["channels"],
+        size=np.asarray(spec["size"], dtype=np.int64), sampling_rate=np.float64(spec["sampling_rate"]),
+        bandwidth=np.float64(spec["bandwidth"])))
+    for layer in meta["layers"]:
+        rates = (int(layer["in_sampling_rate"]), int(layer["out_sampling_rate"]))
+        attributes = dict(
+            w_dim=dims["w_dim"], is_torgb=layer["is_torgb"], is_critically_sampled=layer["is_critically_sampled"],
+            use_fp16=np.bool_(layer["use_fp16"]), in_channels=layer["in_channels"],
+            out_channels=layer["out_channels"], in_size=np.full(2, layer["in_size"], dtype=np.int64),
+            out_size=np.full(2, layer["out_size"], dtype=np.int64),
+            in_sampling_rate=rates[0], out_sampling_rate=rates[1],
+            tmp_sampling_rate=max(rates) * (1 if layer["is_torgb"] else 2),
+            conv_kernel=layer["conv_kernel"], conv_clamp=256, magnitude_ema_beta=init_kwargs["magnitude_ema_beta"],
+            up_factor=layer["up_factor"], up_taps=layer["up_taps"], down_factor=layer["down_factor"],
+            down_taps=layer["down_taps"], down_radial=layer["down_radial"], padding=list(layer["padding"]),
+            **{key: np.float64(layer[key]) for key in ("in_cutoff", "out_cutoff", "in_half_width", "out_half_width")})
+        synthesis.add_module(layer["name"], network("SynthesisLayer", _init_args=(), _init_kwargs=easy_dict(),
+                                                    **attributes))
+    for key, tensor in state_dict.items():
+        *parts, name = key.split(".")
+        module = _module_or_fully_connected(root, parts, tensor, easy_dict)
+        value = torch.as_tensor(tensor).clone()
+        if name in STYLEGAN3_BUFFER_NAMES:
+            module.register_buffer(name, value)
+        else:
+            module.register_parameter(name, torch.nn.Parameter(value, requires_grad=False))
+    for layer in meta["layers"]:
+        module = synthesis.get_submodule(layer["name"])
+        for name in ("up_filter", "down_filter"):
+            if name not in module._buffers:
+                module.register_buffer(name, None)
+    return root
+
+
+def _module_or_fully_connected(root: torch.nn.Module, parts: list, tensor: torch.Tensor, easy_dict: type
+                               ) -> torch.nn.Module:
+    """The module at the key path `parts`, or a new NVIDIA FullyConnectedLayer there (the only kind not built yet)."""
+    try:
+        return root.get_submodule(".".join(parts))
+    except AttributeError:
+        layer = network("FullyConnectedLayer", _init_args=(), _init_kwargs=easy_dict(),
+                        weight_gain=np.float64(1 / np.sqrt(tensor.shape[-1])))
+        root.get_submodule(".".join(parts[:-1])).add_module(parts[-1], layer)
+        return layer
+
+
+def records(module: torch.nn.Module) -> NetworkRecord:
+    """What the restricted unpickler makes of a pickled network: its class name and `__dict__`, children alike."""
+    state = dict(module.__dict__)
+    state["_modules"] = {name: records(child) for name, child in module._modules.items()}
+    return NetworkRecord(type(module).__name__, state)
+
+
+def write_stylegan3_pickle(path: Path, meta: Dict[str, Any], state_dict: Dict[str, torch.Tensor],
+                           edit=None, **entries: Any) -> Path:
+    """Write a stylegan3 training snapshot; `edit(g_ema)` may change G_ema first, `entries` the top level.
+
+    `G` holds other weights than `G_ema` (every parameter moved), as a loader must pick `G_ema`.
+    """
+    with nvidia_modules() as nvidia:
+        g_ema = stylegan3_network(meta, state_dict, nvidia.EasyDict)
+        if edit is not None:
+            edit(g_ema)
+        generator = stylegan3_network(meta, {key: tensor + 1 for key, tensor in state_dict.items()},
+                                      nvidia.EasyDict).train()
+        discriminator = network("Discriminator", _init_args=(), _init_kwargs=nvidia.EasyDict(c_dim=0))
+        discriminator.add_module("b64", network("DiscriminatorBlock"))
+        discriminator.b64.register_parameter("weight", torch.nn.Parameter(torch.randn(8, 3, 1, 1)))
+        snapshot = dict(G=generator, D=discriminator, G_ema=g_ema, augment_pipe=None,
+                        training_set_kwargs=dict(class_name="training.dataset.ImageFolderDataset", path="ffhqu.zip",
+                                                 use_labels=False, max_size=70000, xflip=True, resolution=64))
+        snapshot.update(entries)
+        with open(path, "wb") as file:
+            NvidiaPickler(file, None, NVIDIA_MODULE_SRC, nvidia.reconstruct).dump(snapshot)
+    return path

@@ -81,3 +81,10 @@ def test_resolve_accepts_an_existing_path(tmp_path):
 def test_resolve_rejects_an_unknown_name(weights_dir):
     with pytest.raises(weights.WeightsError, match="neither an existing file nor a known model"):
         weights.resolve("no-such-model")
+
+
+@pytest.mark.parametrize("name", ["stylegan3-t-ffhqu-256", "stylegan3-r-ffhqu-256"])
+def test_stylegan3_ffhqu_models_come_from_nvidias_stylegan3_release(name):
+    model = weights.get(name)
+    assert model.url.startswith("https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/")
+    assert model.kind == "generator" and model.sha256 is None  # NVIDIA publishes no checksum: trust on first use

@@ -1,0 +1,136 @@
+"""The composition root: every part of a running StyleCam is built and wired here, and only here.
+
+``StyleCam(config)`` loads the generator and the detector, and builds the params, the saved projections,
+the live pipeline and the projection service around them; the web layer gets narrow views of them
+(``live``: ``app.web.interfaces.LiveControls``, ``projection``: ``ProjectionService``).
+``photo_projector`` builds the smaller set the photo commands (``project``, ``stylize``) need.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+import torch
+
+from app import models
+from app.device import resolve_device
+from app.live.params import load_presets
+from app.live.params_store import ParamsStore
+from app.live.pipeline import LiveConfig, LivePipeline
+from app.live.sources import parse_source
+from app.projection.jobs import DEFAULT_STEPS, JobOptions, ProjectionJobs
+from app.projection.photos import PhotoProjector
+from app.projection.projectors import LocalProjector, make_projector
+from app.projection.service import ProjectionService
+from app.projection.store import ProjectionStore, default_projections_dir
+from app.projection.targets import DETECT_WIDTH, FaceFinder
+from app.web.interfaces import LiveControls
+from detectors import Detector, create_detector
+from stylegan2.inference import InferenceGenerator
+
+
+@dataclass(frozen=True)
+class StyleCamConfig:
+    """Every setting of ``serve``, with the defaults the command line shows."""
+
+    source: str = "0"                       # Camera index, device, file, URL, GStreamer pipeline or csi://N.
+    weights: str = models.DEFAULT_GENERATOR  # Generator: a file path or a registry name (weights/).
+    device: str = "auto"                    # "auto" (CUDA if available), "cpu", "cuda" or "cuda:N".
+    detector: str = "auto"                  # "auto", "yunet" or "haar" (detectors.create_detector).
+    detector_model: Optional[str] = None    # Detector model file; None = the registry's.
+    detect_width: Optional[int] = None      # Detect on frames shrunk to this width (e.g. 320); None = full size.
+    max_faces: Optional[int] = None         # Find at most this many faces (the largest); None = all.
+    jpeg_quality: int = 80                  # Stream JPEG quality, 1-100.
+    idle_after_s: Optional[float] = 10.0    # The live loop idles once nobody watched this long; None = never.
+    presets_path: Optional[str] = None      # Slider presets file; None = app/live/presets.json.
+    loop: bool = True                       # Video files start again at their end.
+    width: Optional[int] = None             # Camera mode to ask for (None = the camera's default).
+    height: Optional[int] = None
+    fps: Optional[float] = None
+    projections_dir: Optional[str] = None   # Saved projections; None = $STYLECAM_PROJECTIONS or the user's folder.
+    perceptual: str = models.DEFAULT_PERCEPTUAL  # Projection's perceptual network: registry name or TorchScript file.
+    projector_url: Optional[str] = None     # Another StyleCam to project on (http://host:port); None = here.
+    projector_token: Optional[str] = None   # Its access token.
+    projector_fallback: bool = True         # Project here when the remote projector fails.
+    projection_queue: int = 4               # Projection jobs that may wait; more are refused (HTTP 429).
+    projection_steps: int = DEFAULT_STEPS   # Steps of a projection that does not ask for a number.
+
+
+class StyleCam:
+    """The live pipeline and the projection service over one generator, ready to ``start()``.
+
+    ``generator`` and ``detector`` may be given ready-made (tests); otherwise they are loaded as the
+    config says. Construction opens nothing: ``start()`` opens the source and starts the threads.
+    """
+
+    def __init__(self, config: StyleCamConfig, generator: Optional[torch.nn.Module] = None,
+                 detector: Optional[Detector] = None) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        presets = load_presets(config.presets_path)
+        source = parse_source(config.source, loop=config.loop, width=config.width, height=config.height,
+                              fps=config.fps)
+        if generator is None:
+            generator, meta = models.load_generator(config.weights, self.device)
+        else:
+            generator = generator.to(self.device).eval().requires_grad_(False)
+            meta = {"format": "injected", "path": None}
+        self.model: Dict[str, Any] = {"weights": config.weights, "format": meta.get("format"),
+                                      "path": meta.get("path"), "resolution": generator.img_resolution,
+                                      "num_ws": generator.num_ws}
+        detector = detector or create_detector(config.detector, model_path=config.detector_model,
+                                               max_faces=config.max_faces, detect_width=config.detect_width)
+        store = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
+                                model={"weights": config.weights})
+        self.params = ParamsStore(presets, check_projection=store.check)
+        self.pipeline = LivePipeline(LiveConfig(config.jpeg_quality, config.idle_after_s), source,
+                                     InferenceGenerator(generator), detector, self.params, latents=store)
+        on_cpu = self.device.type == "cpu"
+        jobs = ProjectionJobs(
+            make_projector(generator, store.fingerprint, config.perceptual, config.projector_url,
+                           config.projector_token, config.projector_fallback),
+            store, max_queued=config.projection_queue,
+            cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None, nice=10 if on_cpu else 0,
+            default_options=JobOptions(steps=config.projection_steps))
+        self.projection = ProjectionService(store, jobs, face_finder(config.detector, config.detector_model,
+                                                                     generator.img_resolution),
+                                            self.params, self.pipeline.newest_faces)
+        self.live = LiveControls(self.params, self.pipeline.frames, self.pipeline.viewers, self.status)
+
+    def start(self) -> None:
+        """Open the source and start every thread (SourceError for a file or image that cannot be opened)."""
+        self.pipeline.start()
+        self.projection.jobs.start()
+
+    def stop(self) -> None:
+        self.pipeline.stop()
+        self.projection.jobs.stop()
+
+    def __enter__(self) -> "StyleCam":
+        self.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.stop()
+
+    def status(self) -> dict:
+        """Everything the status panel shows: the live figures, the device, the model, the projector."""
+        return {**self.pipeline.status(), "device": str(self.device), "model": dict(self.model),
+                **self.projection.status()}
+
+
+def face_finder(detector: str, detector_model: Optional[str], resolution: int) -> FaceFinder:
+    """The photo face finder: a detector of its own (the live one is busy), at photo size."""
+    return FaceFinder(lambda: create_detector(detector, model_path=detector_model, detect_width=DETECT_WIDTH),
+                      resolution)
+
+
+def photo_projector(weights: str, device: str = "auto", perceptual: str = models.DEFAULT_PERCEPTUAL,
+                    detector_model: Optional[str] = None, projections_dir: Optional[str] = None) -> PhotoProjector:
+    """What ``project`` and ``stylize`` need: the generator, the projections store, a face finder and this
+    device's projector, built as ``serve`` builds them."""
+    generator = models.load_generator(weights, resolve_device(device)).generator
+    store = ProjectionStore(projections_dir or default_projections_dir(), generator, model={"weights": weights})
+    return PhotoProjector(generator, store, face_finder("auto", detector_model, generator.img_resolution),
+                          LocalProjector(generator, perceptual))

@@ -1,0 +1,173 @@
+"""The generation worker: turns params into the face to paste, running StyleGAN2 only when needed.
+
+Synthesis is by far the most expensive step (hundreds of ms on a CPU, tens on a small GPU), and the
+face only changes when the user changes something, so the worker sleeps until new params arrive and
+then renders only if the image they describe differs from the one it already has: changing the mode,
+or the style seed while every slider is at 0, re-uses the last face. Seed -> W+ mappings are kept in a
+small LRU cache, so dragging a slider costs one synthesis and nothing else. It renders through a
+``stylegan2.inference.InferenceGenerator``, in the fastest layout the device has.
+
+``FaceGenerator.target_ws`` is the one place that says which face a mode shows ("seed": the seed's face;
+"me": a saved projection's latent, the user's own face), and ``source_ws`` the one that says what the
+sliders mix in (the style seed's latent, or a saved projection chosen as the style source); each slider
+is applied with ``stylegan2.latents.mix`` over its preset's layer range scaled to the model's layer count.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import List, Optional, Protocol, Tuple
+
+import numpy as np
+import torch
+
+from app.images import from_engine
+from app.live.buffers import LatestBuffer
+from app.live.face_paste import PreparedFace, prepare_face
+from app.live.params import Params, Preset
+from app.live.stats import SmoothedValue
+from app.live.worker import Worker
+from stylegan2.inference import InferenceGenerator
+from stylegan2.latents import mix, scale_layers, seed_to_ws
+
+
+@dataclass(frozen=True)
+class GeneratedFace:
+    params: Params                   # The params this result shows (its mode tells the compositor what to do).
+    params_version: int              # Version of those params in the pipeline's params buffer.
+    face: Optional[PreparedFace]     # None in passthrough mode: nothing to paste.
+
+
+class SavedLatents(Protocol):
+    """Where mode "me" and a projection chosen as the style source take their latents from."""
+
+    def load_ws(self, name: str) -> torch.Tensor:
+        """The W+ latent [1, num_ws, w_dim] of a saved projection; ValueError saying why it cannot be used."""
+
+
+class FaceGenerator:
+    """Params -> a BGR uint8 face in the FFHQ aligned layout, at the generator's resolution."""
+
+    def __init__(self, generator: InferenceGenerator, presets: List[Preset], ws_cache_size: int = 8,
+                 projections: Optional[SavedLatents] = None):
+        if generator.c_dim:
+            raise ValueError("conditional generators (c_dim > 0) are not supported: use a face model such as "
+                             "ffhq-256")
+        self.generator = generator
+        self.presets = presets
+        self.projections = projections       # Saved projections (mode "me", style_projection); None = none.
+        self.device = generator.device
+        self.seed_ws = lru_cache(maxsize=ws_cache_size)(self._seed_ws)
+
+    def image_key(self, params: Params) -> Optional[tuple]:
+        """What determines the rendered image: equal keys, equal images. None = nothing to render."""
+        if params.mode == "passthrough":
+            return None
+        sliders = tuple((preset.name, params.sliders[preset.name], self.source_key(preset, params))
+                        for preset in self.presets if params.sliders.get(preset.name, 0.0) > 0.0)
+        return self.target_key(params), sliders
+
+    @staticmethod
+    def target_key(params: Params) -> Tuple:
+        """The latent of the face before the sliders: a seed and psi, or a projection (psi does not apply).
+
+        A latent key is ("seed", seed, psi) or ("projection", name); ``latent_ws`` turns it into W+.
+        """
+        if params.mode == "seed":
+            return "seed", params.seed, params.psi
+        if params.mode == "me":
+            return "projection", params.projection
+        raise ValueError(f"mode {params.mode!r} has no face to generate")
+
+    def source_key(self, preset: Preset, params: Params) -> Tuple:
+        """The latent a slider mixes in: the style projection if one is chosen, else its seed's."""
+        if preset.source == "style" and params.style_projection is not None:
+            return "projection", params.style_projection
+        return "seed", self.source_seed(preset, params), params.psi
+
+    def render(self, params: Params) -> np.ndarray:
+        """Synthesise the face ``params`` describe (noise "const", so the same params give the same face)."""
+        with torch.inference_mode():
+            return from_engine(self.generator.synthesis(self.edited_ws(params), noise_mode="const"))
+
+    def edited_ws(self, params: Params) -> torch.Tensor:
+        """The target W+ with every non-zero slider mixed in, in preset order."""
+        ws = self.target_ws(params)
+        for preset in self.presets:
+            strength = params.sliders.get(preset.name, 0.0)
+            if strength > 0.0:
+                ws = mix(ws, self.source_ws(preset, params), self.layers(preset), strength)
+        return ws
+
+    def target_ws(self, params: Params) -> torch.Tensor:
+        """The W+ latent [1, num_ws, w_dim] of the face the mode shows, before any slider."""
+        return self.latent_ws(self.target_key(params))
+
+    def source_ws(self, preset: Preset, params: Params) -> torch.Tensor:
+        """The W+ latent a slider mixes in."""
+        return self.latent_ws(self.source_key(preset, params))
+
+    def latent_ws(self, key: Tuple) -> torch.Tensor:
+        """The W+ latent a key of ``target_key`` / ``source_key`` names, so that the image key and the
+        rendered image can never disagree."""
+        kind, *arguments = key
+        return self.projection_ws(*arguments) if kind == "projection" else self.seed_ws(*arguments)
+
+    def projection_ws(self, name: Optional[str]) -> torch.Tensor:
+        """A saved projection's W+ latent on the generator's device (the store loads each one once).
+
+        The latent is all of it: the store only serves projections made with the generator's own noise
+        images, which this render uses too (why: ``app.projection.store``), so the face is the one in result.png.
+        """
+        if self.projections is None or name is None:
+            raise ValueError("no saved projection is selected")
+        return self.projections.load_ws(name).to(self.device)
+
+    def layers(self, preset: Preset) -> slice:
+        """The preset's layer range, scaled from the model it was chosen on to this one."""
+        return scale_layers(preset.layers, preset.num_ws, self.generator.num_ws)
+
+    @staticmethod
+    def source_seed(preset: Preset, params: Params) -> int:
+        return params.style_seed if preset.source == "style" else preset.source
+
+    def _seed_ws(self, seed: int, psi: float) -> torch.Tensor:
+        """seed -> truncated W+ (``seed_ws`` caches it: the mapping network runs once per seed and psi)."""
+        return seed_to_ws(self.generator, seed, psi=psi, device=self.device)
+
+
+class GenerationWorker(Worker):
+    """Waits for new params and publishes a ``GeneratedFace`` for each, rendering only on real change.
+
+    A failed render is reported in ``error`` and the previous face stays on screen.
+    """
+
+    name = "stylecam-generation"
+
+    def __init__(self, face_generator: FaceGenerator, params: LatestBuffer, output: LatestBuffer):
+        super().__init__()
+        self.face_generator = face_generator
+        self.params = params                 # LatestBuffer of Params; its version is the params version.
+        self.output = output                 # LatestBuffer of GeneratedFace.
+        self.generation_ms = SmoothedValue(weight=0.5)
+        self.renders = 0                     # Synthesis runs so far.
+        self._last_key: Optional[tuple] = None
+        self._last_face: Optional[PreparedFace] = None
+
+    def run(self) -> None:
+        self.consume(self.params, lambda version, params: self.output.put(
+            GeneratedFace(params, version, self.face_for(params))))
+
+    def face_for(self, params: Params) -> Optional[PreparedFace]:
+        """The face for ``params``: the last one if its image key is unchanged, else a new render."""
+        key = self.face_generator.image_key(params)
+        if key is None:
+            return None
+        if key != self._last_key:
+            started = time.perf_counter()
+            face = prepare_face(self.face_generator.render(params))
+            self.generation_ms.add((time.perf_counter() - started) * 1000)
+            self.renders += 1
+            self._last_key, self._last_face = key, face
+        return self._last_face

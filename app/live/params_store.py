@@ -1,0 +1,49 @@
+"""The params every viewer edits: changed only by validated updates, each one with its own version.
+
+Whoever renders follows ``changes`` (a ``LatestBuffer`` whose version is the params version, what the
+stream's ``X-Params-Version`` header carries). Whoever must act on the params atomically (the projection
+service, which may not delete a projection while it is selected) holds ``locked()``: no update can
+come in between its check and its action.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List
+
+from app.live.buffers import LatestBuffer
+from app.live.params import Params, Preset, VersionedParams, apply_update, default_params, no_projections
+
+
+class ParamsStore:
+    """The current params (starting at the presets' defaults, version 1) and every change to them."""
+
+    def __init__(self, presets: List[Preset], check_projection: Callable[[str], None] = no_projections) -> None:
+        self.presets = presets
+        self.check_projection = check_projection   # Raises ValueError for a projection that cannot be selected.
+        self.changes: LatestBuffer = LatestBuffer()  # Params; its version is the params version.
+        self._lock = threading.Lock()
+        self._params = default_params(presets)
+        self.changes.put(self._params)
+
+    def current(self) -> VersionedParams:
+        """The params with their version, read together: an update in between cannot pair one with the other."""
+        with self._lock:
+            return VersionedParams(self._params, self.changes.version)
+
+    def update(self, payload: Any) -> VersionedParams:
+        """Validate and apply a partial update (raises ParamsError, changing nothing); returns the new params
+        with the version of this very update, not of whatever update another request made after it."""
+        with self._lock:
+            self._params = apply_update(self._params, payload, self.presets, self.check_projection)
+            return VersionedParams(self._params, self.changes.put(self._params))
+
+    @contextmanager
+    def locked(self) -> Iterator[Params]:
+        """The current params, with every update held off until the block ends."""
+        with self._lock:
+            yield self._params
+
+    def close(self) -> None:
+        """Wake whoever follows ``changes`` for good (shutdown)."""
+        self.changes.close()

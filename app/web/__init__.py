@@ -1,0 +1,1 @@
+"""The web layer: the page, the MJPEG stream, the JSON API and the server that runs them."""

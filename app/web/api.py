@@ -1,0 +1,52 @@
+"""The JSON API the page (and any script) drives StyleCam with: params, status, presets.
+
+``POST /api/params`` takes a partial update; the params store validates all of it before anything
+changes, so a bad request (unknown field, wrong type, out of range, not JSON) gets a 400 that names
+the field and leaves the running params exactly as they were.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from app.live.params import ParamsError, VersionedParams
+from app.web import context
+from app.web.errors import json_error
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def params_response(versioned: VersionedParams) -> Response:
+    """The params as JSON; ``X-Params-Version`` matches the stream header of the frames that show them."""
+    response = jsonify(versioned.params.to_json())
+    response.headers["X-Params-Version"] = str(versioned.version)
+    return response
+
+
+@bp.get("/params")
+def get_params() -> Response:
+    return params_response(context.live().params.current())
+
+
+@bp.post("/params")
+def post_params() -> Response:
+    payload = request.get_json(force=True, silent=True)
+    if payload is None:
+        return json_error(400, 'the body must be JSON: an object of the params to change, e.g. {"seed": 42}',
+                          "body")
+    try:
+        updated = context.live().params.update(payload)
+    except ParamsError as error:
+        return json_error(400, error.message, error.field)
+    return params_response(updated)
+
+
+@bp.get("/status")
+def get_status() -> Response:
+    status = context.live().status()
+    status["stream_clients"] = context.streams().count
+    return jsonify(status)
+
+
+@bp.get("/presets")
+def get_presets() -> Response:
+    return jsonify([preset.to_json() for preset in context.live().presets])

@@ -1,0 +1,30 @@
+"""Where a request finds what the app was made with: the live controls, the projection service, the
+stream clients and the server settings (kept in ``app.extensions`` by ``app.web.factory.create_app``)."""
+from __future__ import annotations
+
+from flask import current_app
+
+from app.projection.service import ProjectionService
+from app.web.config import ServerConfig
+from app.web.interfaces import LiveControls
+from app.web.streams import StreamClients
+
+LIVE = "stylecam.live"              # app.extensions keys
+PROJECTION = "stylecam.projection"
+STREAMS = "stylecam.streams"
+
+
+def live() -> LiveControls:
+    return current_app.extensions[LIVE]
+
+
+def projection() -> ProjectionService:
+    return current_app.extensions[PROJECTION]
+
+
+def streams() -> StreamClients:
+    return current_app.extensions[STREAMS]
+
+
+def server_config() -> ServerConfig:
+    return current_app.config["SERVER"]

@@ -1,0 +1,41 @@
+"""The one JSON error shape every route answers with, and the handlers that give every HTTP error and
+every crash that shape."""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+def json_error(status: int, message: str, field: Optional[str] = None) -> Response:
+    """The one error shape: ``{"error": message}``, plus ``"field"`` when one input was at fault."""
+    body = {"error": message}
+    if field is not None:
+        body["field"] = field
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every HTTP error (404, 405, 413, ...) and every crash in the same JSON shape."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        if error.code == 413:
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            return json_error(413, f"request body too large (at most {limit} bytes)")
+        response = json_error(error.code or 500, error.description or error.name)
+        for name, value in error.get_headers():          # e.g. Allow, which a 405 must carry
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        log.exception("unexpected error while serving %s %s", request.method, request.path)
+        return json_error(500, "internal server error; the server log has the details")

@@ -1,0 +1,44 @@
+"""The app factory: the Flask app over a running StyleCam's live controls and projection service.
+
+The blueprints import only leaf modules (``app.web.context`` and the like), never this factory; the
+app never starts or stops what it serves: whoever made those owns them (``app.web.server``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from app.projection.service import ProjectionService
+from app.web import api, auth, page, projection_api
+from app.web.config import ServerConfig
+from app.web.context import LIVE, PROJECTION, STREAMS
+from app.web.errors import register_error_handlers
+from app.web.interfaces import LiveControls
+from app.web.streams import StreamClients
+
+APP_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def package_data(name: str) -> Path:
+    """The page's ``templates`` or ``static`` folder: inside the installed package (a wheel puts them
+    there), or beside it in a source checkout (where an editable install leaves them)."""
+    for folder in (APP_PACKAGE / name, APP_PACKAGE.parent / name):
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(f"StyleCam's {name}/ folder is missing beside {APP_PACKAGE}: reinstall StyleCam")
+
+
+def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionService) -> Flask:
+    app = Flask(__name__, template_folder=package_data("templates"), static_folder=package_data("static"))
+    app.config.from_mapping(SERVER=config, MAX_CONTENT_LENGTH=config.max_request_bytes)
+    app.json.sort_keys = False          # keep the order the pipeline gives (params, status, presets)
+    app.extensions[LIVE] = live
+    app.extensions[PROJECTION] = projection
+    app.extensions[STREAMS] = StreamClients(limit=config.max_streams)
+    auth.init_app(app)
+    register_error_handlers(app)
+    app.register_blueprint(page.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(projection_api.bp)
+    return app

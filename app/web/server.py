@@ -1,0 +1,146 @@
+"""The production server: waitress in front of the Flask app, and an orderly shutdown of everything.
+
+Each open MJPEG stream holds one server thread for as long as it is watched, so the server gets many
+threads and a cap on streams (``ServerConfig.max_streams``) that keeps some free for the page and the
+API. A client that reads slowly makes only its own thread wait, and that thread then skips to the
+newest frame. For "slowly" to mean anything, what may pile up for a client is kept small: waitress
+blocks a writer once ``send_watermark_bytes`` are unsent (its default, 16 MB, is minutes of stale
+video), and the kernel's send buffer is fixed at ``socket_send_buffer_bytes`` instead of growing to
+megabytes on its own. A client that accepts nothing at all of what waits for it for ``send_timeout_s``
+(a viewer that stopped reading, a phone that left the network) is disconnected, which frees its thread
+and its stream slot; otherwise it would hold them until TCP gives up, which can take a quarter of an hour.
+
+Shutdown (Ctrl-C, SIGTERM, or ``stop()``): stop accepting connections, let the open streams end, stop
+the backend (which joins its workers and releases the camera), close the remaining connections and
+join every server thread.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Callable, Dict, Optional
+
+import waitress
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+
+from app.web.config import ServerConfig
+from app.web.context import STREAMS
+from app.web.factory import create_app
+from app.web.interfaces import Backend
+
+POLL_INTERVAL_S = 0.25       # how often the network loop looks at the stop flag when idle, and for stalled clients
+THREAD_JOIN_TIMEOUT_S = 5.0
+
+log = logging.getLogger(__name__)
+
+
+class StyleCamServer:
+    """The web app for ``backend`` on a waitress server; owns the backend's start and stop."""
+
+    def __init__(self, config: ServerConfig, backend: Backend) -> None:
+        self.config = config
+        self.backend = backend
+        self.app = create_app(config, backend.live, backend.projection)
+        self._socket_map: Dict[int, wasyncore.dispatcher] = {}
+        self._stop_requested = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._wsgi = waitress.create_server(
+            self.app,
+            map=self._socket_map,
+            sockets=[listening_socket(config)],
+            threads=config.threads,
+            outbuf_high_watermark=config.send_watermark_bytes,
+            ident="StyleCam",
+        )
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on (the one the OS picked when the config asked for 0)."""
+        return int(self._wsgi.effective_port)
+
+    def start(self) -> None:
+        """Start the backend (a source file that cannot be opened raises SourceError); on failure, close all."""
+        try:
+            self.backend.start()
+        except BaseException:
+            self._shut_down()
+            raise
+
+    def serve_forever(self) -> None:
+        """Serve until ``request_stop()``, then shut everything down in order. Call ``start()`` first."""
+        next_check = 0.0
+        try:
+            while not self._stop_requested.is_set():
+                wasyncore.loop(timeout=POLL_INTERVAL_S, map=self._socket_map, use_poll=True, count=1)
+                if time.monotonic() >= next_check:
+                    self._close_stalled_connections()
+                    next_check = time.monotonic() + POLL_INTERVAL_S
+        finally:
+            self._shut_down()
+
+    def request_stop(self) -> None:
+        """Ask ``serve_forever`` to return; safe from a signal handler and from any thread."""
+        self._stop_requested.set()
+
+    def start_in_thread(self) -> None:
+        """Start, then serve from a background thread (tests, benchmarks); ``stop()`` ends it."""
+        self.start()
+        self._thread = threading.Thread(target=self.serve_forever, name="stylecam-server")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop a server started with ``start_in_thread`` and wait until it has fully shut down."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _shut_down(self) -> None:
+        self._wsgi.accepting = False        # no new connections from here on
+        streams = self.app.extensions[STREAMS]
+        streams.closing.set()
+        self._serve_until(lambda: streams.count == 0, self.config.shutdown_grace_s)
+        self.backend.stop()
+        for dispatcher in list(self._socket_map.values()):
+            if isinstance(dispatcher, HTTPChannel):
+                dispatcher.handle_close()   # also wakes a thread still waiting to send on it
+        wasyncore.close_all(self._socket_map)
+        self._wsgi.task_dispatcher.shutdown(timeout=THREAD_JOIN_TIMEOUT_S)
+
+    def _close_stalled_connections(self) -> None:
+        """Disconnect each client with bytes waiting for it that has taken none for ``send_timeout_s``.
+
+        Runs in the network loop's thread, which owns the connections. Closing one also wakes the server
+        thread blocked on sending to it: its stream ends and gives its slot back.
+        """
+        cutoff = time.time() - self.config.send_timeout_s        # waitress keeps last_activity in time.time()
+        for channel in list(self._socket_map.values()):
+            if isinstance(channel, HTTPChannel) and channel.total_outbufs_len and channel.last_activity < cutoff:
+                log.warning("disconnecting %s: it accepted no data for %.0f s", channel.addr[0],
+                            self.config.send_timeout_s)
+                channel.handle_close()
+
+    def _serve_until(self, done: Callable[[], bool], timeout: float) -> None:
+        """Keep the network loop turning so that ending streams can send their last bytes."""
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            wasyncore.loop(timeout=0.05, map=self._socket_map, use_poll=True, count=1)
+
+
+def listening_socket(config: ServerConfig) -> socket.socket:
+    """The bound server socket, made first, so that a port in use fails before anything has started.
+
+    Connections accepted on it inherit its send buffer size (``socket_send_buffer_bytes``).
+    """
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.socket_send_buffer_bytes)
+        listening.bind((config.host, config.port))
+    except OSError:
+        listening.close()
+        raise
+    return listening

@@ -1,0 +1,165 @@
+"""The operations of the fast CPU layout (`cpu_synthesis`): Winograd convolutions, packed weights and
+one-pass output, each computing what the plain PyTorch operation it replaces computes.
+
+- 3x3 convolutions with many channels at 16x16 and above use Winograd's F(4x4, 3x3) algorithm:
+  2.25 instead of 9 multiplications per output; the same result up to float rounding (differences of
+  about 1e-5 of the output range). Its 36 matrix products (one per tile position) run as one grouped
+  1x1 convolution in oneDNN, faster than the same products batched in MKL.
+- Weights that stay the same from call to call are reordered once into oneDNN's own blocked layout
+  ("packed"), which oneDNN would otherwise do on every call; this most speeds up the convolutions of
+  few pixels, where moving the weight is most of the work. Packing uses private oneDNN operators of
+  PyTorch (`torch.ops.mkldnn`, in PyTorch 2.0 and later); where they are missing (`ONEDNN_PACKING`
+  is False, e.g. torch 1.13) the plain weight is used and the result is the same, only slower.
+- Demodulation, noise, bias, activation gain and clamping are applied in one pass over the output
+  (`output_pass`), with the gain folded into the other factors (lrelu(a) * g == lrelu(a * g) for g > 0).
+"""
+from typing import Callable, Dict, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+# Winograd F(4x4, 3x3) with interpolation points 0, 1, -1, 2, -2 and infinity (Lavin & Gray, 2016):
+# for a 6x6 input tile d and a 3x3 kernel g, the 4x4 output tile is AT [(G g G^T) * (BT d BT^T)] AT^T.
+_WINOGRAD_BT = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+_WINOGRAD_G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]
+_WINOGRAD_AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+_WINOGRAD_INPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_BT, dtype=torch.float32),
+                                       torch.tensor(_WINOGRAD_BT, dtype=torch.float32))  # [36, 36]
+_WINOGRAD_OUTPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_AT, dtype=torch.float32),
+                                        torch.tensor(_WINOGRAD_AT, dtype=torch.float32))  # [16, 36]
+WINOGRAD_MIN_CHANNELS = 128     # Below this the tile transforms cost more than the multiplications saved.
+WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost more memory traffic.
+ONEDNN_PACKING_OPS = ("_reorder_convolution_weight", "_convolution_pointwise",
+                      "_reorder_convolution_transpose_weight", "_convolution_transpose_pointwise")
+
+
+
+def has_onednn_packing() -> bool:
+    """Whether this PyTorch offers the oneDNN packing operators (torch 2.0 and later on x86 and ARM CPUs).
+
+    torch 1.x raises RuntimeError, not AttributeError, for an operator it lacks, so hasattr cannot ask.
+    """
+    if not torch.backends.mkldnn.is_available():
+        return False
+    for name in ONEDNN_PACKING_OPS:
+        try:
+            getattr(torch.ops.mkldnn, name)
+        except (AttributeError, RuntimeError):
+            return False
+    return True
+
+
+ONEDNN_PACKING = has_onednn_packing()
+
+_INPLACE_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": lambda x: x,
+    "relu": torch.relu_,
+    "lrelu": lambda x: F.leaky_relu_(x, 0.2),
+}
+
+
+def use_winograd(in_channels: int, resolution: int, kernel_size: int, up: int) -> bool:
+    """Whether a modulated convolution is faster as Winograd F(4x4, 3x3) on the CPU.
+
+    Only stride-1 3x3 convolutions: the upsampling ones, rewritten as four 3x3 phase convolutions, have as
+    many multiplications in Winograd form as the transposed convolution has directly.
+    """
+    return (up == 1 and kernel_size == 3 and in_channels >= WINOGRAD_MIN_CHANNELS
+            and resolution >= WINOGRAD_MIN_RESOLUTION and resolution % 4 == 0)
+
+
+def winograd_weights(weight: torch.Tensor, input_shape: Optional[torch.Size] = None) -> torch.Tensor:
+    """[O, C, 3, 3] -> the transformed kernels G g G^T as the weight of `winograd_conv3x3`'s grouped 1x1
+    convolution: [36 * O, C, 1, 1], one [O, C] matrix per tile position.
+
+    Packed for inputs x of `input_shape` (see `packed_conv2d_weight`) where that is given.
+    """
+    g = torch.tensor(_WINOGRAD_G, dtype=torch.float64)
+    u = torch.einsum("ak,ockl,bl->aboc", g, weight.to(torch.float64), g)
+    u = u.reshape(-1, weight.shape[1], 1, 1).to(weight.dtype).contiguous()
+    if input_shape is None:
+        return u
+    batch_size, in_channels, height, width = input_shape
+    return packed_conv2d_weight(u, (1, 36 * in_channels, batch_size * (height // 4) * (width // 4), 1), groups=36)
+
+
+def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """'Same' 3x3 correlation of `x * styles` with the kernels that `u` was made from (winograd_weights).
+
+    Works tile by tile and channels-innermost (x is best channels-last): the 6x6 tiles [tiles, 36, C], the
+    input transform, then the products as one grouped 1x1 convolution (one group per tile position, in its
+    channels-last layout), the output transform. Returns the output as a strided view [N, H/4, 4, W/4, 4, O]
+    (tile row, row in tile, tile column, column in tile, channel) for the caller's output pass to write out
+    in channels-last order.
+    """
+    batch_size, in_channels, height, width = x.shape
+    rows, cols = height // 4, width // 4
+    # Overlapping 6x6 tiles, stride 4, gathered (and modulated) in one pass.
+    padded = F.pad(x, [1, 1, 1, 1])
+    s_n, s_c, s_h, s_w = padded.stride()
+    tiles = padded.as_strided([batch_size, rows, cols, 6, 6, in_channels], [s_n, 4 * s_h, 4 * s_w, s_h, s_w, s_c])
+    gathered = torch.empty(tiles.shape, dtype=x.dtype, device=x.device)
+    torch.mul(tiles, styles.view(batch_size, 1, 1, 1, 1, in_channels), out=gathered)
+    v = torch.matmul(_WINOGRAD_INPUT_TRANSFORM, gathered.view(-1, 36, in_channels))
+    m = conv2d(v.view(1, -1, 1, 36 * in_channels).permute(0, 3, 1, 2), u, groups=36)  # [1, 36 * O, tiles, 1]
+    out_channels = m.shape[1] // 36
+    y = torch.matmul(_WINOGRAD_OUTPUT_TRANSFORM, m.permute(0, 2, 3, 1).view(-1, 36, out_channels))
+    return y.view(batch_size, rows, cols, 4, 4, out_channels).transpose(2, 3)
+
+
+def packed_conv2d_weight(weight: torch.Tensor, input_shape: Sequence[int], padding: int = 0,
+                         groups: int = 1) -> torch.Tensor:
+    """`weight` reordered once into oneDNN's layout for convolving inputs of `input_shape` with `conv2d`.
+
+    The weight itself where PyTorch has no oneDNN packing (`ONEDNN_PACKING`) or the weight is not on the CPU.
+    """
+    if not ONEDNN_PACKING or weight.device.type != "cpu":
+        return weight
+    return torch.ops.mkldnn._reorder_convolution_weight(weight, [padding] * 2, [1, 1], [1, 1], groups, list(input_shape))
+
+
+def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, padding: int = 0,
+           groups: int = 1) -> torch.Tensor:
+    """F.conv2d (stride 1) that also takes a weight from `packed_conv2d_weight`."""
+    if weight.is_mkldnn:
+        return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, [padding] * 2, [1, 1], [1, 1], groups,
+                                                       "none", [], None)
+    return F.conv2d(x, weight, bias, padding=padding, groups=groups)
+
+
+def packed_conv_transpose2d_weight(weight: torch.Tensor, input_shape: Sequence[int], stride: int) -> torch.Tensor:
+    """`packed_conv2d_weight` for `conv_transpose2d` (weight [C, O, k, k], no padding)."""
+    if not ONEDNN_PACKING or weight.device.type != "cpu":
+        return weight
+    return torch.ops.mkldnn._reorder_convolution_transpose_weight(weight, [0, 0], [0, 0], [stride] * 2, [1, 1], 1,
+                                                                  list(input_shape))
+
+
+def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
+    """F.conv_transpose2d (no padding, no bias) that also takes a weight from `packed_conv_transpose2d_weight`."""
+    if weight.is_mkldnn:
+        return torch.ops.mkldnn._convolution_transpose_pointwise(x, weight, None, [0, 0], [0, 0], [stride] * 2,
+                                                                 [1, 1], 1, "none", [], None)
+    return F.conv_transpose2d(x, weight, stride=stride)
+
+
+def output_pass(y: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, noise: Optional[torch.Tensor],
+                activation: str, clamp: Optional[float], out: torch.Tensor) -> torch.Tensor:
+    """out = clamp(act(y * scale + bias + noise)): one write of `out`, then in-place passes over it.
+
+    The caller folds the activation gain into scale, bias and noise; all must broadcast to `out`.
+    """
+    torch.addcmul(bias, y, scale, out=out)
+    return activate_(out, noise, activation, clamp)
+
+
+def activate_(x: torch.Tensor, noise: Optional[torch.Tensor], activation: str, clamp: Optional[float]) -> torch.Tensor:
+    """x = clamp(act(x + noise)) in place: the end of `output_pass`, for a convolution that applied scale and bias."""
+    if noise is not None:
+        x.add_(noise)
+    _INPLACE_ACTIVATIONS[activation](x)
+    if clamp is not None:
+        x.clamp_(-clamp, clamp)
+    return x

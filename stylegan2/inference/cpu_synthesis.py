@@ -1,0 +1,201 @@
+"""StyleGAN2 synthesis in the fastest layout for a CPU, for a generator whose weights no longer change.
+
+It computes the function of `networks.SynthesisNetwork` (NVIDIA's layout; the tests hold the two to
+about 2e-5 of the image range) with less work, because on a CPU nearly all the time goes into the
+convolutions and into passes over memory:
+
+- Everything derived from the weights is computed once, when the layout is built: demodulation norms,
+  Winograd kernels, transposed and channels-last weights, filters, the constant noise. Weights packed
+  for oneDNN are made at the first call with an input shape (packing depends on it), and kept for it.
+- Activations are kept channels-last, in which oneDNN runs the transposed and depthwise convolutions
+  several times faster.
+- For a single sample whose weight is smaller than its activations (the high resolutions), styles and
+  demodulation are folded into the weight and the bias into the convolution, which saves a pass over
+  the output; otherwise demodulation, bias, noise and activation are one pass (`cpu_ops.output_pass`).
+- Batches run together at low resolutions (weights are reused across samples) and one sample at a
+  time from PER_SAMPLE_MIN_RESOLUTION up (a sample's activations stay in the CPU caches between layers).
+
+The layout reads the network's tensors when it is built: after changing the weights, build it again.
+It runs without autograd only (`InferenceGenerator` calls it under `torch.inference_mode`).
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from .. import ops
+from ..layers import SynthesisLayer, ToRGBLayer
+from ..networks import SynthesisBlock, SynthesisNetwork, check_noise_mode
+from . import cpu_ops
+
+PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
+
+
+class CpuSynthesisLayer:
+    """`SynthesisLayer` in the CPU layout: modulated 3x3 conv (maybe 2x up), noise, bias, activation, clamp."""
+
+    def __init__(self, layer: SynthesisLayer) -> None:
+        weight = layer.weight.detach()
+        self.layer = layer                       # Its affine layer, noise mode handling and settings.
+        self.up = layer.up
+        self.resolution = layer.resolution
+        self.activation = layer.activation
+        self.conv_clamp = layer.conv_clamp
+        self.padding = weight.shape[-1] // 2
+        self.act_gain = layer.act_gain
+        self.squared_norms = weight.square().sum(dim=[2, 3])           # [O, C]: the demodulation's sums.
+        self.bias = layer.bias.detach() * layer.act_gain
+        self.winograd = cpu_ops.use_winograd(layer.in_channels, layer.resolution, weight.shape[-1], layer.up)
+        # The weight `conv` takes, channels-last: [O, C, k, k], or transposed to [C, O, k, k] for up=2.
+        self.conv_weight = _channels_last(weight if layer.up == 1 else weight.transpose(0, 1))
+        self.weight = weight
+        if layer.up == 2:
+            taps = layer.resample_filter.shape[-1]
+            self.lowpass = (layer.resample_filter * 4).flip([0, 1]).expand(layer.out_channels, 1, taps, taps)
+            self.lowpass = self.lowpass.contiguous()
+        self._packed: Tuple[Optional[torch.Size], Optional[torch.Tensor]] = (None, None)
+
+    @staticmethod
+    def supports(layer: SynthesisLayer) -> bool:
+        """Upsampling layers only in the released shape: 3x3 kernels with a 4-tap filter."""
+        return layer.up == 1 or (layer.weight.shape[-1] == 3 and layer.resample_filter.shape[-1] == 4)
+
+    def __call__(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str) -> torch.Tensor:
+        batch_size = x.shape[0]
+        styles = self.layer.affine(w)
+        noise = self.layer.noise(batch_size, noise_mode, x.device)
+        noise = noise * self.act_gain if noise is not None else None
+        scale = (styles.square() @ self.squared_norms.t() + 1e-8).rsqrt() * self.act_gain  # demodulation [N, O]
+        if self.winograd:
+            y = cpu_ops.winograd_conv3x3(x, self._packed_weight(x.shape), styles)  # [N, H/4, 4, W/4, 4, O]
+            out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
+            if noise is not None:
+                noise = noise.reshape(-1, *y.shape[1:-1], 1)
+            cpu_ops.output_pass(y, scale.view(batch_size, 1, 1, 1, 1, -1), self.bias, noise,
+                                self.activation, self.conv_clamp, out=out)
+            return out.view(batch_size, self.resolution, self.resolution, -1).permute(0, 3, 1, 2)
+        if _weight_is_smaller(x, self.weight):
+            # Styles and demodulation folded into the weight, the bias into the convolution: the output
+            # pass is then left only noise and activation.
+            factors = scale.view(-1, 1) * styles.view(1, -1)  # [O, C]
+            factors = factors if self.up == 1 else factors.t()  # the transposed weight is [C, O, k, k]
+            y = self._conv(x, self.conv_weight * factors[:, :, None, None], self.bias)
+            return cpu_ops.activate_(y, noise, self.activation, self.conv_clamp)
+        y = self._conv(x * styles.view(batch_size, -1, 1, 1), self._packed_weight(x.shape))
+        return cpu_ops.output_pass(y, scale.view(batch_size, -1, 1, 1), self.bias.view(1, -1, 1, 1), noise,
+                                   self.activation, self.conv_clamp, out=y)
+
+    def _packed_weight(self, input_shape: torch.Size) -> torch.Tensor:
+        """The convolution's weight packed for inputs of `input_shape` (the Winograd kernels for Winograd
+        layers); packed again only when the input shape changes."""
+        shape, packed = self._packed
+        if shape != input_shape:
+            if self.winograd:
+                packed = cpu_ops.winograd_weights(self.weight, input_shape)
+            elif self.up == 1:
+                packed = cpu_ops.packed_conv2d_weight(self.conv_weight, input_shape, padding=self.padding)
+            else:
+                packed = cpu_ops.packed_conv_transpose2d_weight(self.conv_weight, input_shape, stride=2)
+            self._packed = (input_shape, packed)
+        return packed
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """'Same' convolution, or for up=2 the stride-2 transposed convolution followed by the low-pass
+        filter, which also trims the transposed convolution's extra pixel."""
+        if self.up == 1:
+            return cpu_ops.conv2d(x, weight, bias, padding=self.padding)
+        y = cpu_ops.conv_transpose2d(x, weight, stride=2)
+        return F.conv2d(y, self.lowpass, bias, padding=1, groups=self.lowpass.shape[0])
+
+
+class CpuToRGB:
+    """`ToRGBLayer` in the CPU layout: modulated 1x1 conv without demodulation, bias in the conv, clamp."""
+
+    def __init__(self, layer: ToRGBLayer) -> None:
+        self.layer = layer
+        self.weight = _channels_last(layer.weight.detach())
+        self.bias = layer.bias.detach()
+
+    def __call__(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.layer.affine(w) * self.layer.weight_gain
+        if _weight_is_smaller(x, self.weight):
+            y = F.conv2d(x, self.weight * styles.view(1, -1, 1, 1), self.bias)
+        else:
+            y = F.conv2d(x * styles.view(*styles.shape, 1, 1), self.weight, self.bias)
+        clamp = self.layer.conv_clamp
+        return y.clamp_(-clamp, clamp) if clamp is not None else y
+
+
+class CpuSynthesisBlock:
+    """`SynthesisBlock` in the CPU layout (fp32, channels-last features)."""
+
+    def __init__(self, block: SynthesisBlock) -> None:
+        self.block = block
+        self.resolution = block.resolution
+        self.const = block.const.detach() if block.in_channels == 0 else None
+        self.conv0 = _layer(block.conv0) if block.in_channels != 0 else None
+        self.conv1 = _layer(block.conv1)
+        self.torgb = CpuToRGB(block.torgb) if block.num_torgb else None
+
+    def __call__(self, x: Optional[torch.Tensor], img: Optional[torch.Tensor], ws: torch.Tensor,
+                 noise_mode: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        w_iter = iter(ws.unbind(dim=1))
+        if self.conv0 is None:
+            x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+        else:
+            x = self.conv0(x.contiguous(memory_format=torch.channels_last), next(w_iter), noise_mode)
+        x = self.conv1(x.contiguous(memory_format=torch.channels_last), next(w_iter), noise_mode)
+        if img is not None:
+            img = ops.upsample2d(img, self.block.resample_filter)
+        if self.torgb is not None:
+            y = self.torgb(x, next(w_iter)).contiguous()
+            img = img + y if img is not None else y
+        return x, img
+
+
+class CpuSynthesis:
+    """`SynthesisNetwork` in the CPU layout: ws [N, num_ws, w_dim] -> float32 images [N, C, R, R]."""
+
+    def __init__(self, synthesis: SynthesisNetwork) -> None:
+        self.synthesis = synthesis
+        self.blocks = [CpuSynthesisBlock(getattr(synthesis, f"b{res}")) for res in synthesis.block_resolutions]
+
+    def __call__(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        check_noise_mode(noise_mode)
+        stages = list(zip(self.blocks, (block_ws for _, block_ws in self.synthesis.block_ws(ws))))
+        split = len(stages)
+        if ws.shape[0] > 1:
+            split = next((i for i, (block, _) in enumerate(stages)
+                          if block.resolution >= PER_SAMPLE_MIN_RESOLUTION), split)
+        x, img = _run(stages[:split], None, None, slice(None), noise_mode)
+        if split == len(stages):
+            return img
+        return torch.cat([_run(stages[split:], x[i:i + 1], img[i:i + 1], slice(i, i + 1), noise_mode)[1]
+                          for i in range(ws.shape[0])])
+
+
+def _run(stages: List[Tuple[CpuSynthesisBlock, torch.Tensor]], x: Optional[torch.Tensor],
+         img: Optional[torch.Tensor], samples: slice, noise_mode: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Run (block, block_ws) stages on the samples `samples` of the ws; returns (features, image)."""
+    for block, block_ws in stages:
+        x, img = block(x, img, block_ws[samples], noise_mode)
+    return x, img
+
+
+def _layer(layer: SynthesisLayer):
+    """The layer in the CPU layout, or the layer itself (NVIDIA's layout) where that layout has no form."""
+    if CpuSynthesisLayer.supports(layer):
+        return CpuSynthesisLayer(layer)
+    return lambda x, w, noise_mode: layer(x, w, noise_mode=noise_mode, fused=True)
+
+
+def _channels_last(weight: torch.Tensor) -> torch.Tensor:
+    """A weight in the memory format of channels-last activations, so oneDNN need not convert it per call."""
+    return weight.contiguous(memory_format=torch.channels_last)
+
+
+def _weight_is_smaller(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether to modulate the weight rather than the activations: one sample, whose weight has fewer elements."""
+    return x.shape[0] == 1 and weight.numel() < x.numel()

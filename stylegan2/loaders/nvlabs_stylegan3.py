@@ -1,0 +1,124 @@
+"""Build StyleCam's StyleGAN3 generator from the `G_ema` of an NVIDIA StyleGAN3 pickle.
+
+nvlabs.py reads the pickle without running anything: `G_ema` arrives as inert records (class name and
+`__dict__`, see `nvlabs.NetworkRecord`) and its tensors under NVlabs state_dict names. This module turns
+them into `stylegan3.Generator`: the constructor arguments come from the record's saved `_init_kwargs`;
+settings StyleCam's StyleGAN3 does not take are refused by name; and after the weights are loaded, the
+layout NVIDIA's code computed and stored in each network (sizes, sampling rates, cutoffs, filter taps,
+padding, ...) must be the one StyleCam computes from the same settings, else the file came from a
+modified StyleGAN3 and is refused with what differs.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping
+
+import numpy as np
+import torch
+
+from ..stylegan3 import Generator, MappingNetwork, SynthesisLayer, SynthesisNetwork
+from .common import PathLike, WeightsFormatError, build_generator, plain
+
+if TYPE_CHECKING:
+    from .nvlabs import NetworkRecord
+
+# The classes of NVIDIA's networks_stylegan3.Generator.
+STYLEGAN3_CLASSES = {"Generator", "MappingNetwork", "FullyConnectedLayer", "SynthesisNetwork", "SynthesisInput",
+                     "SynthesisLayer"}
+
+GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs")
+
+
+def _settings(network: type, exclude: set, with_default_only: bool = False) -> set:
+    parameters = inspect.signature(network).parameters.values()
+    return {p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in exclude
+            and not (with_default_only and p.default is p.empty)}
+
+
+# What NVIDIA's Generator(**kwargs) passes on: to the synthesis network, and from there to every layer
+# (the layer arguments the synthesis network does not compute itself).
+SYNTHESIS_SETTINGS = (_settings(SynthesisNetwork, {"w_dim", "img_resolution", "img_channels"})
+                      | _settings(SynthesisLayer, set(), with_default_only=True))
+MAPPING_SETTINGS = _settings(MappingNetwork, {"z_dim", "c_dim", "w_dim", "num_ws"})
+
+# The layout NVIDIA's networks compute from their settings and keep as attributes.
+INPUT_LAYOUT = ("channels", "size", "sampling_rate", "bandwidth")
+LAYER_LAYOUT = ("is_torgb", "is_critically_sampled", "in_channels", "out_channels", "in_size", "out_size",
+                "in_sampling_rate", "out_sampling_rate", "tmp_sampling_rate", "in_cutoff", "out_cutoff",
+                "in_half_width", "out_half_width", "conv_kernel", "conv_clamp", "up_factor", "up_taps",
+                "down_factor", "down_taps", "down_radial", "padding")
+SHOWN_DIFFERENCES = 5
+
+
+def is_stylegan3(g_ema: NetworkRecord) -> bool:
+    """Whether a pickled generator is StyleGAN3's: its synthesis network starts with Fourier features."""
+    synthesis = g_ema.modules().get("synthesis")
+    return "input" in synthesis.modules() if hasattr(synthesis, "modules") else False
+
+
+def build_stylegan3(g_ema: NetworkRecord, tensors: Mapping[str, torch.Tensor], path: PathLike) -> Generator:
+    """The StyleGAN3 generator `g_ema` describes, with `tensors` (its NVlabs state dict) loaded."""
+    init_kwargs = constructor_kwargs(g_ema, path)
+    generator = build_generator(init_kwargs, tensors, path, architecture="stylegan3")
+    differences = layout_differences(g_ema, generator)
+    if differences:
+        more = f" and {len(differences) - SHOWN_DIFFERENCES} more" if len(differences) > SHOWN_DIFFERENCES else ""
+        raise WeightsFormatError(path, f"is a StyleGAN3 network in a configuration StyleCam does not know: its "
+                                       f"settings build a different network than the file holds "
+                                       f"({'; '.join(differences[:SHOWN_DIFFERENCES])}{more})")
+    return generator
+
+
+def constructor_kwargs(g_ema: NetworkRecord, path: PathLike) -> Dict[str, Any]:
+    """NVIDIA's Generator(...) arguments as plain data; refuses settings StyleCam's StyleGAN3 does not take."""
+    args, kwargs = g_ema.state.get("_init_args", ()), g_ema.state.get("_init_kwargs")
+    if not isinstance(kwargs, dict) or not isinstance(args, (tuple, list)) or len(args) > len(GENERATOR_ARGS):
+        raise WeightsFormatError(path, "'G_ema' does not record its constructor arguments")
+    init_kwargs = dict(zip(GENERATOR_ARGS, plain(args)))
+    init_kwargs.update(plain(kwargs))
+    mapping_kwargs = init_kwargs.setdefault("mapping_kwargs", {})
+    if not isinstance(mapping_kwargs, dict):
+        raise WeightsFormatError(path, f"'G_ema' has mapping_kwargs {mapping_kwargs!r}, not a dict")
+    unknown = [f"{key}={value!r}" for key, value in init_kwargs.items()
+               if key not in GENERATOR_ARGS and key not in SYNTHESIS_SETTINGS]
+    unknown += [f"mapping_kwargs.{key}={value!r}" for key, value in mapping_kwargs.items()
+                if key not in MAPPING_SETTINGS]
+    if unknown:
+        raise WeightsFormatError(path, f"is a StyleGAN3 network with settings StyleCam's StyleGAN3 does not "
+                                       f"have: {', '.join(sorted(unknown))}")
+    return init_kwargs
+
+
+def layout_differences(g_ema: NetworkRecord, generator: Generator) -> List[str]:
+    """Where the layout stored in the file's networks differs from `generator`'s (attributes it lacks are skipped)."""
+    differences = []
+    records = g_ema.modules()["synthesis"].modules()
+    checks = [("input", records.get("input"), generator.synthesis.input, INPUT_LAYOUT)]
+    checks += [(name, records.get(name), getattr(generator.synthesis, name), LAYER_LAYOUT)
+               for name in generator.synthesis.layer_names]
+    for name, record, network, attributes in checks:
+        for attribute in attributes:
+            if attribute not in record.state:
+                continue
+            stored, built = _plain_value(record.state[attribute]), _plain_value(getattr(network, attribute))
+            if not _same(stored, built):
+                differences.append(f"synthesis.{name}.{attribute} is {stored} in the file, {built} here")
+    return differences
+
+
+def _plain_value(value: Any) -> Any:
+    """NumPy arrays, scalars and tuples as lists and Python numbers, for comparing and reporting."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain_value(item) for item in value]
+    return plain(value)
+
+
+def _same(stored: Any, built: Any) -> bool:
+    if isinstance(stored, list) and isinstance(built, list):
+        return len(stored) == len(built) and all(_same(a, b) for a, b in zip(stored, built))
+    if isinstance(stored, float) or isinstance(built, float):
+        return isinstance(stored, (int, float)) and math.isclose(stored, built, rel_tol=1e-9, abs_tol=1e-12)
+    return type(stored) is type(built) and stored == built
