@@ -19,6 +19,7 @@ def test_256_px_configuration_is_nvidias_auto_config_on_one_gpu(bench):
     config = bench.make_config("256")
     assert (config.batch, config.channel_base, config.channel_max, config.mapping_layers) == (16, 16384, 512, 2)
     assert (config.num_fp16_res, config.conv_clamp, config.z_dim) == (4, 256, 512)
+    assert config.augment == "ada"
 
 
 def test_tiny_configuration_is_the_cpu_proofs(bench):

@@ -4,6 +4,7 @@ import torch
 
 from stylegan2.discriminator import Discriminator
 from stylegan2.testing import make_random_generator
+from stylegan2.training.augment import build_augment
 from stylegan2.training.loss import StyleGAN2Loss
 from tests.stylegan2.training_fixtures import FlipPipe
 
@@ -134,3 +135,15 @@ def test_fp16_blocks_train_in_fp16_with_gradients_close_to_fp32():
     for name, grad in full.items():             # fp16 carries about 3 decimal digits
         assert half[name].dtype == torch.float32 and torch.isfinite(half[name]).all()
         assert (half[name] - grad).abs().max() <= 0.01 * largest, name
+
+
+@pytest.mark.parametrize("kind", ["ada", "diffaugment"])
+def test_every_phase_trains_through_the_real_augmentation_pipelines(networks, kind):
+    G, D = networks
+    pipe = build_augment(kind)
+    pipe.p.fill_(1.0)                                  # ADA at full strength: every transform may fire
+    loss = StyleGAN2Loss(G, D, augment_pipe=pipe)
+    for phase, module in (("Gmain", G), ("Greg", G), ("Dmain", D), ("Dreg", D)):
+        out, grads = run_phase(loss, module, phase)
+        assert grads and all(torch.isfinite(grad).all() for grad in grads.values()), phase
+        assert all(torch.isfinite(value).all() for value in out.values()), phase
