@@ -98,13 +98,15 @@ def resume_path(resume: Optional[str]) -> Optional[str]:
               "[--snap].")
 @click.option("--inception", default=models.DEFAULT_INCEPTION, show_default=True, metavar="NAME_OR_PATH",
               help="The FID Inception-v3 for --metric.")
+@click.option("--metric-cache", default=str(DEFAULT_CACHE), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder for the dataset's features.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (torchrun: one GPU "
               "per process).")
 @click.option("--workers", "num_workers", default=3, show_default=True, type=click.IntRange(0),
               help="Data-loading processes.")
 def train_command(data: str, out_dir: str, resume: Optional[str], total_kimg: float, snapshot_kimg: float,
                   grid_kimg: float, metric: Optional[str], metric_num: int, metric_kimg: Optional[float],
-                  inception: str, device: str, num_workers: int, **settings) -> None:
+                  inception: str, metric_cache: Path, device: str, num_workers: int, **settings) -> None:
     """Train a StyleGAN2 (or the DCGAN baseline) on a dataset, or fine-tune a generator on it."""
     overrides = {name: value for name, value in settings.items() if value is not None}
     main_process = int(os.environ.get("RANK", "0")) == 0
@@ -113,7 +115,7 @@ def train_command(data: str, out_dir: str, resume: Optional[str], total_kimg: fl
                              snapshot_kimg=snapshot_kimg, grid_kimg=grid_kimg,
                              metric_kimg=(metric_kimg or snapshot_kimg) if metric else None,
                              device=device, num_workers=num_workers)
-        measure = training_metric(metric, data, metric_num, inception, DEFAULT_CACHE) if metric else None
+        measure = training_metric(metric, data, metric_num, inception, metric_cache) if metric else None
         if not main_process:
             train(options, overrides, metric=measure)
             return

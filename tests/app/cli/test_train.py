@@ -1,6 +1,10 @@
 """``python -m app train``: options become a training run, progress shows in a bar, mistakes in one line."""
+import json
+import math
+
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -8,6 +12,7 @@ import stylegan2
 from app.cli.main import cli
 from app.cli.train import describe, train_command
 from stylegan2.training import TrainingProgress
+from tests.stylegan2.inception_fixtures import random_inception
 
 TINY = ["--arch", "stylegan2", "--aug", "none", "--batch", "4", "--cbase", "256", "--cmax", "16", "--map", "1",
         "--device", "cpu", "--workers", "0"]
@@ -79,3 +84,14 @@ def test_progress_text_shows_kimg_losses_augment_p_and_speed():
                               augment_p=0.125, sec_per_kimg=31.5)
     assert describe(report) == "kimg 12.2  D_loss 0.750  G_loss 1.500  p 0.125  31.5 s/kimg"
     assert describe(None) == ""
+
+
+@pytest.mark.slow
+def test_metric_measures_g_ema_during_training_into_stats(dataset, tmp_path):
+    torch.save(random_inception().state_dict(), tmp_path / "inception.pth")
+    result = run("--data", dataset, "--out", tmp_path / "run", "--kimg", 0.008, "--snap", 0.008, *TINY,
+                 "--metric", "kid", "--metric-num", 4, "--inception", tmp_path / "inception.pth",
+                 "--metric-cache", tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    assert math.isfinite(lines[-1]["metric/kid4"])
