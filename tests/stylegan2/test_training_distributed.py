@@ -33,8 +33,13 @@ def runs(tmp_path_factory):
     finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=240)
     assert finished.returncode == 0, finished.stderr[-3000:]
     ranks = [torch.load(root / "two" / f"rank{rank}.pt", weights_only=True) for rank in (0, 1)]
-    single = train(run_options(data, root / "one", KIMG), dict(SETTINGS, batch_gpu=4),
-                   augment_factory=lambda name: FlipPipe())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)          # as the workers (OMP_NUM_THREADS=1): the same order of float sums
+    try:
+        single = train(run_options(data, root / "one", KIMG), dict(SETTINGS, batch_gpu=4),
+                       augment_factory=lambda name: FlipPipe())
+    finally:
+        torch.set_num_threads(threads)
     return ranks, single
 
 
