@@ -14,7 +14,6 @@ from typing import Any, Dict, Optional
 import torch
 
 from app import models
-from app.device import resolve_device
 from app.live.params import load_presets
 from app.live.params_store import ParamsStore
 from app.live.pipeline import LiveConfig, LivePipeline
@@ -27,6 +26,7 @@ from app.projection.store import ProjectionStore, default_projections_dir
 from app.projection.targets import DETECT_WIDTH, FaceFinder
 from app.web.interfaces import LiveControls
 from detectors import Detector, create_detector
+from stylegan2.hardware import resolve_device
 from stylegan2.inference import InferenceGenerator
 
 

@@ -18,19 +18,16 @@ off in the tiny configuration.
 """
 import argparse
 import json
-import platform
-import sys
 import time
-from pathlib import Path
 from typing import Dict, List, Optional
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stylegan2.training import distributed, models  # noqa: E402
-from stylegan2.training.augment import build_augment  # noqa: E402
-from stylegan2.training.config import TrainingConfig, auto_config  # noqa: E402
-from stylegan2.training.trainer import Trainer  # noqa: E402
+from stylegan2.hardware import device_name, resolve_device
+from stylegan2.training import distributed, models
+from stylegan2.training.augment import build_augment
+from stylegan2.training.config import TrainingConfig, auto_config
+from stylegan2.training.trainer import Trainer
 
 NVIDIA_V100_256PX_S_PER_KIMG = (21.6, 24.2)
 TARGET_RATIO = 1.3
@@ -101,23 +98,11 @@ def verdict(s_per_kimg: float) -> Dict[str, object]:
             "target_met": s_per_kimg <= TARGET_RATIO * high}
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = distributed.resolve_device(args.device)
+    device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     names: List[str] = args.configs or (["256"] if device.type == "cuda" else ["tiny", "256"])

@@ -12,13 +12,13 @@ import click
 import stylegan2
 import weights
 from app import models
-from app.device import DeviceError
 from app.images import OutputError
 from app.live.params import PresetsError
 from app.live.sources import SourceError
 from app.projection.store import ProjectionUnavailable
 from app.projection.targets import TargetError
 from detectors import DetectorUnavailable
+from stylegan2.hardware import DeviceError
 from stylegan2.metrics import DatasetReadError, InceptionWeightsError, UnsupportedGenerator
 from stylegan2.projection.perceptual import PerceptualNetworkError
 from stylegan2.projection.projector import ProjectionError

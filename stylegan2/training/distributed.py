@@ -14,7 +14,7 @@ from typing import Iterable, List
 import torch
 import torch.distributed as dist
 
-from .errors import TrainingError
+from ..hardware import resolve_device
 
 
 @dataclass(frozen=True)
@@ -82,20 +82,6 @@ def start(device: str = "auto") -> ProcessGroup:
 def stop(group: ProcessGroup) -> None:
     if group.distributed and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise TrainingError(f"unknown device {device!r}; expected auto, cpu, cuda or cuda:N") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"device {device!r} asked for, but this PyTorch sees no CUDA GPU")
-    if resolved.type not in ("cpu", "cuda"):
-        raise TrainingError(f"device {device!r} is not supported for training; use cpu or cuda")
-    return resolved
 
 
 def gradients(module: torch.nn.Module) -> List[torch.Tensor]:
