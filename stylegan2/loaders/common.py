@@ -1,20 +1,28 @@
 """What every weight-file reader shares: the error type and building a Generator from kwargs + weights.
 
 Each reader (NVlabs pickle, rosinality checkpoint, native file) turns its file into constructor
-arguments and a state dict with NVlabs key names; `build_generator` checks both against the
-Generator they describe before anything is copied, so a file that does not fit fails with a message
-that says which tensor is wrong instead of a PyTorch traceback.
+arguments and a state dict with NVlabs key names; `build_generator` checks the settings (types and
+bounds, see settings.py) and that the network they describe is no bigger than the weights the file
+really stores before it builds anything, then checks every tensor against the built Generator before
+anything is copied, so a file that does not fit fails with a message that says what is wrong instead
+of a PyTorch traceback or an out-of-memory kill.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, Mapping, NamedTuple, Union
+from typing import Any, Dict, Iterable, Mapping, NamedTuple, Tuple, Union
 
 import numpy as np
 import torch
 
+from ..networks import Generator
+from .settings import SettingsError, check_generator_settings, generator_size
+
 PathLike = Union[str, Path]
+
+# Numbers (float32) a described generator may hold beyond those the file stores: 128 MB.
+SIZE_SLACK = 2 ** 25
 
 
 class WeightsFormatError(ValueError):
@@ -44,16 +52,32 @@ def plain(value: Any) -> Any:
     return value
 
 
+def checked_settings(init_kwargs: Any, path: PathLike) -> Dict[str, Any]:
+    """The Generator's init_kwargs as plain, bounded data (settings.py), else a WeightsFormatError."""
+    try:
+        return check_generator_settings(init_kwargs)
+    except SettingsError as error:
+        raise WeightsFormatError(path, f"describes a generator StyleCam cannot build: {error}") from None
+
+
 def build_generator(init_kwargs: Dict[str, Any], state_dict: Mapping[str, torch.Tensor],
                     path: PathLike) -> torch.nn.Module:
-    """Construct `Generator(**init_kwargs)` on the CPU and copy `state_dict` into it, strictly."""
-    from ..networks import Generator
+    """Construct `Generator(**init_kwargs)` on the CPU and copy `state_dict` into it, strictly.
 
+    The settings are checked first, and the generator they describe may hold no more numbers than the
+    distinct storages behind `state_dict` really hold, give or take SIZE_SLACK (so that a file missing a
+    few tensors still gets a message naming them): building it costs at most what the file does + 128 MB.
+    """
+    settings = checked_settings(init_kwargs, path)
+    needed, stored = generator_size(settings), stored_elements(state_dict.values())
+    if needed > stored + SIZE_SLACK:
+        raise WeightsFormatError(path, f"its settings describe a generator of {needed} numbers, but it stores "
+                                       f"only {stored}")
     try:
-        generator = Generator(**init_kwargs)
-    except (TypeError, ValueError, KeyError, NotImplementedError) as error:
+        generator = Generator(**settings)
+    except (TypeError, ValueError, KeyError, NotImplementedError, RuntimeError) as error:
         raise WeightsFormatError(path, f"describes a generator StyleCam cannot build "
-                                       f"(init_kwargs {init_kwargs}): {error}") from error
+                                       f"(init_kwargs {settings}): {first_line(error)}") from None
     expected = generator.state_dict()
     missing = [key for key in expected if key not in state_dict]
     unexpected = [key for key in state_dict if key not in expected]
@@ -87,9 +111,50 @@ def generator_meta(generator: torch.nn.Module, format_name: str, path: PathLike)
     }
 
 
-def _key_report(keys: list, what: str, shown: int = 5) -> str:
-    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
-    return f"{len(keys)} tensors {what} ({', '.join(keys[:shown])}{more})"
+def _key_report(keys: list, what: str, listed: int = 5) -> str:
+    more = f" and {len(keys) - listed} more" if len(keys) > listed else ""
+    names = ", ".join(key if isinstance(key, str) and len(key) <= 80 else shown(key) for key in keys[:listed])
+    return f"{len(keys)} tensors {what} ({names}{more})"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value the file controls, for a one-line message: a short quoted string, else only its type."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= limit else value[:limit] + "...")
+    return f"a {type(value).__name__}"
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def tensor_problem(tensor: torch.Tensor) -> str:
+    """Why a tensor cannot be stored weights, or '': a dense CPU tensor whose view claims no more
+    elements than its storage holds (a stride of 0 could repeat one stored number 2**40 times)."""
+    if type(tensor) not in (torch.Tensor, torch.nn.Parameter) or tensor.layout != torch.strided \
+            or tensor.is_quantized or tensor.device.type != "cpu":
+        return f"is a {type(tensor).__name__} ({tensor.layout}, {tensor.device.type}), not a dense CPU tensor"
+    _, stored = _storage_of(tensor)
+    if tensor.numel() > stored:
+        return f"claims {tensor.numel()} elements but stores {stored} (its strides repeat them)"
+    return ""
+
+
+def stored_elements(tensors: Iterable[Any]) -> int:
+    """How many elements the distinct storages behind `tensors` really hold (shared storages count once)."""
+    storages = dict(_storage_of(tensor) for tensor in tensors
+                    if isinstance(tensor, torch.Tensor) and not tensor_problem(tensor))
+    return sum(storages.values())
+
+
+def _storage_of(tensor: torch.Tensor) -> Tuple[int, int]:
+    """(address, elements of the tensor's dtype) of the tensor's storage; torch < 2.0 lacks untyped_storage."""
+    if hasattr(tensor, "untyped_storage"):
+        storage = tensor.untyped_storage()
+        return storage.data_ptr(), storage.nbytes() // tensor.element_size()
+    storage = tensor.storage()
+    return storage.data_ptr(), storage.size()
 
 
 def describe_unpickling_refusal(error: Exception) -> str:

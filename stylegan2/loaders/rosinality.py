@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Mapping, Tuple
 import torch
 
 from ..ops import setup_filter
-from .common import PathLike, WeightsFormatError, build_generator, generator_meta
+from .common import PathLike, WeightsFormatError, build_generator, checked_settings, generator_meta
 
 BLUR_TAPS = [1, 3, 3, 1]
 W_AVG_SAMPLES = 4096    # z samples averaged when a checkpoint has no latent_avg (rosinality's own default).
@@ -40,6 +40,7 @@ def load_rosinality(checkpoint: Mapping[str, Any], path: PathLike) -> Tuple[torc
         raise WeightsFormatError(path, f"'g_ema' holds entries that are not named tensors: {', '.join(odd[:5])}")
     latent_avg = checkpoint.get("latent_avg")
     layout = _infer_layout(g_ema, path)
+    init_kwargs = checked_settings(_init_kwargs(layout), path)  # bounded before anything is renamed or built
     state_dict = _nvlabs_state_dict(g_ema, layout, path)
     w_dim = layout["w_dim"]
     if latent_avg is None:
@@ -48,7 +49,7 @@ def load_rosinality(checkpoint: Mapping[str, Any], path: PathLike) -> Tuple[torc
         raise WeightsFormatError(path, f"'latent_avg' should be {w_dim} numbers")
     else:
         state_dict["mapping.w_avg"] = latent_avg.reshape(w_dim)
-    generator = build_generator(_init_kwargs(layout), state_dict, path)
+    generator = build_generator(init_kwargs, state_dict, path)
     if latent_avg is None:
         generator.mapping.w_avg.copy_(estimate_w_avg(generator))
     meta = generator_meta(generator, "rosinality", path)
