@@ -21,8 +21,8 @@ from .settings import SettingsError, check_generator_settings, generator_size
 
 PathLike = Union[str, Path]
 
-# Numbers (float32) a described generator may hold beyond those the file stores: 128 MB.
-SIZE_SLACK = 2 ** 25
+# Numbers (float32) a described generator may hold beyond those the file stores: 64 MB.
+SIZE_SLACK = 2 ** 24
 
 
 class WeightsFormatError(ValueError):
@@ -66,7 +66,7 @@ def build_generator(init_kwargs: Dict[str, Any], state_dict: Mapping[str, torch.
 
     The settings are checked first, and the generator they describe may hold no more numbers than the
     distinct storages behind `state_dict` really hold, give or take SIZE_SLACK (so that a file missing a
-    few tensors still gets a message naming them): building it costs at most what the file does + 128 MB.
+    few tensors still gets a message naming them): building it costs at most what the file does + 64 MB.
     """
     settings = checked_settings(init_kwargs, path)
     needed, stored = generator_size(settings), stored_elements(state_dict.values())

@@ -41,7 +41,7 @@ class PlainDtype:
         self.byteorder = state[1]
 
     def numpy(self) -> np.dtype:
-        return np.dtype(("|" if self.byteorder == "|" else self.byteorder) + self.code)
+        return np.dtype(self.byteorder + self.code)
 
 
 def make_dtype(spec: Any, align: Any = False, copy: Any = True) -> PlainDtype:

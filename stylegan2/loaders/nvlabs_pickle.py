@@ -66,7 +66,7 @@ def read_snapshot(path: PathLike) -> Dict[str, Any]:
             raise WeightsFormatError(path, "is truncated: the pickle ends before its data does; "
                                            "download or copy it again") from None
         raise WeightsFormatError(path, f"is not a readable StyleGAN2 pickle: {first_line(error)}") from None
-    except (OSError, ValueError) as error:
+    except OSError as error:
         raise WeightsFormatError(path, f"cannot be read: {first_line(error)}") from None
     except Exception as error:  # Any other failure inside pickle's machinery means a damaged file.
         raise WeightsFormatError(path, f"is not a readable StyleGAN2 pickle (damaged or truncated?): "

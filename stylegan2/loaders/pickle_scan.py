@@ -70,30 +70,22 @@ class Global:
         return f"Global({self.module}.{self.name})"
 
 
-class _Opaque:
-    """A value the scan does not keep: long text or bytes, an object built by a call."""
-
-    __slots__ = ("what",)
-
-    def __init__(self, what: str):
-        self.what = what
-
-
-LONG_TEXT = _Opaque("text")     # str/bytes longer than CONCRETE_TEXT: randomised hash, depth 0.
+LONG_TEXT = object()            # str, bytes or bytearray longer than CONCRETE_TEXT: not kept.
 NOT_PLAIN = object()            # concrete() of something that is not plain data.
 
 
 class _Node:
     """A container or built object on the abstract stack; shared through the memo like the real one."""
 
-    __slots__ = ("kind", "depth", "nodes", "count", "colliding", "items")
+    __slots__ = ("kind", "depth", "nodes", "count", "colliding", "hashes", "items")
 
     def __init__(self, kind: str, depth: int, nodes: int, items: Optional[list] = None, count: int = 0):
         self.kind = kind            # tuple, list, dict, set, frozenset or object
         self.depth = depth          # nesting levels below and including this one
         self.nodes = nodes          # nodes a hash of it visits (1 for unhashable containers)
         self.count = count          # items (dict: keys)
-        self.colliding = 0          # keys with a deterministic hash (ints, floats, tuples): collision probes
+        self.colliding = 0          # keys whose hash is fixed but unknown here (tuples, objects)
+        self.hashes: Optional[Dict[int, int]] = None  # keys per hash value, for number keys
         self.items = items          # kept for small lists and tuples (created on the first item), else None
 
 
@@ -114,9 +106,23 @@ def _hash_nodes(value: Any) -> int:
     return 1
 
 
-def _collides(value: Any) -> bool:
-    """Whether the value's hash is the same in every process (str and bytes hashes are randomised)."""
-    return not isinstance(value, (str, bytes, _Opaque))
+def _collision_work(target: _Node, key: Any) -> int:
+    """Keys with the same hash as `key` already in `target`: what inserting it probes.
+
+    str and bytes hashes are randomised per process, so a file cannot make them collide; numbers hash
+    to known values (multiples of 2**61 - 1 all collide), counted exactly; tuples and objects hash to
+    fixed values the scan does not compute, so each counts as colliding with all the others.
+    """
+    if isinstance(key, (str, bytes, bytearray)) or key is LONG_TEXT or isinstance(key, Global):
+        return 0
+    if isinstance(key, _Node):
+        target.colliding += 1
+        return target.colliding - 1
+    if target.hashes is None:
+        target.hashes = {}
+    same = target.hashes.get(hash(key), 0)
+    target.hashes[hash(key)] = same + 1
+    return same
 
 
 def concrete(value: Any) -> Any:
@@ -130,7 +136,7 @@ def concrete(value: Any) -> Any:
         if any(item is NOT_PLAIN for item in items):
             return NOT_PLAIN
         return tuple(items) if value.kind == "tuple" else items
-    return NOT_PLAIN if isinstance(value, _Opaque) else value
+    return NOT_PLAIN if value is LONG_TEXT else value
 
 
 def scan_pickle(data: Buffer, start: int = 0) -> PickleScan:
@@ -269,18 +275,9 @@ class _Scanner:
         kept = list(items) if items and kind in ("tuple", "list") and len(items) <= MAX_KEPT_ITEMS else None
         return _Node(kind, depth, nodes, kept, len(items))
 
-    def _hash_into(self, target: Any, keys: list) -> None:
-        """Account for hashing `keys` into the dict or set `target` (probes grow with colliding keys)."""
-        work = 0
-        colliding = target.colliding if isinstance(target, _Node) else 0
-        for key in keys:
-            work += _hash_nodes(key)
-            if _collides(key):
-                work += colliding
-                colliding += 1
-        if isinstance(target, _Node):
-            target.colliding = colliding
-        self._add_hash_work(work)
+    def _hash_into(self, target: _Node, keys: list) -> None:
+        """Account for hashing `keys` into the dict or set `target`: nodes hashed and collisions probed."""
+        self._add_hash_work(sum(_hash_nodes(key) + _collision_work(target, key) for key in keys))
 
     def _add_hash_work(self, work: int) -> None:
         self.hash_work += work
@@ -363,7 +360,7 @@ class _Scanner:
 
     def _bytearray(self) -> Any:
         value = self._sized(8, "bytes")
-        return _Opaque("bytearray") if value is LONG_TEXT else bytearray(value)
+        return value if value is LONG_TEXT else bytearray(value)
 
     def _tuple_n(self, n: int) -> None:
         items = [self._pop() for _ in range(n)][::-1]

@@ -12,7 +12,7 @@ other networks (StyleGAN3, the discriminator) can state their own settings the s
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable
 
 import numpy as np
 

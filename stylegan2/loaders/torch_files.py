@@ -45,19 +45,11 @@ STORAGE_ITEMSIZE = {
 
 def check_torch_zip(path: PathLike) -> None:
     """Refuse a torch.save zip archive whose index, records or data.pkl declare more than the file holds."""
+    records, data_pkl, pickle_bytes = _zip_contents(path)
+    if data_pkl is None:
+        raise WeightsFormatError(path, "is a zip archive but not a PyTorch file (it holds no data.pkl)")
     try:
-        size = Path(path).stat().st_size
-        with open(path, "rb") as file:
-            _check_central_directory_size(file, size)
-        with zipfile.ZipFile(path) as archive:
-            records = _checked_records(archive, size)
-            data_pkl = _data_pkl_name(archive)
-            if data_pkl is None:
-                raise WeightsFormatError(path, "is a zip archive but not a PyTorch file (it holds no data.pkl)")
-            storages = _declared_storages(scan_pickle(archive.read(data_pkl)).persistent_ids, view_metadata=False)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as error:
-        raise WeightsFormatError(path, f"is a damaged or truncated zip archive ({shown(str(error), 80)}); "
-                                       f"download or copy it again") from None
+        storages = _declared_storages(scan_pickle(pickle_bytes).persistent_ids, view_metadata=False)
     except PickleRefused as error:
         raise WeightsFormatError(path, f"refused to load: {error}; nothing from the file was run") from None
     except PickleTruncated as error:
@@ -126,6 +118,25 @@ def check_loaded_tensors(content: Any, path: PathLike) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------
+
+def _zip_contents(path: PathLike) -> Tuple[Dict[str, zipfile.ZipInfo], Optional[str], bytes]:
+    """The archive's records (index bounded, sizes checked against the file and MAX_INFLATED), the name of
+    its data.pkl (None without one) and that pickle's bytes."""
+    try:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as file:
+            _check_central_directory_size(file, size)
+        with zipfile.ZipFile(path) as archive:
+            records = _checked_records(archive, size)
+            data_pkl = _data_pkl_name(archive)
+            return records, data_pkl, archive.read(data_pkl) if data_pkl is not None else b""
+    except PickleRefused as error:
+        raise WeightsFormatError(path, f"refused to load: {error}; nothing from the file was read") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
+            ValueError, struct.error) as error:
+        raise WeightsFormatError(path, f"is a damaged or truncated zip archive ({shown(str(error), 80)}); "
+                                       f"download or copy it again") from None
+
 
 def _check_central_directory_size(file: Any, size: int) -> None:
     """Read the end-of-central-directory record (zip64 too) and bound the index zipfile would parse."""

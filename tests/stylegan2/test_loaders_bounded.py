@@ -231,6 +231,11 @@ ATTACKS = {
     "native-settings-far-bigger-than-its-weights": Attack(native_file(
         img_resolution=1024, synthesis_kwargs=dict(channel_base=2 ** 22, channel_max=4096)),
         r"describe a generator of \d+ numbers, but it stores only \d+"),
+    # The worst case left: settings describing 15M numbers more than the file stores (within the 16M slack
+    # that lets a file missing a few tensors be told which) build that network before the tensors are compared.
+    "native-settings-just-under-the-size-slack": Attack(native_file(
+        z_dim=384, w_dim=384, img_resolution=256, mapping_kwargs=dict(num_layers=8),
+        synthesis_kwargs=dict(channel_base=16384, channel_max=384)), r"\d+ tensors missing"),
     "rosinality-style-weights-repeating-one-number": Attack(rosinality_with(**{
         "style.1.weight": torch.zeros(1).expand(2 ** 16, 2 ** 16)}), r"claims 4294967296 elements but stores 1"),
     "rosinality-1000-upsampling-blocks": Attack(rosinality_blocks(1000),
@@ -258,6 +263,17 @@ def test_hostile_file_is_refused_in_one_line_without_crash_hang_or_memory_blowup
     assert outcome.kind == "refused", outcome.describe()
     assert re.search(attack.reason, outcome.detail), outcome.describe()
     assert outcome.detail.startswith(f"{path}: ") and "\n" not in outcome.detail
+    assert outcome.extra_mb < EXTRA_MB, outcome.describe()
+
+
+def test_rosinality_checkpoint_whose_mapping_repeats_one_number_is_refused(isolated, tmp_path, shared_file):
+    """A real checkpoint with style.2 claiming 65536 outputs: inferring w_dim from it once built a 16 GB layer."""
+    checkpoint = torch.load(shared_file("golden/rosinality_g64/ckpt.pt"), weights_only=True)
+    g_ema = dict(checkpoint["g_ema"], **{"style.2.weight": torch.zeros(1).expand(2 ** 16, 32),
+                                         "style.2.bias": torch.zeros(1).expand(2 ** 16)})
+    path = hostile.saved_torch_file(tmp_path / "checkpoint.pt", {"g_ema": g_ema})
+    outcome = isolated.load(path)
+    assert outcome.kind == "refused" and "claims 65536 elements but stores 1" in outcome.detail, outcome.describe()
     assert outcome.extra_mb < EXTRA_MB, outcome.describe()
 
 
