@@ -9,6 +9,7 @@ of a PyTorch traceback or an out-of-memory kill.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, NamedTuple, Tuple, Union
@@ -23,6 +24,8 @@ PathLike = Union[str, Path]
 
 # Numbers (float32) a described generator may hold beyond those the file stores: 64 MB.
 SIZE_SLACK = 2 ** 24
+MAX_TENSOR_DIMS = 16
+MAX_TENSOR_ELEMENTS = 2 ** 48   # far beyond any weights, far below 2**63 / 16 bytes per element
 
 
 class WeightsFormatError(ValueError):
@@ -88,6 +91,8 @@ def build_generator(init_kwargs: Dict[str, Any], state_dict: Mapping[str, torch.
     for key, tensor in state_dict.items():
         if not isinstance(tensor, torch.Tensor):
             raise WeightsFormatError(path, f"'{key}' is a {type(tensor).__name__}, not a tensor")
+        if tensor_problem(tensor):
+            raise WeightsFormatError(path, f"'{key}' {tensor_problem(tensor)}")
         if tuple(tensor.shape) != tuple(expected[key].shape):
             raise WeightsFormatError(path, f"'{key}' has shape {list(tensor.shape)}, "
                                            f"the network needs {list(expected[key].shape)}")
@@ -127,6 +132,30 @@ def shown(value: Any, limit: int = 60) -> str:
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def tensor_view_problem(offset: Any, size: Any, stride: Any) -> str:
+    """Why a tensor's offset, size and stride as a file gives them are not a plain view, or ''.
+
+    Bounded far below where torch's int64 arithmetic on them overflows: torch < 2.7 checks a view
+    against its storage with products that can wrap around, so huge sizes could pass that check.
+    """
+    if not (_count(offset) and isinstance(size, (tuple, list)) and isinstance(stride, (tuple, list))
+            and len(size) == len(stride) <= MAX_TENSOR_DIMS and all(map(_count, size)) and all(map(_count, stride))):
+        return "has a malformed offset, size or stride"
+    elements, extent = math.prod(size), tensor_view_extent(offset, size, stride)
+    if elements > MAX_TENSOR_ELEMENTS or extent > MAX_TENSOR_ELEMENTS:
+        return f"declares {elements} elements spanning {extent} (at most {MAX_TENSOR_ELEMENTS})"
+    return ""
+
+
+def tensor_view_extent(offset: int, size: Any, stride: Any) -> int:
+    """Elements of storage a checked view reaches: offset + 1 + sum((size - 1) * stride), or offset if empty."""
+    return offset + 1 + sum((n - 1) * step for n, step in zip(size, stride)) if math.prod(size) else offset
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def tensor_problem(tensor: torch.Tensor) -> str:

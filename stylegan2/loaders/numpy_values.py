@@ -88,14 +88,17 @@ def reconstruct_array(cls: Any, shape: Any, typecode: Any) -> PickledArray:
     return np.ndarray.__new__(PickledArray, (0,), np.int8)
 
 
-def array_from_buffer(buffer: Any, dtype: Any, shape: Any, order: Any = "C") -> np.ndarray:
-    """Stand-in for numpy's `_frombuffer` (protocol 5): a copy of exactly the bytes the shape needs."""
+def array_from_buffer(buffer: Any, dtype: Any, shape: Any, order: Any = "C") -> PickledArray:
+    """Stand-in for numpy's `_frombuffer` (protocol 5): a copy of exactly the bytes the shape needs (a
+    PickledArray too, so that a later BUILD on it is checked the same way)."""
     if order not in ("C", "F"):
         raise PickleRefused("a NumPy array's memory order is neither 'C' nor 'F'")
     if isinstance(buffer, bytearray):
         buffer = bytes(buffer)
     numpy_dtype = _checked_array(shape, dtype, buffer)
-    return np.frombuffer(buffer, dtype=numpy_dtype).reshape(shape, order=order).copy()
+    array = np.ndarray.__new__(PickledArray, shape, numpy_dtype, order=order)
+    array[...] = np.frombuffer(buffer, dtype=numpy_dtype).reshape(shape, order=order)
+    return array
 
 
 def _checked_array(shape: Any, dtype: Any, data: Any) -> np.dtype:

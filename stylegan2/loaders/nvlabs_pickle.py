@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from . import numpy_values
-from .common import PathLike, WeightsFormatError, describe_unpickling_refusal, first_line, shown, tensor_problem
+from .common import (PathLike, WeightsFormatError, describe_unpickling_refusal, first_line, shown, tensor_problem,
+                     tensor_view_extent, tensor_view_problem)
 from .pickle_scan import PickleRefused, PickleTruncated, scan_pickle
 from .torch_files import check_legacy_archive
 
@@ -52,7 +53,7 @@ def read_snapshot(path: PathLike) -> Dict[str, Any]:
     """
     try:
         with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            scan_pickle(data)
+            scan_pickle(data, watch=TENSOR_REBUILDS)
         with open(path, "rb") as file, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
             snapshot = RestrictedUnpickler(file).load()
@@ -154,6 +155,11 @@ def network_state_dict(record: NetworkRecord, name: str, path: PathLike) -> Dict
                     continue
                 if not isinstance(tensor, torch.Tensor):
                     raise WeightsFormatError(path, f"'{name}.{prefix}{key}' is {shown(tensor)}, not a tensor")
+                # Checked again where every network's tensors pass, whatever produced them: the pre-scan
+                # refuses a BUILD on a rebuilt tensor (Tensor.__setstate__ would call set_() with any view).
+                problem = tensor_problem(tensor)
+                if problem:
+                    raise WeightsFormatError(path, f"'{name}.{prefix}{key}' {problem}")
                 tensors[prefix + key] = tensor
     return tensors
 
@@ -243,9 +249,11 @@ def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any,
     """Stand-in for torch._utils._rebuild_tensor_v2: a view into a storage, no larger than the storage."""
     if not isinstance(storage, torch.storage.TypedStorage):
         raise PickleRefused("a tensor refers to something that is not a storage")
-    if not _is_int(storage_offset) or not _is_int_tuple(size) or not _is_int_tuple(stride) \
-            or len(size) != len(stride) or len(size) > 8:
-        raise PickleRefused("a tensor has a malformed offset, size or stride")
+    problem = tensor_view_problem(storage_offset, size, stride)
+    if problem:
+        raise PickleRefused(f"a tensor {problem}")
+    if tensor_view_extent(storage_offset, size, stride) > storage.size():
+        raise PickleRefused(f"a tensor reaches past its storage of {storage.size()} elements")
     try:
         tensor = torch.empty((0,), dtype=storage.dtype).set_(storage.untyped(), storage_offset, size, stride)
     except RuntimeError as error:
@@ -271,13 +279,9 @@ def _bytes_from_latin1(text: Any, encoding: Any = "latin1") -> bytes:
     return text.encode("latin1")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _is_int_tuple(value: Any) -> bool:
-    return isinstance(value, (tuple, list)) and all(_is_int(item) for item in value)
-
+# Globals whose results are tensors: the pre-scan refuses a BUILD on them (Tensor.__setstate__ calls set_()).
+TENSOR_REBUILDS = frozenset({("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_parameter"),
+                             ("torch._utils", "_rebuild_parameter_with_state")})
 
 SAFE_GLOBALS = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,

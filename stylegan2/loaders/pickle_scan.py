@@ -16,7 +16,7 @@ import gc
 import mmap
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import AbstractSet, Any, Callable, Dict, List, Optional, Tuple, Union
 
 Buffer = Union[bytes, mmap.mmap]  # anything with len(), indexing, slicing and find()
 
@@ -42,12 +42,14 @@ class PickleTruncated(Exception):
 
 @dataclass
 class PickleScan:
-    """What a checked stream holds: where it ends, its top object when it is plain data, its references."""
+    """What a checked stream holds: where it ends, its top object when it is plain data, its references,
+    and the calls to watched globals with their arguments (each plain, or NOT_PLAIN)."""
 
     end: int
     result: Any
     persistent_ids: List[Any] = field(default_factory=list)
     globals: List[Tuple[str, str]] = field(default_factory=list)
+    calls: List[Tuple[Tuple[str, str], List[Any]]] = field(default_factory=list)
     opcodes: int = 0
     max_depth: int = 0
 
@@ -77,7 +79,7 @@ NOT_PLAIN = object()            # concrete() of something that is not plain data
 class _Node:
     """A container or built object on the abstract stack; shared through the memo like the real one."""
 
-    __slots__ = ("kind", "depth", "nodes", "count", "colliding", "hashes", "items")
+    __slots__ = ("kind", "depth", "nodes", "count", "colliding", "hashes", "items", "made_by")
 
     def __init__(self, kind: str, depth: int, nodes: int, items: Optional[list] = None, count: int = 0):
         self.kind = kind            # tuple, list, dict, set, frozenset or object
@@ -87,6 +89,7 @@ class _Node:
         self.colliding = 0          # keys whose hash is fixed but unknown here (tuples, objects)
         self.hashes: Optional[Dict[int, int]] = None  # keys per hash value, for number keys
         self.items = items          # kept for small lists and tuples (created on the first item), else None
+        self.made_by: Optional[str] = None  # the watched global that made it: its state may not be set
 
 
 HASHABLE_KINDS = ("tuple", "frozenset", "object")
@@ -139,10 +142,14 @@ def concrete(value: Any) -> Any:
     return NOT_PLAIN if value is LONG_TEXT else value
 
 
-def scan_pickle(data: Buffer, start: int = 0) -> PickleScan:
-    """Check the pickle stream starting at `data[start]`; raises PickleRefused or PickleTruncated."""
+def scan_pickle(data: Buffer, start: int = 0, watch: AbstractSet[Tuple[str, str]] = frozenset()) -> PickleScan:
+    """Check the pickle stream starting at `data[start]`; raises PickleRefused or PickleTruncated.
+
+    Calls to the `watch` globals (module, name) are reported in `PickleScan.calls`, and what they return
+    is sealed: a BUILD on it (which would call its `__setstate__`, e.g. Tensor.set_()) is refused.
+    """
     with _collector_paused():
-        return _Scanner(data, start).run()
+        return _Scanner(data, start, watch).run()
 
 
 @contextlib.contextmanager
@@ -159,8 +166,9 @@ def _collector_paused():
 
 
 class _Scanner:
-    def __init__(self, data: Buffer, start: int):
+    def __init__(self, data: Buffer, start: int, watch: AbstractSet[Tuple[str, str]]):
         self.data = data
+        self.watch = watch
         self.pos = start
         self.size = len(data)
         self.stack: List[Any] = []
@@ -434,21 +442,31 @@ class _Scanner:
         args, call = self._pop(), self._pop()
         if not isinstance(args, _Node) or args.kind != "tuple":
             raise PickleRefused(f"a call at byte {self.pos - 1} has arguments that are not a tuple")
-        self._push(self._built(args.items if args.items is not None else [args] * (args.count > 0), call))
+        items = args.items if args.items is not None else [args] * (args.count > 0)
+        self._push(self._watched(call, items, self._built(items, call)))
 
     def _newobj(self) -> None:
         args, cls = self._pop(), self._pop()
-        self._push(self._built([args], cls))
+        self._push(self._watched(cls, [args], self._built([args], cls)))
 
     def _newobj_ex(self) -> None:
         kwargs, args, cls = self._pop(), self._pop(), self._pop()
-        self._push(self._built([args, kwargs], cls))
+        self._push(self._watched(cls, [args, kwargs], self._built([args, kwargs], cls)))
+
+    def _watched(self, call: Any, args: list, result: _Node) -> _Node:
+        if isinstance(call, Global) and (call.module, call.name) in self.watch:
+            self.scan.calls.append(((call.module, call.name), [concrete(arg) for arg in args]))
+            result.made_by = f"{call.module}.{call.name}"
+        return result
 
     def _build(self) -> None:
         state = self._pop()
         target = self._top()
         if not isinstance(target, _Node):
             raise PickleRefused(f"the pickle sets the state of a plain value at byte {self.pos - 1} (malformed)")
+        if target.made_by is not None:
+            raise PickleRefused(f"the pickle changes what '{target.made_by}' rebuilt afterwards (BUILD at byte "
+                                f"{self.pos - 1}), which weights files never do")
         target.depth = max(target.depth, 1 + _depth(state))
         self._check_depth(target.depth)
 

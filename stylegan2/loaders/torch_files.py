@@ -20,8 +20,8 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import torch
 
-from .common import PathLike, WeightsFormatError, shown, tensor_problem
-from .pickle_scan import Buffer, Global, NOT_PLAIN, PickleRefused, PickleTruncated, scan_pickle
+from .common import PathLike, WeightsFormatError, shown, tensor_problem, tensor_view_problem
+from .pickle_scan import Buffer, Global, NOT_PLAIN, PickleRefused, PickleScan, PickleTruncated, scan_pickle
 
 MAX_ZIP_ENTRIES = 100_000               # records in one archive; a state dict has one per tensor
 MAX_CENTRAL_DIRECTORY = 16 * 2 ** 20    # bytes of zip index
@@ -41,6 +41,14 @@ STORAGE_ITEMSIZE = {
     "ComplexDoubleStorage": 16, "ComplexFloatStorage": 8, "QUInt8Storage": 1, "QInt8Storage": 1,
     "QInt32Storage": 4, "QUInt4x2Storage": 1, "QUInt2x4Storage": 1, "UntypedStorage": 1,
 }
+STORAGE_TYPES = frozenset(("torch", name) for name in STORAGE_ITEMSIZE)
+REBUILD_TENSOR = ("torch._utils", "_rebuild_tensor_v2")
+TENSOR_REBUILDS = frozenset({REBUILD_TENSOR, ("torch._utils", "_rebuild_parameter"),
+                             ("torch._utils", "_rebuild_parameter_with_state")})
+# The globals a weights file needs, of those torch.load(weights_only=True) allows. The others allocate what
+# their arguments say (builtins.bytearray(2**31) fills 2 GB; torch.Tensor(n), and on torch 1.13 the storage
+# classes, allocate n elements) or are never in a state dict (devices, dtypes, sparse and quantized tensors).
+TORCH_FILE_GLOBALS = TENSOR_REBUILDS | STORAGE_TYPES | {("collections", "OrderedDict"), ("argparse", "Namespace")}
 
 
 def check_torch_zip(path: PathLike) -> None:
@@ -49,7 +57,7 @@ def check_torch_zip(path: PathLike) -> None:
     if data_pkl is None:
         raise WeightsFormatError(path, "is a zip archive but not a PyTorch file (it holds no data.pkl)")
     try:
-        storages = _declared_storages(scan_pickle(pickle_bytes).persistent_ids, view_metadata=False)
+        storages = _declared_storages(_checked_scan(pickle_bytes, 0).persistent_ids, view_metadata=False)
     except PickleRefused as error:
         raise WeightsFormatError(path, f"refused to load: {error}; nothing from the file was run") from None
     except PickleTruncated as error:
@@ -70,13 +78,13 @@ def check_legacy_archive(data: Buffer) -> None:
     Raises PickleRefused or PickleTruncated. Every storage the main pickle declares must be one that the
     data section stores, with the same element count, inside the data.
     """
-    magic = scan_pickle(data, 0)
-    protocol = scan_pickle(data, magic.end)
+    magic = _checked_scan(data, 0)
+    protocol = _checked_scan(data, magic.end)
     if magic.result != LEGACY_MAGIC or protocol.result != LEGACY_PROTOCOL:
         raise PickleRefused("its legacy PyTorch header is not PyTorch's (magic number or protocol)")
-    sys_info = scan_pickle(data, protocol.end)
-    main = scan_pickle(data, sys_info.end)
-    keys = scan_pickle(data, main.end)
+    sys_info = _checked_scan(data, protocol.end)
+    main = _checked_scan(data, sys_info.end)
+    keys = _checked_scan(data, main.end)
     storages = _declared_storages(main.persistent_ids, view_metadata=True)
     stored = keys.result
     if not isinstance(stored, list) or not all(isinstance(key, str) for key in stored) \
@@ -118,6 +126,24 @@ def check_loaded_tensors(content: Any, path: PathLike) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------
+
+def _checked_scan(data: Buffer, start: int) -> PickleScan:
+    """scan_pickle, then: only TORCH_FILE_GLOBALS, storage classes only inside persistent ids (never
+    called), and every tensor view bounded (see tensor_view_problem)."""
+    scan = scan_pickle(data, start, watch=TENSOR_REBUILDS | STORAGE_TYPES)
+    for module, name in scan.globals:
+        if (module, name) not in TORCH_FILE_GLOBALS:
+            raise PickleRefused(f"it asks for {shown(f'{module}.{name}', 80)}, which plain weights never need "
+                                f"(it could run code or allocate what the file says)")
+    for call, args in scan.calls:
+        if call in STORAGE_TYPES:
+            raise PickleRefused(f"it calls the storage class {shown('.'.join(call))}, which allocates what the "
+                                f"file says")
+        problem = tensor_view_problem(*args[1:4]) if call == REBUILD_TENSOR and len(args) >= 4 else ""
+        if problem:
+            raise PickleRefused(f"a tensor {problem}")
+    return scan
+
 
 def _zip_contents(path: PathLike) -> Tuple[Dict[str, zipfile.ZipInfo], Optional[str], bytes]:
     """The archive's records (index bounded, sizes checked against the file and MAX_INFLATED), the name of

@@ -52,6 +52,18 @@ def generator_with_tensor(tensor: Callable[[Ops], bytes]) -> Callable[[Path], Pa
     return raw(data)
 
 
+def tensor_resized_by_its_state(ops: Ops) -> bytes:
+    """A small tensor, then BUILD with (storage, 0, size, stride): Tensor.__setstate__ calls set_() with it."""
+    archive = hostile.legacy_storage_archive(1, bytes(4))
+    put, slot = ops.put()
+    storage = ops.call(ops.glob("torch.storage", "_load_from_bytes"), ops.bytes(archive)) + put
+    tensor = ops.call(ops.glob("torch._utils", "_rebuild_tensor_v2"), storage, ops.int(0), ops.tuple(ops.int(1)),
+                      ops.tuple(ops.int(1)), b"\x89", ops.call(ops.glob("collections", "OrderedDict")))
+    state = ops.tuple(ops.get(slot), ops.int(0), ops.tuple(ops.int(2 ** 20), ops.int(2 ** 20)),
+                      ops.tuple(ops.int(0), ops.int(0)))
+    return tensor + state + b"b"
+
+
 def shared_submodules(levels: int, width: int) -> bytes:
     """G_ema whose every module holds the module below `width` times: a tree walk visits width**levels."""
     ops = Ops()
@@ -184,6 +196,15 @@ ATTACKS = {
     "nvidia-tensor-repeating-one-number-2**40-times": Attack(generator_with_tensor(
         lambda ops: hostile.storage_tensor(ops, hostile.legacy_storage_archive(1, bytes(4)), (2 ** 20, 2 ** 20),
                                            (0, 0))), r"claims 1099511627776 elements but stores 1"),
+    "nvidia-tensor-resized-by-its-pickled-state": Attack(generator_with_tensor(tensor_resized_by_its_state),
+                                                         r"changes what 'torch._utils._rebuild_tensor_v2' rebuilt"),
+    "nvidia-tensor-whose-size-overflows-int64": Attack(generator_with_tensor(
+        lambda ops: hostile.storage_tensor(ops, hostile.legacy_storage_archive(1, bytes(4)), (2 ** 62, 4), (1, 0))),
+        r"declares 18446744073709551616 elements"),
+    "nvidia-storage-archive-allocating-2-gb": Attack(generator_with_tensor(
+        lambda ops: hostile.storage_tensor(ops, hostile.legacy_archive(
+            Ops.call(Ops.glob("builtins", "bytearray"), Ops.int(2 ** 31))), (1,), (1,))),
+        r"asks for 'builtins.bytearray'"),
     "nvidia-storage-declaring-2**40-elements": Attack(generator_with_tensor(
         lambda ops: hostile.storage_tensor(ops, hostile.legacy_storage_archive(2 ** 40, bytes(4), 1), (1,), (1,))),
         r"stores 1 elements but its pickle declares 1099511627776"),
@@ -221,6 +242,18 @@ ATTACKS = {
     "zip-tensor-repeating-one-number-2**40-times": Attack(torch_zip_of(lambda: hostile.pickle_file(Ops().sdict(
         x=hostile.tensor_ops(Ops(), "0", 1, (2 ** 20, 2 ** 20), (0, 0)))), **{"0": bytes(4)}),
         r"claims 1099511627776 elements but stores 1"),
+    "zip-bytearray-of-2-gb": Attack(torch_zip_of(lambda: hostile.pickle_file(Ops().sdict(x=Ops.call(
+        Ops.glob("builtins", "bytearray"), Ops.int(2 ** 31))))), r"asks for 'builtins.bytearray'"),
+    "zip-uninitialized-tensor-of-2-gb": Attack(torch_zip_of(lambda: hostile.pickle_file(Ops().sdict(x=Ops.call(
+        Ops.glob("torch", "Tensor"), Ops.int(2 ** 29))))), r"asks for 'torch.Tensor'"),
+    "zip-storage-class-called": Attack(torch_zip_of(lambda: hostile.pickle_file(Ops().sdict(x=Ops.call(
+        Ops.glob("torch", "FloatStorage"), Ops.int(2 ** 33))))), r"calls the storage class 'torch.FloatStorage'"),
+    "zip-tensor-whose-size-overflows-int64": Attack(torch_zip_of(lambda: hostile.pickle_file(Ops().sdict(
+        x=hostile.tensor_ops(Ops(), "0", 1, (2 ** 62, 4), (1, 0)))), **{"0": bytes(4)}),
+        r"declares 18446744073709551616 elements"),
+    "zip-tensor-resized-by-its-pickled-state": Attack(torch_zip_of(lambda: hostile.pickle_file(Ops().sdict(
+        x=hostile.tensor_ops(Ops(), "0", 1, (1,), (1,)) + Ops.tuple(Ops.int(0)) + b"b")), **{"0": bytes(4)}),
+        r"changes what 'torch._utils._rebuild_tensor_v2' rebuilt"),
     "zip-index-declaring-2-gb": Attack(central_directory_declaring(2 ** 31), r"damaged|zip index declares"),
     "zip-duplicate-record-names": Attack(duplicate_zip_records, r"two records named 'archive/data/0'"),
     "native-w-dim-2**20": Attack(native_file(w_dim=2 ** 20), r"w_dim should be an integer from 1 to 4096"),
