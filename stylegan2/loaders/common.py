@@ -25,6 +25,10 @@ PathLike = Union[str, Path]
 # Numbers (float32) a described generator may hold beyond those the file stores: 64 MB.
 SIZE_SLACK = 2 ** 24
 MAX_TENSOR_DIMS = 16
+MAX_PLAIN_VALUES = 10_000       # values in one file's settings or metadata
+MAX_PLAIN_ITEMS = 256           # entries of one list or dict there
+MAX_PLAIN_DEPTH = 6
+MAX_TEXT = 4096
 MAX_TENSOR_ELEMENTS = 2 ** 48   # far beyond any weights, far below 2**63 / 16 bytes per element
 
 
@@ -61,6 +65,33 @@ def checked_settings(init_kwargs: Any, path: PathLike) -> Dict[str, Any]:
         return check_generator_settings(init_kwargs)
     except SettingsError as error:
         raise WeightsFormatError(path, f"describes a generator StyleCam cannot build: {error}") from None
+
+
+def bounded_plain(value: Any, where: str, path: PathLike) -> Any:
+    """A copy of settings or metadata from a file as plain data (dict, list, str, numbers, None; NumPy numbers
+    become Python ones), refused naming `where` when it holds anything else or is deep or large: a file
+    can share one list many times over ("billion laughs"), which a plain deep copy would copy exponentially."""
+    budget = [MAX_PLAIN_VALUES]
+
+    def copy(item: Any, where: str, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise WeightsFormatError(path, f"{where} is part of more than {MAX_PLAIN_VALUES} values, far more "
+                                           f"than settings need")
+        if isinstance(item, np.generic):
+            return item.item()
+        if item is None or isinstance(item, (bool, int, float)) or isinstance(item, str) and len(item) <= MAX_TEXT:
+            return item
+        if depth < MAX_PLAIN_DEPTH and isinstance(item, (list, tuple)) and len(item) <= MAX_PLAIN_ITEMS:
+            return [copy(entry, f"{where}[{index}]", depth + 1) for index, entry in enumerate(item)]
+        if depth < MAX_PLAIN_DEPTH and isinstance(item, dict) and len(item) <= MAX_PLAIN_ITEMS \
+                and all(isinstance(key, (str, int)) and not isinstance(key, bool) for key in item):
+            return {key: copy(entry, f"{where}[{key if isinstance(key, int) else shown(key, 30)}]", depth + 1)
+                    for key, entry in item.items()}
+        raise WeightsFormatError(path, f"{where} is {shown(item)}, not plain data (numbers, short strings, small "
+                                       f"lists and dicts)")
+
+    return copy(value, where, 0)
 
 
 def build_generator(init_kwargs: Dict[str, Any], state_dict: Mapping[str, torch.Tensor],
@@ -118,8 +149,12 @@ def generator_meta(generator: torch.nn.Module, format_name: str, path: PathLike)
 
 def _key_report(keys: list, what: str, listed: int = 5) -> str:
     more = f" and {len(keys) - listed} more" if len(keys) > listed else ""
-    names = ", ".join(key if isinstance(key, str) and len(key) <= 80 else shown(key) for key in keys[:listed])
-    return f"{len(keys)} tensors {what} ({names}{more})"
+    return f"{len(keys)} tensors {what} ({', '.join(map(key_name, keys[:listed]))}{more})"
+
+
+def key_name(key: Any) -> str:
+    """A state-dict key for a message: itself when it is a reasonable name, else shown()."""
+    return key if isinstance(key, str) and len(key) <= 80 and key.isprintable() else shown(key)
 
 
 def shown(value: Any, limit: int = 60) -> str:

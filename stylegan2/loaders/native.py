@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
-from .common import PathLike, WeightsFormatError, build_generator, generator_meta, plain
+from .common import PathLike, WeightsFormatError, bounded_plain, build_generator, generator_meta, plain, shown
 
 FORMAT = "stylecam-stylegan2"
 VERSION = 1
@@ -56,17 +56,19 @@ def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Mo
     """Build the generator from a loaded native file; returns (generator, meta)."""
     version = content.get("version")
     if not isinstance(version, int) or version < 1:
-        raise WeightsFormatError(path, f"is a StyleCam weights file with an invalid version {version!r}")
+        shown_version = repr(version) if isinstance(version, (int, float)) or version is None else shown(version)
+        raise WeightsFormatError(path, f"is a StyleCam weights file with an invalid version {shown_version}")
     if version > VERSION:
         raise WeightsFormatError(path, f"was written by a newer StyleCam (format version {version}; this one "
                                        f"reads up to {VERSION}); update StyleCam")
     init_kwargs, state_dict, stored_meta = (content.get(key) for key in ("init_kwargs", "state_dict", "meta"))
     if not isinstance(init_kwargs, dict) or not isinstance(state_dict, dict):
         raise WeightsFormatError(path, "is a StyleCam weights file without its init_kwargs or state_dict")
+    stored_meta = bounded_plain(stored_meta if isinstance(stored_meta, dict) else {}, "'meta'", path)
     generator = build_generator(init_kwargs, state_dict, path)
     meta = generator_meta(generator, "stylecam", path)
-    for key, value in (stored_meta if isinstance(stored_meta, dict) else {}).items():
-        meta.setdefault(key, value)
+    for key, value in stored_meta.items():
+        meta.setdefault(str(key), value)
     return generator, meta
 
 

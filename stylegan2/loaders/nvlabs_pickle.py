@@ -19,20 +19,15 @@ import pickle
 import warnings
 from typing import Any, Dict, Iterator, NamedTuple, Sequence, Tuple
 
-import numpy as np
 import torch
 
 from . import numpy_values
-from .common import (PathLike, WeightsFormatError, describe_unpickling_refusal, first_line, shown, tensor_problem,
-                     tensor_view_extent, tensor_view_problem)
+from .common import (PathLike, WeightsFormatError, bounded_plain, describe_unpickling_refusal, first_line, shown,
+                     tensor_problem, tensor_view_extent, tensor_view_problem)
 from .pickle_scan import PickleRefused, PickleTruncated, scan_pickle
 from .torch_files import check_legacy_archive
 
 MAX_NETWORK_RECORDS = 10_000      # modules in one network; a 1024 px StyleGAN2 generator has about 90
-MAX_SETTING_ITEMS = 256           # entries of one list or dict among a network's constructor arguments
-MAX_SETTING_DEPTH = 6
-MAX_SETTING_TEXT = 4096
-MAX_SETTING_NODES = 10_000
 
 
 class NetworkRecord(NamedTuple):
@@ -128,13 +123,10 @@ def network_settings(record: NetworkRecord, name: str, path: PathLike,
     args, kwargs = record.state.get("_init_args", ()), record.state.get("_init_kwargs")
     if not isinstance(kwargs, dict) or not isinstance(args, (tuple, list)) or len(args) > len(positional):
         raise WeightsFormatError(path, f"'{name}' does not record its constructor arguments")
-    settings: Dict[str, Any] = {}
-    budget = [MAX_SETTING_NODES]
-    for key, value in list(zip(positional, args)) + list(kwargs.items()):
-        if not isinstance(key, str) or len(key) > 100:
-            raise WeightsFormatError(path, f"'{name}' has a constructor argument named by {shown(key)}")
-        settings[key] = _plain_setting(value, f"'{name}' argument '{key}'", path, MAX_SETTING_DEPTH, budget)
-    return settings
+    named = list(zip(positional, args)) + list(kwargs.items())
+    if not all(isinstance(key, str) and len(key) <= 100 for key, _ in named):
+        raise WeightsFormatError(path, f"'{name}' has a constructor argument not named by a short string")
+    return bounded_plain(dict(named), f"'{name}' arguments", path)
 
 
 def network_state_dict(record: NetworkRecord, name: str, path: PathLike) -> Dict[str, torch.Tensor]:
@@ -162,31 +154,6 @@ def network_state_dict(record: NetworkRecord, name: str, path: PathLike) -> Dict
                     raise WeightsFormatError(path, f"'{name}.{prefix}{key}' {problem}")
                 tensors[prefix + key] = tensor
     return tensors
-
-
-def _plain_setting(value: Any, where: str, path: PathLike, depth: int, budget: list) -> Any:
-    """A copy as plain data; `budget` counts the values copied, so lists shared many times over (a
-    "billion laughs") are refused instead of copied exponentially often."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise WeightsFormatError(path, f"the constructor arguments around {where} hold more than "
-                                       f"{MAX_SETTING_NODES} values, far more than a network's settings")
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str) and len(value) <= MAX_SETTING_TEXT:
-        return value
-    if depth > 0 and isinstance(value, (list, tuple)) and len(value) <= MAX_SETTING_ITEMS:
-        return [_plain_setting(item, f"{where}[{index}]", path, depth - 1, budget)
-                for index, item in enumerate(value)]
-    if depth > 0 and isinstance(value, dict) and len(value) <= MAX_SETTING_ITEMS \
-            and all(isinstance(key, (str, int)) and not isinstance(key, bool) for key in value):
-        return {key: _plain_setting(item, f"{where}[{key if isinstance(key, int) else shown(key, 30)}]", path,
-                                    depth - 1, budget)
-                for key, item in value.items()}
-    raise WeightsFormatError(path, f"{where} is {shown(value)}, not plain settings (numbers, strings, short "
-                                   f"lists and dicts)")
 
 
 class RestrictedUnpickler(pickle.Unpickler):

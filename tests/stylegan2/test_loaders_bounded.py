@@ -8,7 +8,7 @@ failed test ("signal SIGSEGV", "timeout", "raised MemoryError", too much memory)
 import re
 import zipfile
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import pytest
 import torch
@@ -110,15 +110,23 @@ def duplicate_zip_records(folder: Path) -> Path:
     return path
 
 
-def native_file(**settings) -> Callable[[Path], Path]:
+def native_file(meta: Optional[Callable[[], dict]] = None, **settings) -> Callable[[Path], Path]:
     """A StyleCam file holding a real 16 px generator's tensors, with its settings replaced by `settings`."""
     def build(folder: Path) -> Path:
         generator = make_random_generator(resolution=16, seed=0)
         init_kwargs = dict(generator.init_kwargs, **settings)
         content = {"format": "stylecam-stylegan2", "version": 1, "init_kwargs": init_kwargs,
-                   "state_dict": state_dict_of(generator), "meta": {}}
+                   "state_dict": state_dict_of(generator), "meta": meta() if meta else {}}
         return hostile.saved_torch_file(folder / "model.pt", content)
     return build
+
+
+def shared_lists(levels: int, width: int = 8) -> list:
+    """A list holding the same list `width` times, `levels` deep: pickled small, copied width**levels times."""
+    shared: list = [0.5]
+    for _ in range(levels):
+        shared = [shared] * width
+    return shared
 
 
 def rosinality_with(**tensors: torch.Tensor) -> Callable[[Path], Path]:
@@ -183,7 +191,7 @@ ATTACKS = {
     "nvidia-shared-tuples-as-dict-key": Attack(raw(lambda: hostile.pickle_file(
         b"}" + hostile.shared_tuples(Ops(), BILLION) + b"Ns")), r"hashing it would take too long"),
     "nvidia-shared-lists-as-settings": Attack(generator_snapshot(
-        z_dim=lambda ops: hostile.shared_lists(ops, 5, width=100)), r"more than 10000 values"),
+        z_dim=lambda ops: hostile.shared_lists(ops, 4, width=100)), r"part of more than 10000 values"),
     "nvidia-colliding-integer-keys": Attack(raw(lambda: hostile.pickle_file(hostile.colliding_int_keys(30_000))),
                                             r"hashing its keys would take too long"),
     "nvidia-600000-objects": Attack(raw(lambda: hostile.pickle_file(hostile.many_empty_lists(600_000))),
@@ -256,6 +264,8 @@ ATTACKS = {
         r"changes what 'torch._utils._rebuild_tensor_v2' rebuilt"),
     "zip-index-declaring-2-gb": Attack(central_directory_declaring(2 ** 31), r"damaged|zip index declares"),
     "zip-duplicate-record-names": Attack(duplicate_zip_records, r"two records named 'archive/data/0'"),
+    "native-meta-of-shared-lists": Attack(native_file(meta=lambda: {"w_avg": shared_lists(4, width=100)}),
+                                          r"'meta'\['w_avg'\]\[0\].* is part of more than 10000 values"),
     "native-w-dim-2**20": Attack(native_file(w_dim=2 ** 20), r"w_dim should be an integer from 1 to 4096"),
     "native-1000-mapping-layers-of-8192": Attack(native_file(mapping_kwargs=dict(num_layers=1000,
                                                                                  layer_features=8192)),

@@ -106,7 +106,7 @@ def test_missing_network_is_named_with_what_the_snapshot_holds(tmp_path, nvlabs_
 
 def test_settings_that_are_not_plain_data_are_refused_naming_them(tmp_path):
     record = NetworkRecord("Discriminator", {"_init_args": (), "_init_kwargs": {"block_kwargs": torch.zeros(2)}})
-    with pytest.raises(stylegan2.WeightsFormatError, match="'D' argument 'block_kwargs' is a Tensor, not plain"):
+    with pytest.raises(stylegan2.WeightsFormatError, match=r"'D' arguments\['block_kwargs'\] is a Tensor, not plain"):
         network_settings(record, "D", tmp_path / "snapshot.pkl")
 
 
