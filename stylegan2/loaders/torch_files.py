@@ -23,8 +23,8 @@ import torch
 from .common import PathLike, WeightsFormatError, shown, tensor_problem, tensor_view_problem
 from .pickle_scan import Buffer, Global, NOT_PLAIN, PickleRefused, PickleScan, PickleTruncated, scan_pickle
 
-MAX_ZIP_ENTRIES = 100_000               # records in one archive; a state dict has one per tensor
-MAX_CENTRAL_DIRECTORY = 16 * 2 ** 20    # bytes of zip index
+MAX_ZIP_ENTRIES = 50_000                # records in one archive; a state dict has one per tensor
+MAX_CENTRAL_DIRECTORY = 4 * 2 ** 20     # bytes of zip index (~70 per record): bounds what zipfile parses
 MAX_INFLATED = 64 * 2 ** 20             # bytes that compressed records may inflate to, in all
 EOCD = b"PK\x05\x06"
 ZIP64_LOCATOR = b"PK\x06\x07"

@@ -4,6 +4,7 @@ Importing torch takes seconds, so one worker process (this file run as a script)
 and forks a child per file. The child limits its address space (RLIMIT_AS) to what it has plus
 `memory_mb`, loads the file and reports the outcome, its time and how far its resident memory grew
 above where it started; the worker kills it after `timeout_s` and reports a signal if it died by one.
+Linux only (fork, /proc/self/status).
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ forked child (isolated_loading.py) with its address space limited, so a regressi
 failed test ("signal SIGSEGV", "timeout", "raised MemoryError", too much memory), not as a dead pytest.
 """
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
@@ -293,6 +294,8 @@ ATTACKS = {
 
 @pytest.fixture(scope="module")
 def isolated():
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the isolated loader forks and reads /proc (Linux only)")
     loader = IsolatedLoader()
     yield loader
     loader.close()
