@@ -1,7 +1,7 @@
 """Build StyleCam's StyleGAN3 generator from the `G_ema` of an NVIDIA StyleGAN3 pickle.
 
-nvlabs.py reads the pickle without running anything: `G_ema` arrives as inert records (class name and
-`__dict__`, see `nvlabs.NetworkRecord`) and its tensors under NVlabs state_dict names. This module turns
+nvlabs_pickle.py reads the pickle without running anything: `G_ema` arrives as inert records (class name
+and `__dict__`, see `nvlabs_pickle.NetworkRecord`) and its tensors under NVlabs state_dict names. This module turns
 them into `stylegan3.Generator`: the constructor arguments come from the record's saved `_init_kwargs`;
 settings StyleCam's StyleGAN3 does not take are refused by name; and after the weights are loaded, the
 layout NVIDIA's code computed and stored in each network (sizes, sampling rates, cutoffs, filter taps,
@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping
 
 import numpy as np
 import torch
 
 from ..stylegan3 import Generator, MappingNetwork, SynthesisLayer, SynthesisNetwork
 from .common import PathLike, WeightsFormatError, build_generator, plain
-
-if TYPE_CHECKING:
-    from .nvlabs import NetworkRecord
+from .nvlabs_pickle import NetworkRecord, network_settings
 
 # The classes of NVIDIA's networks_stylegan3.Generator.
 STYLEGAN3_CLASSES = {"Generator", "MappingNetwork", "FullyConnectedLayer", "SynthesisNetwork", "SynthesisInput",
@@ -71,12 +69,8 @@ def build_stylegan3(g_ema: NetworkRecord, tensors: Mapping[str, torch.Tensor], p
 
 
 def constructor_kwargs(g_ema: NetworkRecord, path: PathLike) -> Dict[str, Any]:
-    """NVIDIA's Generator(...) arguments as plain data; refuses settings StyleCam's StyleGAN3 does not take."""
-    args, kwargs = g_ema.state.get("_init_args", ()), g_ema.state.get("_init_kwargs")
-    if not isinstance(kwargs, dict) or not isinstance(args, (tuple, list)) or len(args) > len(GENERATOR_ARGS):
-        raise WeightsFormatError(path, "'G_ema' does not record its constructor arguments")
-    init_kwargs = dict(zip(GENERATOR_ARGS, plain(args)))
-    init_kwargs.update(plain(kwargs))
+    """NVIDIA's Generator(...) arguments as plain, bounded data; refuses settings StyleCam's StyleGAN3 does not take."""
+    init_kwargs = network_settings(g_ema, "G_ema", path, positional=GENERATOR_ARGS)
     mapping_kwargs = init_kwargs.setdefault("mapping_kwargs", {})
     if not isinstance(mapping_kwargs, dict):
         raise WeightsFormatError(path, f"'G_ema' has mapping_kwargs {mapping_kwargs!r}, not a dict")
