@@ -2,7 +2,7 @@
 
 Each reader (NVlabs pickle, rosinality checkpoint, native file) turns its file into constructor
 arguments and a state dict with NVlabs key names; `build_generator` checks the settings (types and
-bounds, see settings.py) and that the network they describe is no bigger than the weights the file
+bounds, see settings.py and settings_stylegan3.py) and that the network they describe is no bigger than the weights the file
 really stores before it builds anything, then checks every tensor against the built Generator before
 anything is copied, so a file that does not fit fails with a message that says what is wrong instead
 of a PyTorch traceback or an out-of-memory kill.
@@ -12,18 +12,31 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, NamedTuple, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, NamedTuple, Tuple, Union
 
 import numpy as np
 import torch
 
 from .. import networks, stylegan3
 from .settings import SettingsError, check_generator_settings, generator_size
+from .settings_stylegan3 import check_stylegan3_settings, stylegan3_generator_size
 
 PathLike = Union[str, Path]
 
-# The generator class of each architecture a weight file can hold (`Generator.architecture`).
-ARCHITECTURES = {"stylegan2": networks.Generator, "stylegan3": stylegan3.Generator}
+
+class Architecture(NamedTuple):
+    """A generator a weight file can hold: its class, its settings' check and the size they describe."""
+
+    generator: Callable[..., torch.nn.Module]
+    check_settings: Callable[[Any], Dict[str, Any]]   # plain, bounded settings, else SettingsError
+    size: Callable[[Dict[str, Any]], int]              # numbers of the generator checked settings describe
+
+
+# Every architecture by name (`Generator.architecture`).
+ARCHITECTURES = {
+    "stylegan2": Architecture(networks.Generator, check_generator_settings, generator_size),
+    "stylegan3": Architecture(stylegan3.Generator, check_stylegan3_settings, stylegan3_generator_size),
+}
 
 # Numbers (float32) a described generator may hold beyond those the file stores: 64 MB.
 SIZE_SLACK = 2 ** 24
@@ -62,10 +75,10 @@ def plain(value: Any) -> Any:
     return value
 
 
-def checked_settings(init_kwargs: Any, path: PathLike) -> Dict[str, Any]:
-    """The Generator's init_kwargs as plain, bounded data (settings.py), else a WeightsFormatError."""
+def checked_settings(init_kwargs: Any, path: PathLike, architecture: str = "stylegan2") -> Dict[str, Any]:
+    """The architecture's Generator init_kwargs as plain, bounded data (settings.py), else a WeightsFormatError."""
     try:
-        return check_generator_settings(init_kwargs)
+        return ARCHITECTURES[architecture].check_settings(init_kwargs)
     except SettingsError as error:
         raise WeightsFormatError(path, f"describes a generator StyleCam cannot build: {error}") from None
 
@@ -105,16 +118,13 @@ def build_generator(init_kwargs: Dict[str, Any], state_dict: Mapping[str, torch.
     distinct storages behind `state_dict` really hold, give or take SIZE_SLACK (so that a file missing a
     few tensors still gets a message naming them): building it costs at most what the file does + 64 MB.
     """
-    if architecture == "stylegan2":
-        settings = checked_settings(init_kwargs, path)
-        needed, stored = generator_size(settings), stored_elements(state_dict.values())
-        if needed > stored + SIZE_SLACK:
-            raise WeightsFormatError(path, f"its settings describe a generator of {needed} numbers, but it "
-                                           f"stores only {stored}")
-    else:  # StyleGAN3's settings get their own schema and size in the next change.
-        settings = bounded_plain(init_kwargs, "init_kwargs", path)
+    settings = checked_settings(init_kwargs, path, architecture)
+    needed, stored = ARCHITECTURES[architecture].size(settings), stored_elements(state_dict.values())
+    if needed > stored + SIZE_SLACK:
+        raise WeightsFormatError(path, f"its settings describe a generator of {needed} numbers, but it stores "
+                                       f"only {stored}")
     try:
-        generator = ARCHITECTURES[architecture](**settings)
+        generator = ARCHITECTURES[architecture].generator(**settings)
     except (TypeError, ValueError, KeyError, NotImplementedError, RuntimeError) as error:
         raise WeightsFormatError(path, f"describes a generator StyleCam cannot build "
                                        f"(init_kwargs {settings}): {first_line(error)}") from None

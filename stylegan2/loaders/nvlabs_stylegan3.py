@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..stylegan3 import Generator, MappingNetwork, SynthesisLayer, SynthesisNetwork
-from .common import PathLike, WeightsFormatError, build_generator, plain
+from .common import PathLike, WeightsFormatError, build_generator, key_name, plain
 from .nvlabs_pickle import NetworkRecord, network_settings
 
 # The classes of NVIDIA's networks_stylegan3.Generator.
@@ -73,10 +73,10 @@ def constructor_kwargs(g_ema: NetworkRecord, path: PathLike) -> Dict[str, Any]:
     init_kwargs = network_settings(g_ema, "G_ema", path, positional=GENERATOR_ARGS)
     mapping_kwargs = init_kwargs.setdefault("mapping_kwargs", {})
     if not isinstance(mapping_kwargs, dict):
-        raise WeightsFormatError(path, f"'G_ema' has mapping_kwargs {mapping_kwargs!r}, not a dict")
-    unknown = [f"{key}={value!r}" for key, value in init_kwargs.items()
+        raise WeightsFormatError(path, f"'G_ema' has mapping_kwargs {_shown_value(mapping_kwargs)}, not a dict")
+    unknown = [f"{key_name(key)}={_shown_value(value)}" for key, value in init_kwargs.items()
                if key not in GENERATOR_ARGS and key not in SYNTHESIS_SETTINGS]
-    unknown += [f"mapping_kwargs.{key}={value!r}" for key, value in mapping_kwargs.items()
+    unknown += [f"mapping_kwargs.{key_name(key)}={_shown_value(value)}" for key, value in mapping_kwargs.items()
                 if key not in MAPPING_SETTINGS]
     if unknown:
         raise WeightsFormatError(path, f"is a StyleGAN3 network with settings StyleCam's StyleGAN3 does not "
@@ -97,7 +97,8 @@ def layout_differences(g_ema: NetworkRecord, generator: Generator) -> List[str]:
                 continue
             stored, built = _plain_value(record.state[attribute]), _plain_value(getattr(network, attribute))
             if not _same(stored, built):
-                differences.append(f"synthesis.{name}.{attribute} is {stored} in the file, {built} here")
+                differences.append(f"synthesis.{name}.{attribute} is {_shown_value(stored)} in the file, "
+                                   f"{built} here")
     return differences
 
 
@@ -108,6 +109,12 @@ def _plain_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain_value(item) for item in value]
     return plain(value)
+
+
+def _shown_value(value: Any, limit: int = 80) -> str:
+    """A value the file controls, for a one-line message: shortened when long."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit and "\n" not in text else text.replace("\n", " ")[:limit] + "..."
 
 
 def _same(stored: Any, built: Any) -> bool:

@@ -12,7 +12,7 @@ other networks (StyleGAN3, the discriminator) can state their own settings the s
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Iterable
+from typing import Any, Callable, Dict, Iterable, Optional
 
 import numpy as np
 
@@ -181,18 +181,12 @@ def generator_size(settings: Dict[str, Any]) -> int:
     The arithmetic of networks.py, in a few lines, so a file whose settings describe a bigger network
     than it stores is refused before that network is allocated; tests hold it equal to the real count.
     """
-    z_dim, c_dim, w_dim = settings["z_dim"], settings["c_dim"], settings["w_dim"]
+    w_dim = settings["w_dim"]
     mapping = settings.get("mapping_kwargs") or {}
     synthesis = settings.get("synthesis_kwargs") or {}
-
-    def linear(features_in: int, features_out: int) -> int:
-        return features_out * features_in + features_out
-
-    embed = (mapping.get("embed_features") or w_dim) if c_dim > 0 else 0
-    hidden = mapping.get("layer_features") or w_dim
-    features = [z_dim + embed] + [hidden] * (mapping.get("num_layers", 8) - 1) + [w_dim]
-    total = (linear(c_dim, embed) if c_dim > 0 else 0) + sum(map(linear, features[:-1], features[1:]))
-    total += w_dim if mapping.get("w_avg_beta", 0.995) is not None else 0
+    total = mapping_size(settings["z_dim"], settings["c_dim"], w_dim, mapping.get("num_layers", 8),
+                         mapping.get("embed_features"), mapping.get("layer_features"),
+                         has_w_avg=mapping.get("w_avg_beta", 0.995) is not None)
 
     resolution = settings["img_resolution"]
     widths = _widths(synthesis, resolution)
@@ -202,7 +196,7 @@ def generator_size(settings: Dict[str, Any]) -> int:
     skip = synthesis.get("architecture", "skip") != "orig"
 
     def layer(width_in: int, width_out: int, res: int, taps: int) -> int:
-        return taps + linear(w_dim, width_in) + width_out * width_in * kernel + width_out \
+        return taps + linear_size(w_dim, width_in) + width_out * width_in * kernel + width_out \
             + (res * res + 1 if noise else 0)
 
     for res, width in widths.items():
@@ -210,8 +204,23 @@ def generator_size(settings: Dict[str, Any]) -> int:
         total += filter_size + layer(width, width, res, DEFAULT_FILTER_SIZE)
         total += width * 16 if res == 4 else layer(widths[res // 2], width, res, filter_size)
         if skip or res == resolution:
-            total += linear(w_dim, width) + settings["img_channels"] * width + settings["img_channels"]
+            total += linear_size(w_dim, width) + settings["img_channels"] * width + settings["img_channels"]
     return total
+
+
+def linear_size(features_in: int, features_out: int) -> int:
+    """Numbers of a fully connected layer: its weight and bias."""
+    return features_out * features_in + features_out
+
+
+def mapping_size(z_dim: int, c_dim: int, w_dim: int, num_layers: int, embed_features: Optional[int] = None,
+                 layer_features: Optional[int] = None, has_w_avg: bool = True) -> int:
+    """Numbers of a mapping network (networks.MappingNetwork, which StyleGAN3's extends)."""
+    embed = (embed_features or w_dim) if c_dim > 0 else 0
+    hidden = layer_features or w_dim
+    features = [z_dim + embed] + [hidden] * (num_layers - 1) + [w_dim]
+    total = (linear_size(c_dim, embed) if c_dim > 0 else 0) + sum(map(linear_size, features[:-1], features[1:]))
+    return total + (w_dim if has_w_avg else 0)
 
 
 def _widths(synthesis: Dict[str, Any], resolution: int) -> Dict[int, int]:
