@@ -40,6 +40,10 @@ class Ops:
         return b"\x8a" + bytes([len(data)]) + data
 
     @staticmethod
+    def float(value: float) -> bytes:
+        return b"G" + struct.pack(">d", value)
+
+    @staticmethod
     def bytes(value: bytes) -> bytes:
         return b"B" + struct.pack("<I", len(value)) + value
 
@@ -102,6 +106,24 @@ def generator_kwargs(ops: Ops, **overrides: bytes) -> bytes:
     settings = dict(z_dim=ops.int(32), c_dim=ops.int(0), w_dim=ops.int(32), img_resolution=ops.int(64),
                     img_channels=ops.int(3), mapping_kwargs=ops.sdict(num_layers=ops.int(2)),
                     synthesis_kwargs=ops.sdict(channel_base=ops.int(2048), channel_max=ops.int(64)))
+    settings.update(overrides)
+    return ops.sdict(**settings)
+
+
+def stylegan3_generator_record(ops: Ops, init_kwargs: bytes, **input_state: bytes) -> bytes:
+    """StyleGAN3's G_ema as far as the loader tells it apart: a synthesis network starting with a Fourier
+    input (whose attributes are `input_state`)."""
+    source = ops.record("SynthesisInput", _modules=ops.sdict(), **input_state)
+    synthesis = ops.record("SynthesisNetwork", _modules=ops.sdict(input=source))
+    return generator_record(ops, init_kwargs, _modules=ops.sdict(synthesis=synthesis))
+
+
+def stylegan3_kwargs(ops: Ops, **overrides: bytes) -> bytes:
+    """Settings of a small StyleGAN3 generator (z, w 32; 64 px; synthesis settings flat, as NVIDIA's), with
+    `overrides` (already pickled)."""
+    settings = dict(z_dim=ops.int(32), c_dim=ops.int(0), w_dim=ops.int(32), img_resolution=ops.int(64),
+                    img_channels=ops.int(3), mapping_kwargs=ops.sdict(num_layers=ops.int(2)),
+                    channel_base=ops.int(2048), channel_max=ops.int(64))
     settings.update(overrides)
     return ops.sdict(**settings)
 
@@ -174,12 +196,20 @@ def numpy_dtype(code: str) -> bytes:
     return Ops.call(Ops.glob("numpy", "dtype"), Ops.text(code), b"\x89", b"\x88")
 
 
-def numpy_array(dtype_code: str, shape: Tuple[int, ...], data: bytes) -> bytes:
-    empty = Ops.call(Ops.glob("numpy._core.multiarray", "_reconstruct"), Ops.glob("numpy", "ndarray"),
+def numpy_array(dtype_code: str, shape: Tuple[int, ...], data: bytes, core: str = "_core") -> bytes:
+    """An array as NumPy pickles it with protocols 2 to 4 (NumPy 1 names `core`, NumPy 2 `_core`)."""
+    empty = Ops.call(Ops.glob(f"numpy.{core}.multiarray", "_reconstruct"), Ops.glob("numpy", "ndarray"),
                      Ops.tuple(Ops.int(0)), b"C\x01b")
     dtype = numpy_dtype(dtype_code) + plain_dtype_state() + b"b"
     state = Ops.tuple(Ops.int(1), Ops.tuple(*map(Ops.int, shape)), dtype, b"\x89", Ops.bytes(data))
     return empty + state + b"b"
+
+
+def numpy_array_from_buffer(dtype_code: str, shape: Tuple[int, ...], data: bytes) -> bytes:
+    """An array as NumPy pickles it with protocol 5: _frombuffer(buffer, dtype, shape, order)."""
+    dtype = numpy_dtype(dtype_code) + plain_dtype_state() + b"b"
+    return Ops.call(Ops.glob("numpy._core.numeric", "_frombuffer"), Ops.bytes(data), dtype,
+                    Ops.tuple(*map(Ops.int, shape)), Ops.text("C"))
 
 
 def legacy_archive(main: bytes, keys: Tuple[str, ...] = (), data: bytes = b"") -> bytes:

@@ -14,11 +14,13 @@ from typing import Callable, NamedTuple, Optional
 import pytest
 import torch
 
+import stylegan2
+from stylegan2 import stylegan3
 from stylegan2.testing import make_random_generator
 from tests.stylegan2 import hostile_files as hostile
 from tests.stylegan2.hostile_files import Ops
 from tests.stylegan2.isolated_loading import IsolatedLoader
-from tests.stylegan2.weight_files import state_dict_of, write_nvlabs_pickle
+from tests.stylegan2.weight_files import state_dict_of, write_nvlabs_pickle, write_stylegan3_pickle
 
 EXTRA_MB = 100      # resident memory a refused file may cost beyond the loader's own
 
@@ -42,6 +44,23 @@ def generator_snapshot(**kwargs_overrides: Callable[[Ops], bytes]) -> Callable[[
         ops = Ops()
         overrides = {key: make(ops) for key, make in kwargs_overrides.items()}
         return hostile.snapshot(hostile.generator_record(ops, hostile.generator_kwargs(ops, **overrides)))
+    return raw(data)
+
+
+def stylegan3_snapshot(**kwargs_overrides: Callable[[Ops], bytes]) -> Callable[[Path], Path]:
+    """An NVIDIA StyleGAN3 snapshot whose G_ema settings have hostile values (each built by a function of Ops)."""
+    def data() -> bytes:
+        ops = Ops()
+        overrides = {key: make(ops) for key, make in kwargs_overrides.items()}
+        return hostile.snapshot(hostile.stylegan3_generator_record(ops, hostile.stylegan3_kwargs(ops, **overrides)))
+    return raw(data)
+
+
+def stylegan3_input_size(size: Callable[[], bytes]) -> Callable[[Path], Path]:
+    """An NVIDIA StyleGAN3 snapshot whose Fourier input's `size` (a NumPy array in NVIDIA's files) is hostile."""
+    def data() -> bytes:
+        ops = Ops()
+        return hostile.snapshot(hostile.stylegan3_generator_record(ops, hostile.stylegan3_kwargs(ops), size=size()))
     return raw(data)
 
 
@@ -118,6 +137,22 @@ def native_file(meta: Optional[Callable[[], dict]] = None, **settings) -> Callab
         init_kwargs = dict(generator.init_kwargs, **settings)
         content = {"format": "stylecam-stylegan2", "version": 1, "init_kwargs": init_kwargs,
                    "state_dict": state_dict_of(generator), "meta": meta() if meta else {}}
+        return hostile.saved_torch_file(folder / "model.pt", content)
+    return build
+
+
+STYLEGAN3_SMALL = dict(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3,
+                       mapping_kwargs=dict(num_layers=2), channel_base=256, channel_max=16, num_layers=4)
+
+
+def native_stylegan3_file(**settings) -> Callable[[Path], Path]:
+    """A StyleCam file holding a real small StyleGAN3 generator's tensors, with its settings replaced by `settings`."""
+    def build(folder: Path) -> Path:
+        torch.manual_seed(0)
+        generator = stylegan3.Generator(**STYLEGAN3_SMALL)
+        content = {"format": "stylecam-stylegan2", "version": 2, "architecture": "stylegan3",
+                   "init_kwargs": dict(generator.init_kwargs, **settings), "state_dict": state_dict_of(generator),
+                   "meta": {}}
         return hostile.saved_torch_file(folder / "model.pt", content)
     return build
 
@@ -233,6 +268,45 @@ ATTACKS = {
         img_resolution=lambda ops: ops.int(1024), synthesis_kwargs=lambda ops: ops.sdict(
             channel_base=ops.int(2 ** 22), channel_max=ops.int(4096))),
         r"describe a generator of \d+ numbers, but it stores only 0"),
+    # NVIDIA StyleGAN3 pickles: settings that would build a huge or broken network, unknown settings.
+    "nvidia-stylegan3-resolution-2**40": Attack(stylegan3_snapshot(img_resolution=lambda ops: ops.int(2 ** 40)),
+                                                r"img_resolution should be a power of two from 4 to 2048"),
+    "nvidia-stylegan3-10000-layers": Attack(stylegan3_snapshot(num_layers=lambda ops: ops.int(10_000)),
+                                            r"num_layers should be an integer from 1 to 32, not 10000"),
+    "nvidia-stylegan3-as-many-critical-layers-as-layers": Attack(stylegan3_snapshot(
+        num_layers=lambda ops: ops.int(4), num_critical=lambda ops: ops.int(4)), r"num_layers \(4\) must exceed"),
+    "nvidia-stylegan3-infinite-cutoff": Attack(stylegan3_snapshot(first_cutoff=lambda ops: ops.float(float("inf"))),
+                                               r"first_cutoff should be a number from 0.5 to 1024, not inf"),
+    "nvidia-stylegan3-nan-stopband": Attack(stylegan3_snapshot(first_stopband=lambda ops: ops.float(float("nan"))),
+                                            r"first_stopband should be a number from 1 to 2048, not nan"),
+    "nvidia-stylegan3-filter-of-a-million-taps": Attack(stylegan3_snapshot(filter_size=lambda ops: ops.int(10 ** 6)),
+                                                        r"filter_size should be an integer from 1 to 16"),
+    "nvidia-stylegan3-margin-of-2**40-pixels": Attack(stylegan3_snapshot(margin_size=lambda ops: ops.int(2 ** 40)),
+                                                      r"margin_size should be an integer from 0 to 256"),
+    "nvidia-stylegan3-settings-far-bigger-than-its-weights": Attack(stylegan3_snapshot(
+        img_resolution=lambda ops: ops.int(1024), channel_base=lambda ops: ops.int(2 ** 22),
+        channel_max=lambda ops: ops.int(4096), num_layers=lambda ops: ops.int(32)),
+        r"describe a generator of \d+ numbers, but it stores only 0"),
+    "nvidia-stylegan3-unknown-settings": Attack(stylegan3_snapshot(
+        use_noise=lambda ops: b"\x88", backdoor=lambda ops: ops.text("x" * 4000)),
+        r"StyleGAN3 does not have: backdoor='x{10,80}\.\.\., use_noise=True$"),
+    "nvidia-stylegan3-unknown-mapping-setting": Attack(stylegan3_snapshot(mapping_kwargs=lambda ops: ops.sdict(
+        num_layers=ops.int(2), layer_features=ops.int(8192))), r"does not have: mapping_kwargs.layer_features=8192"),
+    "nvidia-stylegan3-setting-named-by-a-long-text": Attack(stylegan3_snapshot(**{"x" * 5000: lambda ops: ops.int(1)}),
+                                                            r"constructor argument not named by a short string"),
+    "nvidia-stylegan3-shared-lists-as-settings": Attack(stylegan3_snapshot(
+        first_cutoff=lambda ops: hostile.shared_lists(ops, 4, width=100)), r"part of more than 10000 values"),
+    # NVIDIA StyleGAN3 pickles: NumPy arrays (the layout attributes) claiming huge sizes.
+    "nvidia-stylegan3-array-of-2**40-elements": Attack(stylegan3_input_size(lambda: hostile.numpy_array(
+        "i8", (2 ** 40,), bytes(16))), r"a NumPy array has 1099511627776 elements"),
+    "nvidia-stylegan3-array-whose-shape-overflows-int64": Attack(stylegan3_input_size(lambda: hostile.numpy_array(
+        "i8", (2 ** 32, 2 ** 32), bytes(16))), r"a NumPy array has 18446744073709551616 elements"),
+    "nvidia-stylegan3-numpy-1-array-of-2**40-elements": Attack(stylegan3_input_size(lambda: hostile.numpy_array(
+        "i8", (2 ** 40,), bytes(16), core="core")), r"a NumPy array has 1099511627776 elements"),
+    "nvidia-stylegan3-protocol-5-array-of-2**40-elements": Attack(stylegan3_input_size(
+        lambda: hostile.numpy_array_from_buffer("i8", (2 ** 40,), bytes(16))), r"a NumPy array has 1099511627776"),
+    "nvidia-stylegan3-array-of-objects": Attack(stylegan3_input_size(lambda: hostile.numpy_array("O8", (2,), b"")),
+                                                r"NumPy dtype is 'O8'"),
     # torch.save zip archives (rosinality checkpoints, StyleCam files).
     "zip-deep-tuple-as-dict-key": Attack(torch_zip_of(lambda: hostile.pickle_file(
         b"}" + hostile.deep_tuple(DEEP) + b"Ns")), r"nests its data too deeply"),
@@ -280,6 +354,15 @@ ATTACKS = {
     "native-settings-just-under-the-size-slack": Attack(native_file(
         z_dim=384, w_dim=384, img_resolution=256, mapping_kwargs=dict(num_layers=8),
         synthesis_kwargs=dict(channel_base=16384, channel_max=384)), r"\d+ tensors missing"),
+    "native-stylegan3-resolution-2**40": Attack(native_stylegan3_file(img_resolution=2 ** 40),
+                                                r"img_resolution should be a power of two from 4 to 2048"),
+    "native-stylegan3-unknown-setting": Attack(native_stylegan3_file(use_noise=True),
+                                               r"has an unknown setting 'use_noise'"),
+    "native-stylegan3-infinite-output-scale": Attack(native_stylegan3_file(output_scale=float("inf")),
+                                                     r"output_scale should be a number from 0 to 1000, not inf"),
+    "native-stylegan3-settings-far-bigger-than-its-weights": Attack(native_stylegan3_file(
+        img_resolution=1024, channel_base=2 ** 22, channel_max=4096, num_layers=32),
+        r"describe a generator of \d+ numbers, but it stores only \d+"),
     "rosinality-style-weights-repeating-one-number": Attack(rosinality_with(**{
         "style.1.weight": torch.zeros(1).expand(2 ** 16, 2 ** 16)}), r"claims 4294967296 elements but stores 1"),
     "rosinality-1000-upsampling-blocks": Attack(rosinality_blocks(1000),
@@ -330,5 +413,16 @@ def test_real_files_load_in_the_isolated_loader(isolated, tmp_path, nvlabs_golde
     rosinality = shared_file("golden/rosinality_g64/ckpt.pt")
     legacy = hostile.saved_torch_file(tmp_path / "legacy.pt", torch.load(rosinality, weights_only=True), legacy=True)
     for path in (nvlabs, rosinality, legacy):
+        outcome = isolated.load(path)
+        assert outcome.kind == "loaded", outcome.describe()
+
+
+def test_real_stylegan3_files_load_in_the_isolated_loader(isolated, tmp_path, stylegan3_golden):
+    """StyleGAN3 pickles (NumPy arrays and all) and the StyleCam files made from them load under the same limits."""
+    meta, state_dict, _ = stylegan3_golden
+    pickled = write_stylegan3_pickle(tmp_path / "sg3.pkl", meta, state_dict)
+    converted = tmp_path / "sg3.pt"
+    stylegan2.convert(pickled, converted)
+    for path in (pickled, converted):
         outcome = isolated.load(path)
         assert outcome.kind == "loaded", outcome.describe()
