@@ -1,4 +1,4 @@
-"""Load the StyleGAN2 weight files users have, whatever their format, into StyleCam's Generator.
+"""Load the StyleGAN2 and StyleGAN3 weight files users have, whatever their format, into StyleCam's generators.
 
 The format is recognised by the file's first bytes, never by its name: a zip archive is a `torch.save`
 file (a StyleCam file or a rosinality checkpoint, told apart by their keys), a file starting with
@@ -44,7 +44,8 @@ def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGene
 
     Returns `LoadedGenerator(generator, meta)`: the generator in eval mode with gradients off, on
     `device`; `meta` is a plain dict with at least `format` ("nvlabs-pickle", "rosinality" or
-    "stylecam"), `path`, `init_kwargs`, `img_resolution`, `num_ws`, `z_dim`, `w_dim`, `c_dim`.
+    "stylecam"), `path`, `architecture` ("stylegan2" or "stylegan3"), `init_kwargs`, `img_resolution`,
+    `num_ws`, `z_dim`, `w_dim`, `c_dim`.
     Every problem with the file raises WeightsFormatError naming the file.
     """
     path = Path(path)

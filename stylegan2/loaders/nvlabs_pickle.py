@@ -70,11 +70,11 @@ def read_snapshot(path: PathLike) -> Dict[str, Any]:
         if isinstance(error, EOFError) or "truncated" in str(error):
             raise WeightsFormatError(path, "is truncated: the pickle ends before its data does; "
                                            "download or copy it again") from None
-        raise WeightsFormatError(path, f"is not a readable StyleGAN2 pickle: {first_line(error)}") from None
+        raise WeightsFormatError(path, f"is not a readable StyleGAN pickle: {first_line(error)}") from None
     except OSError as error:
         raise WeightsFormatError(path, f"cannot be read: {first_line(error)}") from None
     except Exception as error:  # Any other failure inside pickle's machinery means a damaged file.
-        raise WeightsFormatError(path, f"is not a readable StyleGAN2 pickle (damaged or truncated?): "
+        raise WeightsFormatError(path, f"is not a readable StyleGAN pickle (damaged or truncated?): "
                                        f"{type(error).__name__}: {first_line(error)}") from None
     if not isinstance(snapshot, dict):
         raise WeightsFormatError(path, f"is a pickle but not an NVIDIA snapshot (it holds {shown(snapshot)}, "
