@@ -426,3 +426,13 @@ def test_real_stylegan3_files_load_in_the_isolated_loader(isolated, tmp_path, st
     for path in (pickled, converted):
         outcome = isolated.load(path)
         assert outcome.kind == "loaded", outcome.describe()
+
+
+def test_stylegan3_layout_attribute_of_shared_lists_is_refused(isolated, tmp_path, stylegan3_r_golden):
+    """A layout attribute (compared after building) that shares one list 100 times at each of 4 levels."""
+    meta, state_dict, _ = stylegan3_r_golden
+    path = write_stylegan3_pickle(tmp_path / "sg3.pkl", meta, state_dict,
+                                  edit=lambda g: setattr(g.synthesis.input, "size", shared_lists(4, width=100)))
+    outcome = isolated.load(path)
+    assert outcome.kind == "refused" and "part of more than 10000 values" in outcome.detail, outcome.describe()
+    assert outcome.extra_mb < EXTRA_MB, outcome.describe()

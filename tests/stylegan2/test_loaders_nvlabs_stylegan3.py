@@ -87,6 +87,21 @@ def test_input_layout_other_than_the_settings_build_is_refused(stylegan3_golden)
         build(g_ema)
 
 
+def test_layer_whose_weights_no_network_holds_is_refused(stylegan3_golden):
+    """Tensors can reach a layer's state_dict names without the layer: as dotted names on its parent."""
+    meta, state_dict, _ = stylegan3_golden
+    name = meta["layers"][4]["name"]
+    g_ema = g_ema_records(meta, state_dict)
+    synthesis = g_ema.modules()["synthesis"]
+    layer = synthesis.modules().pop(name)
+    for group in ("_parameters", "_buffers"):
+        synthesis.state[group].update({f"{name}.{key}": tensor for key, tensor in layer.state[group].items()
+                                       if tensor is not None})
+    synthesis.modules()[f"{name}.affine"] = layer.modules()["affine"]
+    with pytest.raises(stylegan2.WeightsFormatError, match=rf"synthesis\.{name} is not a network in the file"):
+        build(g_ema)
+
+
 def test_weights_that_do_not_fit_the_settings_are_refused(stylegan3_golden):
     meta, state_dict, _ = stylegan3_golden
     key = next(key for key in state_dict if key.endswith("magnitude_ema"))
