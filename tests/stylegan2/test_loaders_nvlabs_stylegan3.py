@@ -48,6 +48,14 @@ def test_stylegan3_is_told_from_stylegan2_by_its_fourier_input(stylegan3_golden,
     assert not is_stylegan3(records(generator_network(sg2_meta["init_kwargs"], sg2_state_dict, dict)))
 
 
+def test_mapping_kwargs_of_none_builds_the_default_mapping(stylegan3_golden):
+    """The goldens' mapping settings are the defaults, so None must build the same generator."""
+    meta, state_dict, _ = stylegan3_golden
+    G = build(g_ema_records(meta, state_dict, edit=lambda g: g._init_kwargs.update(mapping_kwargs=None)))
+    assert G.init_kwargs["mapping_kwargs"] == {} and G.mapping.num_layers == meta["init_kwargs"]["mapping_kwargs"][
+        "num_layers"]
+
+
 def test_a_setting_stylecam_does_not_know_is_refused_by_name(stylegan3_golden):
     meta, state_dict, _ = stylegan3_golden
     g_ema = g_ema_records(meta, state_dict, edit=lambda g: g._init_kwargs.update(use_noise=True))
