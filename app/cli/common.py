@@ -23,12 +23,14 @@ from stylegan2.metrics import DatasetReadError, InceptionWeightsError, Unsupport
 from stylegan2.projection.perceptual import PerceptualNetworkError
 from stylegan2.projection.projector import ProjectionError
 from stylegan2.studio.directions import DirectionsFormatError
+from stylegan2.training import TrainingError
 
 PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"   # The perceptual network for projection can also come from here.
 # The mistakes a user can make and fix (bad source, weights, photo, projection, output file, ...).
 USER_ERRORS = (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, DeviceError,
                DetectorUnavailable, TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError,
-               DirectionsFormatError, OutputError, DatasetReadError, InceptionWeightsError, UnsupportedGenerator)
+               DirectionsFormatError, OutputError, DatasetReadError, InceptionWeightsError, UnsupportedGenerator,
+               TrainingError)
 
 
 def model_options(command: Callable) -> Callable:

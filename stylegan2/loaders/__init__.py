@@ -1,11 +1,12 @@
 """Load the StyleGAN2 and StyleGAN3 weight files users have, whatever their format, into StyleCam's generators.
 
 The format is recognised by the file's first bytes, never by its name: a zip archive is a `torch.save`
-file (a StyleCam file or a rosinality checkpoint, told apart by their keys), a file starting with
-torch's legacy magic number is an old-style `torch.save` file, and any other pickle stream is an NVIDIA
-pickle. Nothing in any file is ever executed (see nvlabs_pickle.py for how NVIDIA's pickles are read),
-and every file is checked against the bytes it really has before it is read (pickle_scan.py,
-torch_files.py), so a small hostile file cannot make the loader allocate gigabytes, hang or crash.
+file (a StyleCam file, a StyleCam training snapshot or a rosinality checkpoint, told apart by their
+keys), a file starting with torch's legacy magic number is an old-style `torch.save` file, and any
+other pickle stream is an NVIDIA pickle. Nothing in any file is ever executed (see nvlabs_pickle.py for
+how NVIDIA's pickles are read), and every file is checked against the bytes it really has before it is
+read (pickle_scan.py, torch_files.py), so a small hostile file cannot make the loader allocate
+gigabytes, hang or crash.
 """
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ import argparse
 import contextlib
 import pickle
 from pathlib import Path
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 
 from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal, shown
-from .native import is_native, load_native, save
+from .discriminators import discriminator_from_rosinality
+from .native import is_native, is_training_snapshot, load_native, load_training_snapshot, save
 from .nvlabs import load_nvlabs
 from .rosinality import is_rosinality_state_dict, load_rosinality
 from .torch_files import check_loaded_tensors, check_torch_legacy, check_torch_zip
 
-__all__ = ["LoadedGenerator", "WeightsFormatError", "convert", "detect_container", "load", "save"]
+__all__ = ["LoadedGenerator", "WeightsFormatError", "convert", "detect_container", "load", "load_discriminator",
+           "save"]
 
 ZIP_MAGIC = b"PK\x03\x04"
 # torch.save's pre-1.6 format begins with this number pickled as a LONG1 opcode (0x8a, 10 bytes).
@@ -56,6 +59,8 @@ def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGene
         content = _read_torch_file(path, container)
         if is_native(content):
             generator, meta = load_native(content, path)
+        elif is_training_snapshot(content):
+            generator, meta = load_training_snapshot(content, path)
         elif isinstance(content, Mapping) and ("g_ema" in content or is_rosinality_state_dict(content)):
             generator, meta = load_rosinality(content, path)
         else:
@@ -65,6 +70,22 @@ def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGene
                                            f"rosinality checkpoint (it holds {found})")
     generator = generator.to(device).eval().requires_grad_(False)
     return LoadedGenerator(generator, meta)
+
+
+def load_discriminator(path: PathLike) -> Optional[torch.nn.Module]:
+    """The discriminator a weights file carries (for fine-tuning), in eval mode on the CPU, or None.
+
+    rosinality training checkpoints keep it under 'd'. NVIDIA pickles keep it under 'D';
+    `discriminators.discriminator_from_record` converts that record, but it is not read from pickles here
+    yet, so they give None, as released generator-only files and StyleCam weights files do.
+    """
+    path = Path(path)
+    container = detect_container(path)
+    if container == "pickle":
+        return None
+    content = _read_torch_file(path, container)
+    state_dict = content.get("d") if isinstance(content, Mapping) else None
+    return discriminator_from_rosinality(state_dict, path) if state_dict is not None else None
 
 
 def convert(src: PathLike, dst: PathLike) -> Dict[str, Any]:

@@ -9,6 +9,9 @@ save never leaves half a file.
 `architecture` is "stylegan2" or "stylegan3" (absent in files from before StyleGAN3: "stylegan2").
 StyleGAN3 files are version 2, so that a StyleCam without StyleGAN3 says to update rather than failing
 to build the network; StyleGAN2 files stay version 1, which every StyleCam reads.
+
+A training snapshot (`stylegan2.training.snapshot`) holds its G_ema in this same layout, so it loads as
+a generator too.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from .common import (
 
 FORMAT = "stylecam-stylegan2"
 VERSION = 2  # The newest version this StyleCam reads and writes.
+TRAINING_SNAPSHOT_FORMAT = "stylecam-training-snapshot"
 PLAIN_TYPES = (type(None), bool, int, float, str)
 
 
@@ -39,12 +43,16 @@ def is_native(content: Any) -> bool:
     return isinstance(content, Mapping) and content.get("format") == FORMAT
 
 
-def save(generator: torch.nn.Module, path: PathLike, meta: Optional[Dict[str, Any]] = None) -> None:
-    """Write `generator` (its init_kwargs and state dict) and `meta` (plain data) to `path` atomically."""
+def is_training_snapshot(content: Any) -> bool:
+    return isinstance(content, Mapping) and content.get("format") == TRAINING_SNAPSHOT_FORMAT
+
+
+def payload(generator: torch.nn.Module, meta: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The content of a native file for `generator` (also a training snapshot's G_ema entry)."""
     init_kwargs, meta = plain(generator.init_kwargs), plain(meta or {})
     for name, value in (("init_kwargs", init_kwargs), ("meta", meta)):
         _check_plain(value, name)
-    payload = {
+    return {
         "format": FORMAT,
         "version": 1 if generator.architecture == "stylegan2" else VERSION,
         "architecture": generator.architecture,
@@ -53,11 +61,16 @@ def save(generator: torch.nn.Module, path: PathLike, meta: Optional[Dict[str, An
                        for key, tensor in generator.state_dict().items()},
         "meta": meta,
     }
+
+
+def save(generator: torch.nn.Module, path: PathLike, meta: Optional[Dict[str, Any]] = None) -> None:
+    """Write `generator` (its init_kwargs and state dict) and `meta` (plain data) to `path` atomically."""
+    content = payload(generator, meta)
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(temporary, "xb") as file:
-            torch.save(payload, file)
+            torch.save(content, file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -88,6 +101,19 @@ def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Mo
     meta = generator_meta(generator, "stylecam", path)
     for key, value in stored_meta.items():
         meta.setdefault(str(key), value)
+    return generator, meta
+
+
+def load_training_snapshot(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """The G_ema of a StyleCam training snapshot (stylegan2.training.snapshot); returns (generator, meta)."""
+    g_ema = content.get("G_ema")
+    if not is_native(g_ema):
+        raise WeightsFormatError(path, f"is a StyleCam training snapshot of a {shown(content.get('arch', 'unknown'), 30)} "
+                                       f"model; only StyleGAN2 generators can be loaded from it")
+    generator, meta = load_native(g_ema, path)
+    progress = content.get("progress")
+    if isinstance(progress, dict) and isinstance(progress.get("cur_nimg"), int):
+        meta["training_kimg"] = progress["cur_nimg"] / 1000
     return generator, meta
 
 

@@ -18,7 +18,7 @@ from app.live.params import ParamsError
 from app.live.pipeline import LiveConfig
 from app.live.sources import SourceError
 from detectors import create_detector
-from stylegan2.testing import make_random_generator
+from stylegan2.testing import make_random_generator, make_random_stylegan3
 from tests.app.detector_helpers import BrokenDetector, CountingDetector
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
@@ -197,3 +197,15 @@ def test_every_face_in_a_still_photo_is_replaced_and_the_rest_is_left_alone(conf
         assert difference[y0 + h // 4:y1 - h // 4, x0 + w // 4:x1 - w // 4].mean() > 20
         outside[max(y0 - h // 2, 0):y1 + h // 2, max(x0 - w // 2, 0):x1 + w // 2] = False
     assert np.percentile(difference[outside], 99) < 30   # JPEG noise only
+
+
+def test_a_stylegan3_model_runs_live_like_a_stylegan2_one(config, tmp_path):
+    weights_file = tmp_path / "sg3.pt"
+    stylegan2.save(make_random_stylegan3("t", resolution=16, channel_base=512, channel_max=16), weights_file)
+    with StyleCam(StyleCamConfig(**{**config.__dict__, "weights": str(weights_file)})) as stylecam:
+        frame_showing(stylecam, params_version(stylecam))
+        deadline = time.monotonic() + 30
+        while stylecam.status()["compositing_ms"] is None:     # set once a face has been pasted
+            assert time.monotonic() < deadline, "no StyleGAN3 face pasted onto the selfie clip"
+            next_frame(stylecam)
+        assert stylecam.status()["model"]["num_ws"] == 16

@@ -4,8 +4,6 @@ projections, and selecting one for mode "me". Same token and JSON error shape as
 Jobs run on ``GatedProjector`` (they wait until the test releases them), so every state can be seen.
 """
 import io
-import threading
-import time
 from contextlib import ExitStack
 
 import cv2
@@ -299,30 +297,6 @@ def test_a_selected_projection_cannot_be_deleted_until_deselected(client, backen
     assert client.delete(f"/api/projections/{saved}").status_code == 204
     assert client.get(f"/api/projections/{saved}").status_code == 404
     assert client.get("/api/projections").get_json() == []
-
-
-def test_a_deletion_waits_for_an_update_that_is_selecting_the_projection(client, backend, saved):
-    checking, go_on = threading.Event(), threading.Event()
-    real_check = backend.params.check_projection
-
-    def slow_check(name):
-        checking.set()
-        go_on.wait(10)
-        return real_check(name)
-
-    backend.params.check_projection = slow_check
-    selecting = threading.Thread(target=backend.params.update, args=({"mode": "me", "projection": saved},))
-    selecting.start()
-    assert checking.wait(10)
-    answers = []
-    deleting = threading.Thread(target=lambda: answers.append(client.delete(f"/api/projections/{saved}")))
-    deleting.start()
-    time.sleep(0.2)                   # time enough to delete, if the deletion did not wait for the update
-    go_on.set()
-    selecting.join(10)
-    deleting.join(10)
-    assert backend.params.current().params.projection == saved
-    assert answers[0].status_code == 409 and backend.store.exists(saved)
 
 
 def test_a_selection_survives_a_restart(backend, saved, make_backend, projector):
