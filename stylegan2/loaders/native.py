@@ -22,7 +22,16 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
-from .common import ARCHITECTURES, PathLike, WeightsFormatError, build_generator, generator_meta, plain
+from .common import (
+    ARCHITECTURES,
+    PathLike,
+    WeightsFormatError,
+    bounded_plain,
+    build_generator,
+    generator_meta,
+    plain,
+    shown,
+)
 
 FORMAT = "stylecam-stylegan2"
 VERSION = 2  # The newest version this StyleCam reads and writes.
@@ -75,7 +84,8 @@ def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Mo
     """Build the generator from a loaded native file; returns (generator, meta)."""
     version = content.get("version")
     if not isinstance(version, int) or version < 1:
-        raise WeightsFormatError(path, f"is a StyleCam weights file with an invalid version {version!r}")
+        shown_version = repr(version) if isinstance(version, (int, float)) or version is None else shown(version)
+        raise WeightsFormatError(path, f"is a StyleCam weights file with an invalid version {shown_version}")
     if version > VERSION:
         raise WeightsFormatError(path, f"was written by a newer StyleCam (format version {version}; this one "
                                        f"reads up to {VERSION}); update StyleCam")
@@ -84,12 +94,13 @@ def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Mo
         raise WeightsFormatError(path, "is a StyleCam weights file without its init_kwargs or state_dict")
     architecture = content.get("architecture", "stylegan2")
     if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
-        raise WeightsFormatError(path, f"is a StyleCam weights file of architecture {architecture!r}; this "
-                                       f"StyleCam runs {' and '.join(sorted(ARCHITECTURES))}")
+        raise WeightsFormatError(path, f"is a StyleCam weights file of architecture {shown(architecture, 30)}; "
+                                       f"this StyleCam runs {' and '.join(sorted(ARCHITECTURES))}")
+    stored_meta = bounded_plain(stored_meta if isinstance(stored_meta, dict) else {}, "'meta'", path)
     generator = build_generator(init_kwargs, state_dict, path, architecture)
     meta = generator_meta(generator, "stylecam", path)
-    for key, value in (stored_meta if isinstance(stored_meta, dict) else {}).items():
-        meta.setdefault(key, value)
+    for key, value in stored_meta.items():
+        meta.setdefault(str(key), value)
     return generator, meta
 
 
@@ -97,7 +108,7 @@ def load_training_snapshot(content: Mapping[str, Any], path: PathLike) -> Tuple[
     """The G_ema of a StyleCam training snapshot (stylegan2.training.snapshot); returns (generator, meta)."""
     g_ema = content.get("G_ema")
     if not is_native(g_ema):
-        raise WeightsFormatError(path, f"is a StyleCam training snapshot of a {content.get('arch', 'unknown')!r} "
+        raise WeightsFormatError(path, f"is a StyleCam training snapshot of a {shown(content.get('arch', 'unknown'), 30)} "
                                        f"model; only StyleGAN2 generators can be loaded from it")
     generator, meta = load_native(g_ema, path)
     progress = content.get("progress")

@@ -23,7 +23,7 @@ from typing import Any, Dict, Iterator, Optional
 import numpy as np
 import torch
 
-from stylegan2.loaders.nvlabs import NetworkRecord
+from stylegan2.loaders.nvlabs_pickle import NetworkRecord
 
 PERSISTENCE_VERSION = 6
 NVIDIA_MODULE_SRC = "# The source of NVIDIA's training/networks.py travels with every network.\n"
@@ -91,10 +91,12 @@ def network(class_name: str, **attributes: Any) -> torch.nn.Module:
 
 
 def generator_network(init_kwargs: Dict[str, Any], state_dict: Dict[str, torch.Tensor],
-                      easy_dict: type, class_names: Optional[Dict[str, str]] = None) -> torch.nn.Module:
+                      easy_dict: type, class_names: Optional[Dict[str, str]] = None,
+                      attributes: Optional[Dict[str, Dict[str, Any]]] = None) -> torch.nn.Module:
     """G_ema as NVIDIA's pickles hold it: a module tree with parameters and buffers at the NVlabs keys.
 
-    `class_names` overrides the class of the module at a key prefix (e.g. {"synthesis": "Backdoor"}).
+    `class_names` overrides the class of the module at a key prefix (e.g. {"synthesis": "Backdoor"});
+    `attributes` adds plain attributes to the module at a prefix ("" is the root).
     """
     kwargs = {key: easy_dict(value) if isinstance(value, dict) else value for key, value in init_kwargs.items()}
     root = network("Generator", _init_args=(), _init_kwargs=kwargs,
@@ -117,6 +119,8 @@ def generator_network(init_kwargs: Dict[str, Any], state_dict: Dict[str, torch.T
             owner.register_buffer(name, value)
         else:
             owner.register_parameter(name, torch.nn.Parameter(value, requires_grad=False))
+    for prefix, values in (attributes or {}).items():
+        modules[prefix].__dict__.update(values)
     return root
 
 
@@ -126,11 +130,12 @@ def _nvidia_class(parts) -> str:
 
 def write_nvlabs_pickle(path: Path, init_kwargs: Dict[str, Any], state_dict: Dict[str, torch.Tensor],
                         protocol: Optional[int] = None, module_src: str = NVIDIA_MODULE_SRC,
-                        class_names: Optional[Dict[str, str]] = None, **entries: Any) -> Path:
+                        class_names: Optional[Dict[str, str]] = None,
+                        attributes: Optional[Dict[str, Dict[str, Any]]] = None, **entries: Any) -> Path:
     """Write a training snapshot in NVIDIA's layout; `entries` replace or add top-level entries."""
     with nvidia_modules() as nvidia:
-        g_ema = generator_network(init_kwargs, state_dict, nvidia.EasyDict, class_names)
-        generator = generator_network(init_kwargs, state_dict, nvidia.EasyDict, class_names).train()
+        g_ema = generator_network(init_kwargs, state_dict, nvidia.EasyDict, class_names, attributes)
+        generator = generator_network(init_kwargs, state_dict, nvidia.EasyDict, class_names, attributes).train()
         discriminator = network("Discriminator", _init_args=(), _init_kwargs=nvidia.EasyDict(c_dim=0))
         discriminator.add_module("b64", network("DiscriminatorBlock"))
         discriminator.b64.register_parameter("weight", torch.nn.Parameter(torch.randn(8, 3, 1, 1)))
