@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,6 +21,7 @@ from app.live.sources import SourceError
 from detectors import create_detector
 from stylegan2.testing import make_random_generator, make_random_stylegan3
 from tests.app.detector_helpers import BrokenDetector, CountingDetector
+from tests.app.projection_helpers import fake_result
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
 YUNET = "weights/face_detection_yunet_2026may.onnx"
@@ -114,6 +116,16 @@ def test_status_is_plain_json_with_the_live_figures(running):
     assert status["generation_ms"] > 0
     for figure in ("camera_fps", "stream_fps", "detection_ms", "faces"):
         assert figure in status
+
+
+def test_status_and_saved_projections_name_the_weights_file_never_a_server_folder(config, weights_file):
+    stylecam = StyleCam(config)
+    store = stylecam.projection.store
+    saved = store.save(fake_result(store.generator), "me", source="camera")
+    shown = [json.dumps(stylecam.status()), (saved / "meta.json").read_text()]
+    assert stylecam.status()["model"]["weights"] == json.loads(shown[1])["model"]["weights"] == weights_file.name
+    for folder in (weights_file.parent, Path(config.source).parent, Path(config.projections_dir)):
+        assert not any(str(folder) in text for text in shown)
 
 
 def test_the_stream_follows_the_camera_not_a_slower_detector(config):
