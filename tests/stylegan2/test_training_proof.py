@@ -15,6 +15,8 @@ from stylegan2.training.config import auto_config
 from stylegan2.training.loop import train
 from tests.stylegan2.training_fixtures import TINY, run_options, shape_images, write_zip
 
+pytestmark = pytest.mark.timeout(900)        # about half a minute on a quiet core; far more on a loaded machine
+
 SETTINGS = dict(TINY, channel_base=256, channel_max=16)      # 16 channels at 4-16 px, 8 at 32 px
 KIMG = 1.6                                                  # 200 steps of 8 images
 
