@@ -89,6 +89,14 @@ def text(value: Any, where: str) -> str:
     return value
 
 
+def one_of(*choices: str) -> Check:
+    def check(value: Any, where: str) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise SettingsError(f"{where} should be one of {', '.join(map(repr, choices))}, not {_describe(value)}")
+        return value
+    return check
+
+
 def optional(check: Check) -> Check:
     def checked(value: Any, where: str) -> Any:
         return None if value is None else check(value, where)
@@ -219,7 +227,8 @@ def mapping_size(z_dim: int, c_dim: int, w_dim: int, num_layers: int, embed_feat
     embed = (embed_features or w_dim) if c_dim > 0 else 0
     hidden = layer_features or w_dim
     features = [z_dim + embed] + [hidden] * (num_layers - 1) + [w_dim]
-    total = (linear_size(c_dim, embed) if c_dim > 0 else 0) + sum(map(linear_size, features[:-1], features[1:]))
+    total = (linear_size(c_dim, embed) if c_dim > 0 else 0) \
+        + sum(linear_size(features[index], features[index + 1]) for index in range(num_layers))
     return total + (w_dim if has_w_avg else 0)
 
 
