@@ -1,5 +1,5 @@
 """NVIDIA's discriminators (a snapshot's 'D'): read from NVIDIA-layout pickles as safely as G_ema, giving NVIDIA's
-logits.
+logits, and the start of fine-tuning.
 
 Pickles are written by weight_files.write_nvlabs_pickle with golden/nvlabs_g64 as G and G_ema and
 golden/nvlabs_d64 as D; single records are what the restricted unpickler makes of a pickled network
@@ -15,7 +15,10 @@ from stylegan2 import loaders
 from stylegan2.discriminator import Discriminator
 from stylegan2.loaders.discriminators import discriminator_from_record
 from stylegan2.loaders.nvlabs_pickle import NetworkRecord
-from tests.stylegan2.weight_files import discriminator_network, records, write_nvlabs_pickle
+from stylegan2.training import models
+from stylegan2.training.config import auto_config
+from stylegan2.training.errors import TrainingError
+from tests.stylegan2.weight_files import discriminator_network, records, small_discriminator, write_nvlabs_pickle
 
 TOLERANCE = 1e-4
 
@@ -127,3 +130,22 @@ def test_nvidia_record_missing_a_tensor_is_refused_naming_it(frozen_discriminato
     del record.state["_modules"]["b4"].state["_modules"]["out"].state["_parameters"]["bias"]
     with pytest.raises(stylegan2.WeightsFormatError, match=r"1 tensors missing \(b4.out.bias\)"):
         discriminator_from_record(record, "network.pkl")
+
+
+def test_fine_tuning_an_nvidia_pickle_starts_from_its_discriminator(golden_pickle, nvlabs_d_golden):
+    _, _, io = nvlabs_d_golden
+    config = auto_config(64, fine_tuning=True, freeze_d=2)
+    G, D, description = models.fine_tuning_networks(stylegan2.load(golden_pickle), str(golden_pickle), config)
+    assert description["pretrained_discriminator"] and description["source_format"] == "nvlabs-pickle"
+    assert "b64.fromrgb.weight" not in dict(D.named_parameters())          # Freeze-D applied to it
+    assert D.init_kwargs["epilogue_kwargs"]["mbstd_group_size"] == config.mbstd_group
+    with torch.no_grad():
+        assert max_difference(D.eval()(io["img"][:4]), io["logits_first4"]) < TOLERANCE
+
+
+def test_fine_tuning_refuses_a_discriminator_for_other_images(tmp_path, nvlabs_golden):
+    meta, state_dict, _ = nvlabs_golden
+    other = small_discriminator(dict(meta["init_kwargs"], img_resolution=32))
+    path = write_nvlabs_pickle(tmp_path / "mixed.pkl", meta["init_kwargs"], state_dict, discriminator=other)
+    with pytest.raises(TrainingError, match="discriminator takes img_resolution 32 but its generator has 64"):
+        models.fine_tuning_networks(stylegan2.load(path), str(path), auto_config(64, fine_tuning=True))
