@@ -126,15 +126,16 @@ def group(fields: Dict[str, Check], required: Iterable[str] = ()) -> Check:
     required = tuple(required)
 
     def check(value: Any, where: str) -> Dict[str, Any]:
+        owner = f"{where} " if where else ""   # the top level's messages start with the verb
         if not isinstance(value, dict):
-            raise SettingsError(f"{where} should be a dict of settings, not {_describe(value)}")
+            raise SettingsError(f"{owner}should be a dict of settings, not {_describe(value)}")
         unknown = [name for name in value if name not in fields]
         if unknown:
-            raise SettingsError(f"{where} has {'an unknown setting' if len(unknown) == 1 else 'unknown settings'} "
+            raise SettingsError(f"{owner}has {'an unknown setting' if len(unknown) == 1 else 'unknown settings'} "
                                 f"{', '.join(_describe(name) for name in unknown[:5])}")
         missing = [name for name in required if name not in value]
         if missing:
-            raise SettingsError(f"{where} lacks {', '.join(missing)}")
+            raise SettingsError(f"{owner}lacks {', '.join(missing)}")
         return {name: fields[name](entry, f"{where}.{name}" if where else name) for name, entry in value.items()}
     return check
 
