@@ -17,34 +17,7 @@ from stylegan2.loaders.discriminators import discriminator_from_rosinality
 from stylegan2.testing import make_random_generator
 from stylegan2.training import models
 from stylegan2.training.config import auto_config
-
-BLUR = torch.tensor([1.0, 3.0, 3.0, 1.0])
-BLUR_2D = torch.outer(BLUR, BLUR) / 64
-
-
-def rosinality_state_dict(resolution=16, widths=None, seed=0):
-    """Random tensors named and shaped as rosinality's Discriminator(size) holds them."""
-    widths = widths or {16: 16, 8: 32, 4: 32}
-    generator = torch.Generator().manual_seed(seed)
-
-    def rand(*shape, scale=1.0):
-        return torch.randn(shape, generator=generator) * scale
-
-    sd = {"convs.0.0.weight": rand(widths[resolution], 3, 1, 1), "convs.0.1.bias": rand(widths[resolution], scale=0.1)}
-    res, block = resolution, 1
-    while res > 4:
-        cin, cout = widths[res], widths[res // 2]
-        p = f"convs.{block}"
-        sd.update({f"{p}.conv1.0.weight": rand(cin, cin, 3, 3), f"{p}.conv1.1.bias": rand(cin, scale=0.1),
-                   f"{p}.conv2.0.kernel": BLUR_2D.clone(), f"{p}.conv2.1.weight": rand(cout, cin, 3, 3),
-                   f"{p}.conv2.2.bias": rand(cout, scale=0.1), f"{p}.skip.0.kernel": BLUR_2D.clone(),
-                   f"{p}.skip.1.weight": rand(cout, cin, 1, 1)})
-        res, block = res // 2, block + 1
-    c4 = widths[4]
-    sd.update({"final_conv.0.weight": rand(c4, c4 + 1, 3, 3), "final_conv.1.bias": rand(c4, scale=0.1),
-               "final_linear.0.weight": rand(c4, c4 * 16), "final_linear.0.bias": rand(c4, scale=0.1),
-               "final_linear.1.weight": rand(1, c4), "final_linear.1.bias": rand(1, scale=0.1)})
-    return sd
+from tests.stylegan2.weight_files import rosinality_state_dict
 
 
 def rosinality_forward(sd, img):

@@ -7,6 +7,7 @@ pickler needs those NVIDIA globals to exist while it writes, so `nvidia_modules(
 in `sys.modules` for the duration of a `with` block only; the loader under test never sees them.
 `D` is a real discriminator (`discriminator_network`: StyleCam's has NVIDIA's module tree, class
 names and tensor names), the one given or a small random one for the generator's images.
+`rosinality_state_dict` is the `d` of a rosinality training checkpoint.
 
 `stylegan3_network` builds `G_ema` of NVIDIA's StyleGAN3 from a golden folder's meta.json and state dict,
 with the attributes NVIDIA's code computes in NVIDIA's types (sizes as NumPy int64 arrays, cutoffs as
@@ -180,6 +181,35 @@ def write_nvlabs_pickle(path: Path, init_kwargs: Dict[str, Any], state_dict: Dic
 
 def state_dict_of(generator: torch.nn.Module) -> Dict[str, torch.Tensor]:
     return {key: tensor.detach().clone() for key, tensor in generator.state_dict().items()}
+
+
+def rosinality_state_dict(resolution: int = 16, widths: Optional[Dict[int, int]] = None,
+                          seed: int = 0) -> Dict[str, torch.Tensor]:
+    """A rosinality training checkpoint's `d`: random tensors named and shaped as rosinality's
+    Discriminator(size) holds them, its blur kernels the [1, 3, 3, 1] filter."""
+    widths = widths or {16: 16, 8: 32, 4: 32}
+    generator = torch.Generator().manual_seed(seed)
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    blur = torch.outer(taps, taps) / 64
+
+    def rand(*shape, scale=1.0):
+        return torch.randn(shape, generator=generator) * scale
+
+    sd = {"convs.0.0.weight": rand(widths[resolution], 3, 1, 1), "convs.0.1.bias": rand(widths[resolution], scale=0.1)}
+    res, block = resolution, 1
+    while res > 4:
+        cin, cout = widths[res], widths[res // 2]
+        p = f"convs.{block}"
+        sd.update({f"{p}.conv1.0.weight": rand(cin, cin, 3, 3), f"{p}.conv1.1.bias": rand(cin, scale=0.1),
+                   f"{p}.conv2.0.kernel": blur.clone(), f"{p}.conv2.1.weight": rand(cout, cin, 3, 3),
+                   f"{p}.conv2.2.bias": rand(cout, scale=0.1), f"{p}.skip.0.kernel": blur.clone(),
+                   f"{p}.skip.1.weight": rand(cout, cin, 1, 1)})
+        res, block = res // 2, block + 1
+    c4 = widths[4]
+    sd.update({"final_conv.0.weight": rand(c4, c4 + 1, 3, 3), "final_conv.1.bias": rand(c4, scale=0.1),
+               "final_linear.0.weight": rand(c4, c4 * 16), "final_linear.0.bias": rand(c4, scale=0.1),
+               "final_linear.1.weight": rand(1, c4), "final_linear.1.bias": rand(1, scale=0.1)})
+    return sd
 
 
 STYLEGAN3_BUFFER_NAMES = ("w_avg", "transform", "freqs", "phases", "magnitude_ema", "up_filter", "down_filter")
