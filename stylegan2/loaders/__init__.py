@@ -1,4 +1,5 @@
-"""Load the StyleGAN2 and StyleGAN3 weight files users have, whatever their format, into StyleCam's generators.
+"""Load the StyleGAN2 and StyleGAN3 weight files users have, whatever their format, into StyleCam's generators
+(and, for fine-tuning, the discriminators NVIDIA pickles and rosinality checkpoints carry: load_discriminator).
 
 The format is recognised by the file's first bytes, never by its name: a zip archive is a `torch.save`
 file (a StyleCam file, a StyleCam training snapshot or a rosinality checkpoint, told apart by their
