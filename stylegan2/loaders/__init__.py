@@ -1,4 +1,5 @@
-"""Load the StyleGAN2 and StyleGAN3 weight files users have, whatever their format, into StyleCam's generators.
+"""Load the StyleGAN2 and StyleGAN3 weight files users have, whatever their format, into StyleCam's generators
+(and, for fine-tuning, the discriminators NVIDIA pickles and rosinality checkpoints carry: load_discriminator).
 
 The format is recognised by the file's first bytes, never by its name: a zip archive is a `torch.save`
 file (a StyleCam file, a StyleCam training snapshot or a rosinality checkpoint, told apart by their
@@ -19,9 +20,10 @@ from typing import Any, Dict, Mapping, Optional, Union
 import torch
 
 from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal, shown
-from .discriminators import discriminator_from_rosinality
+from .discriminators import discriminator_from_record, discriminator_from_rosinality
 from .native import is_native, is_training_snapshot, load_native, load_training_snapshot, save
 from .nvlabs import load_nvlabs
+from .nvlabs_pickle import read_snapshot, snapshot_network
 from .rosinality import is_rosinality_state_dict, load_rosinality
 from .torch_files import check_loaded_tensors, check_torch_legacy, check_torch_zip
 
@@ -75,14 +77,17 @@ def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGene
 def load_discriminator(path: PathLike) -> Optional[torch.nn.Module]:
     """The discriminator a weights file carries (for fine-tuning), in eval mode on the CPU, or None.
 
-    rosinality training checkpoints keep it under 'd'. NVIDIA pickles keep it under 'D';
-    `discriminators.discriminator_from_record` converts that record, but it is not read from pickles here
-    yet, so they give None, as released generator-only files and StyleCam weights files do.
+    NVIDIA pickles keep it under 'D', rosinality training checkpoints under 'd'; generator-only files
+    (NVIDIA pickles without a 'D', StyleCam weights files) give None. It is read and checked as
+    generators are (discriminators.py): every problem raises WeightsFormatError naming the file.
     """
     path = Path(path)
     container = detect_container(path)
     if container == "pickle":
-        return None
+        snapshot = read_snapshot(path)
+        if snapshot.get("D") is None:
+            return None
+        return discriminator_from_record(snapshot_network(snapshot, "D", path, kind="discriminator"), path)
     content = _read_torch_file(path, container)
     state_dict = content.get("d") if isinstance(content, Mapping) else None
     return discriminator_from_rosinality(state_dict, path) if state_dict is not None else None

@@ -1,11 +1,12 @@
-"""What every weight-file reader shares: the error type and building a Generator from kwargs + weights.
+"""What every weight-file reader shares: the error type and building a network from kwargs + weights.
 
 Each reader (NVlabs pickle, rosinality checkpoint, native file) turns its file into constructor
-arguments and a state dict with NVlabs key names; `build_generator` checks the settings (types and
-bounds, see settings.py and settings_stylegan3.py) and that the network they describe is no bigger than the weights the file
-really stores before it builds anything, then checks every tensor against the built Generator before
-anything is copied, so a file that does not fit fails with a message that says what is wrong instead
-of a PyTorch traceback or an out-of-memory kill.
+arguments and a state dict with NVlabs key names; `build_network` (behind `build_generator` and the
+discriminator's `build_discriminator`) checks the settings (types and bounds, see settings.py,
+settings_stylegan3.py and settings_discriminator.py) and that the network they describe is no bigger
+than the weights the file really stores before it builds anything, then checks every tensor against
+the built network before anything is copied, so a file that does not fit fails with a message that
+says what is wrong instead of a PyTorch traceback or an out-of-memory kill.
 """
 from __future__ import annotations
 
@@ -17,26 +18,31 @@ from typing import Any, Callable, Dict, Iterable, Mapping, NamedTuple, Tuple, Un
 import numpy as np
 import torch
 
-from .. import networks, stylegan3
+from .. import discriminator, networks, stylegan3
 from .settings import SettingsError, check_generator_settings, generator_size
+from .settings_discriminator import check_discriminator_settings, discriminator_size
 from .settings_stylegan3 import check_stylegan3_settings, stylegan3_generator_size
 
 PathLike = Union[str, Path]
 
 
-class Architecture(NamedTuple):
-    """A generator a weight file can hold: its class, its settings' check and the size they describe."""
+class NetworkKind(NamedTuple):
+    """A network a weight file can hold: its name in messages, its class, its settings' check and the
+    size they describe."""
 
-    generator: Callable[..., torch.nn.Module]
+    name: str                                          # "generator", "discriminator"
+    network: Callable[..., torch.nn.Module]
     check_settings: Callable[[Any], Dict[str, Any]]   # plain, bounded settings, else SettingsError
-    size: Callable[[Dict[str, Any]], int]              # numbers of the generator checked settings describe
+    size: Callable[[Dict[str, Any]], int]              # numbers of the network checked settings describe
 
 
-# Every architecture by name (`Generator.architecture`).
+# Every generator architecture by name (`Generator.architecture`).
 ARCHITECTURES = {
-    "stylegan2": Architecture(networks.Generator, check_generator_settings, generator_size),
-    "stylegan3": Architecture(stylegan3.Generator, check_stylegan3_settings, stylegan3_generator_size),
+    "stylegan2": NetworkKind("generator", networks.Generator, check_generator_settings, generator_size),
+    "stylegan3": NetworkKind("generator", stylegan3.Generator, check_stylegan3_settings, stylegan3_generator_size),
 }
+DISCRIMINATOR = NetworkKind("discriminator", discriminator.Discriminator, check_discriminator_settings,
+                            discriminator_size)
 
 # Numbers (float32) a described generator may hold beyond those the file stores: 64 MB.
 SIZE_SLACK = 2 ** 24
@@ -77,10 +83,15 @@ def plain(value: Any) -> Any:
 
 def checked_settings(init_kwargs: Any, path: PathLike, architecture: str = "stylegan2") -> Dict[str, Any]:
     """The architecture's Generator init_kwargs as plain, bounded data (settings.py), else a WeightsFormatError."""
+    return checked_network_settings(ARCHITECTURES[architecture], init_kwargs, path)
+
+
+def checked_network_settings(kind: NetworkKind, init_kwargs: Any, path: PathLike) -> Dict[str, Any]:
+    """A network's init_kwargs as plain, bounded data (its kind's schema), else a WeightsFormatError."""
     try:
-        return ARCHITECTURES[architecture].check_settings(init_kwargs)
+        return kind.check_settings(init_kwargs)
     except SettingsError as error:
-        raise WeightsFormatError(path, f"describes a generator StyleCam cannot build: {error}") from None
+        raise WeightsFormatError(path, f"describes a {kind.name} StyleCam cannot build: {error}") from None
 
 
 def bounded_plain(value: Any, where: str, path: PathLike) -> Any:
@@ -112,23 +123,42 @@ def bounded_plain(value: Any, where: str, path: PathLike) -> Any:
 
 def build_generator(init_kwargs: Dict[str, Any], state_dict: Mapping[str, torch.Tensor],
                     path: PathLike, architecture: str = "stylegan2") -> torch.nn.Module:
-    """Construct the architecture's `Generator(**init_kwargs)` on the CPU and copy `state_dict` into it, strictly.
+    """Construct the architecture's `Generator(**init_kwargs)` on the CPU and copy `state_dict` into it,
+    strictly, after the checks of `build_network`."""
+    return build_network(ARCHITECTURES[architecture], init_kwargs, state_dict, path)
 
-    The settings are checked first, and the generator they describe may hold no more numbers than the
+
+def build_network(kind: NetworkKind, init_kwargs: Dict[str, Any], state_dict: Mapping[str, torch.Tensor],
+                  path: PathLike) -> torch.nn.Module:
+    """Construct `kind.network(**init_kwargs)` on the CPU and copy `state_dict` into it, strictly.
+
+    The settings are checked first, and the network they describe may hold no more numbers than the
     distinct storages behind `state_dict` really hold, give or take SIZE_SLACK (so that a file missing a
     few tensors still gets a message naming them): building it costs at most what the file does + 64 MB.
     """
-    settings = checked_settings(init_kwargs, path, architecture)
-    needed, stored = ARCHITECTURES[architecture].size(settings), stored_elements(state_dict.values())
-    if needed > stored + SIZE_SLACK:
-        raise WeightsFormatError(path, f"its settings describe a generator of {needed} numbers, but it stores "
-                                       f"only {stored}")
+    settings = checked_network_settings(kind, init_kwargs, path)
+    check_stored_size(kind.size(settings), state_dict, path, kind.name)
     try:
-        generator = ARCHITECTURES[architecture].generator(**settings)
+        network = kind.network(**settings)
     except (TypeError, ValueError, KeyError, NotImplementedError, RuntimeError) as error:
-        raise WeightsFormatError(path, f"describes a generator StyleCam cannot build "
+        raise WeightsFormatError(path, f"describes a {kind.name} StyleCam cannot build "
                                        f"(init_kwargs {settings}): {first_line(error)}") from None
-    expected = generator.state_dict()
+    _copy_weights(network, state_dict, path)
+    return network
+
+
+def check_stored_size(needed: int, state_dict: Mapping[str, Any], path: PathLike, name: str) -> None:
+    """Refuse settings describing a network of `needed` numbers when the storages behind `state_dict` hold
+    fewer, give or take SIZE_SLACK."""
+    stored = stored_elements(state_dict.values())
+    if needed > stored + SIZE_SLACK:
+        raise WeightsFormatError(path, f"its settings describe a {name} of {needed} numbers, but it stores "
+                                       f"only {stored}")
+
+
+def _copy_weights(network: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], path: PathLike) -> None:
+    """Copy `state_dict` into `network` once every tensor is checked against it: names, shapes, dtypes."""
+    expected = network.state_dict()
     missing = [key for key in expected if key not in state_dict]
     unexpected = [key for key in state_dict if key not in expected]
     if missing or unexpected:
@@ -145,8 +175,7 @@ def build_generator(init_kwargs: Dict[str, Any], state_dict: Mapping[str, torch.
                                            f"the network needs {list(expected[key].shape)}")
         if not tensor.is_floating_point():
             raise WeightsFormatError(path, f"'{key}' holds {tensor.dtype} values, not floating point")
-    generator.load_state_dict({key: tensor.float() for key, tensor in state_dict.items()})
-    return generator
+    network.load_state_dict({key: tensor.float() for key, tensor in state_dict.items()})
 
 
 def generator_meta(generator: torch.nn.Module, format_name: str, path: PathLike) -> Dict[str, Any]:

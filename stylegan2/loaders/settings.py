@@ -89,6 +89,14 @@ def text(value: Any, where: str) -> str:
     return value
 
 
+def one_of(*choices: str) -> Check:
+    def check(value: Any, where: str) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise SettingsError(f"{where} should be one of {', '.join(map(repr, choices))}, not {_describe(value)}")
+        return value
+    return check
+
+
 def optional(check: Check) -> Check:
     def checked(value: Any, where: str) -> Any:
         return None if value is None else check(value, where)
@@ -118,15 +126,16 @@ def group(fields: Dict[str, Check], required: Iterable[str] = ()) -> Check:
     required = tuple(required)
 
     def check(value: Any, where: str) -> Dict[str, Any]:
+        owner = f"{where} " if where else ""   # the top level's messages start with the verb
         if not isinstance(value, dict):
-            raise SettingsError(f"{where} should be a dict of settings, not {_describe(value)}")
+            raise SettingsError(f"{owner}should be a dict of settings, not {_describe(value)}")
         unknown = [name for name in value if name not in fields]
         if unknown:
-            raise SettingsError(f"{where} has {'an unknown setting' if len(unknown) == 1 else 'unknown settings'} "
+            raise SettingsError(f"{owner}has {'an unknown setting' if len(unknown) == 1 else 'unknown settings'} "
                                 f"{', '.join(_describe(name) for name in unknown[:5])}")
         missing = [name for name in required if name not in value]
         if missing:
-            raise SettingsError(f"{where} lacks {', '.join(missing)}")
+            raise SettingsError(f"{owner}lacks {', '.join(missing)}")
         return {name: fields[name](entry, f"{where}.{name}" if where else name) for name, entry in value.items()}
     return check
 
@@ -219,7 +228,8 @@ def mapping_size(z_dim: int, c_dim: int, w_dim: int, num_layers: int, embed_feat
     embed = (embed_features or w_dim) if c_dim > 0 else 0
     hidden = layer_features or w_dim
     features = [z_dim + embed] + [hidden] * (num_layers - 1) + [w_dim]
-    total = (linear_size(c_dim, embed) if c_dim > 0 else 0) + sum(map(linear_size, features[:-1], features[1:]))
+    total = (linear_size(c_dim, embed) if c_dim > 0 else 0) \
+        + sum(linear_size(features[index], features[index + 1]) for index in range(num_layers))
     return total + (w_dim if has_w_avg else 0)
 
 

@@ -61,7 +61,10 @@ def fine_tuning_networks(loaded: loaders.LoadedGenerator, source: str,
                          config: TrainingConfig) -> Tuple[Generator, Discriminator, Dict[str, Any]]:
     """(G, D, description) to fine-tune the generator `stylegan2.load(source)` gave (source: a file path).
 
-    D is the checkpoint's own (with config.freeze_d applied) where the file carries one, else new.
+    D is the checkpoint's own where the file carries one (an NVIDIA pickle's `D`, a rosinality
+    checkpoint's `d`), else new. The file gives its weights and architecture; the run gives Freeze-D
+    (config.freeze_d) and the minibatch-std group (config.mbstd_group), as NVIDIA's trainer, which builds
+    D from the run's settings and copies the file's weights into it, does.
     """
     G = loaded.generator
     if config.arch != "stylegan2" or getattr(G, "architecture", "stylegan2") != "stylegan2":
@@ -71,13 +74,23 @@ def fine_tuning_networks(loaded: loaders.LoadedGenerator, source: str,
     if pretrained is None:
         D = discriminator_for(G, config)
     else:
+        _check_discriminator_fits(pretrained, G, source)
         kwargs = copy.deepcopy(pretrained.init_kwargs)
         kwargs["block_kwargs"] = dict(kwargs.get("block_kwargs") or {}, freeze_layers=config.freeze_d)
+        kwargs["epilogue_kwargs"] = dict(kwargs.get("epilogue_kwargs") or {}, mbstd_group_size=config.mbstd_group)
         D = Discriminator(**kwargs)
         D.load_state_dict(pretrained.state_dict())
     description = {"fine_tuned_from": str(source), "source_format": loaded.meta["format"],
                    "pretrained_discriminator": pretrained is not None}
     return G, D, description
+
+
+def _check_discriminator_fits(D: Discriminator, G: Generator, source: str) -> None:
+    """The file's D judges the images its G makes: same resolution, channels and labels."""
+    for name in ("img_resolution", "img_channels", "c_dim"):
+        if D.init_kwargs[name] != G.init_kwargs.get(name, 0):
+            raise TrainingError(f"{source}: its discriminator takes {name} {D.init_kwargs[name]} but its generator "
+                                f"has {G.init_kwargs.get(name, 0)}; the file's networks do not belong together")
 
 
 def snapshot_networks(content: Dict[str, Any]) -> Tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:

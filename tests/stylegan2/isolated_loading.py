@@ -1,5 +1,7 @@
 """Load untrusted files in a child process, so that a crash, a hang or a memory blow-up is a failed test.
 
+A file is read by one of LOADERS: `stylegan2.load` (its generator) or `load_discriminator`.
+
 Importing torch takes seconds, so one worker process (this file run as a script) imports StyleCam once
 and forks a child per file. The child limits its address space (RLIMIT_AS) to what it has plus
 `memory_mb`, loads the file and reports the outcome, its time and how far its resident memory grew
@@ -22,8 +24,10 @@ from typing import Any, Dict, NamedTuple, Optional
 import torch
 
 import stylegan2
+from stylegan2 import loaders
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LOADERS = {"load": stylegan2.load, "load_discriminator": loaders.load_discriminator}
 
 
 class Outcome(NamedTuple):
@@ -37,7 +41,8 @@ class Outcome(NamedTuple):
 
 
 class IsolatedLoader:
-    """`load(path)` runs stylegan2.load(path) in a forked child of a long-lived worker process."""
+    """`load(path)` runs stylegan2.load(path) (or another of LOADERS) in a forked child of a long-lived worker
+    process."""
 
     def __init__(self):
         env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -45,9 +50,10 @@ class IsolatedLoader:
             [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
             cwd=str(PROJECT_ROOT))
 
-    def load(self, path: Path, memory_mb: int = 1024, timeout_s: float = 20.0) -> Outcome:
+    def load(self, path: Path, memory_mb: int = 1024, timeout_s: float = 20.0, loader: str = "load") -> Outcome:
         assert self.process is not None and self.process.poll() is None, "the loader worker has exited"
-        request = {"path": str(path), "memory_mb": memory_mb, "timeout_s": timeout_s}
+        assert loader in LOADERS, loader
+        request = {"path": str(path), "memory_mb": memory_mb, "timeout_s": timeout_s, "loader": loader}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         reply = json.loads(self.process.stdout.readline())
@@ -71,12 +77,12 @@ def _status_kb(field: str) -> int:
     raise KeyError(field)
 
 
-def _child(path: str, memory_mb: int, write_fd: int) -> None:
+def _child(path: str, memory_mb: int, loader: str, write_fd: int) -> None:
     limit = (_status_kb("VmSize") + memory_mb * 1024) * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     start_kb, started = _status_kb("VmRSS"), time.perf_counter()
     try:
-        stylegan2.load(path)
+        LOADERS[loader](path)
         kind, detail = "loaded", ""
     except stylegan2.WeightsFormatError as error:
         kind, detail = "refused", str(error)
@@ -94,7 +100,7 @@ def _run(request: Dict[str, Any]) -> Dict[str, Any]:
     if pid == 0:
         os.close(read_fd)
         try:
-            _child(request["path"], request["memory_mb"], write_fd)
+            _child(request["path"], request["memory_mb"], request["loader"], write_fd)
         finally:
             os._exit(0)
     os.close(write_fd)

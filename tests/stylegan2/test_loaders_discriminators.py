@@ -1,8 +1,8 @@
-"""Discriminators from the files that carry one: rosinality checkpoints ('d') and NVIDIA pickle records ('D').
+"""rosinality's discriminators (a training checkpoint's 'd'): NVIDIA's resnet discriminator with settings read off
+the tensors' shapes, checked before it is built (NVIDIA pickles' 'D': test_loaders_discriminators_nvlabs.py).
 
 rosinality's discriminator is checked against a transcription of its forward pass (model.py's
-ConvLayer, ResBlock, minibatch std and final layers, on the rosinality-named tensors); NVIDIA's records
-are built from a Discriminator the way the restricted unpickler delivers them (class name + __dict__).
+ConvLayer, ResBlock, minibatch std and final layers, on the rosinality-named tensors).
 """
 import argparse
 import math
@@ -13,40 +13,11 @@ import torch.nn.functional as F
 
 import stylegan2
 from stylegan2 import loaders
-from stylegan2.discriminator import Discriminator
-from stylegan2.loaders.discriminators import discriminator_from_record, discriminator_from_rosinality
-from stylegan2.loaders.nvlabs import NetworkRecord
+from stylegan2.loaders.discriminators import discriminator_from_rosinality
 from stylegan2.testing import make_random_generator
 from stylegan2.training import models
 from stylegan2.training.config import auto_config
-
-BLUR = torch.tensor([1.0, 3.0, 3.0, 1.0])
-BLUR_2D = torch.outer(BLUR, BLUR) / 64
-
-
-def rosinality_state_dict(resolution=16, widths=None, seed=0):
-    """Random tensors named and shaped as rosinality's Discriminator(size) holds them."""
-    widths = widths or {16: 16, 8: 32, 4: 32}
-    generator = torch.Generator().manual_seed(seed)
-
-    def rand(*shape, scale=1.0):
-        return torch.randn(shape, generator=generator) * scale
-
-    sd = {"convs.0.0.weight": rand(widths[resolution], 3, 1, 1), "convs.0.1.bias": rand(widths[resolution], scale=0.1)}
-    res, block = resolution, 1
-    while res > 4:
-        cin, cout = widths[res], widths[res // 2]
-        p = f"convs.{block}"
-        sd.update({f"{p}.conv1.0.weight": rand(cin, cin, 3, 3), f"{p}.conv1.1.bias": rand(cin, scale=0.1),
-                   f"{p}.conv2.0.kernel": BLUR_2D.clone(), f"{p}.conv2.1.weight": rand(cout, cin, 3, 3),
-                   f"{p}.conv2.2.bias": rand(cout, scale=0.1), f"{p}.skip.0.kernel": BLUR_2D.clone(),
-                   f"{p}.skip.1.weight": rand(cout, cin, 1, 1)})
-        res, block = res // 2, block + 1
-    c4 = widths[4]
-    sd.update({"final_conv.0.weight": rand(c4, c4 + 1, 3, 3), "final_conv.1.bias": rand(c4, scale=0.1),
-               "final_linear.0.weight": rand(c4, c4 * 16), "final_linear.0.bias": rand(c4, scale=0.1),
-               "final_linear.1.weight": rand(1, c4), "final_linear.1.bias": rand(1, scale=0.1)})
-    return sd
+from tests.stylegan2.weight_files import rosinality_state_dict
 
 
 def rosinality_forward(sd, img):
@@ -132,46 +103,50 @@ def test_fine_tuning_a_rosinality_checkpoint_starts_from_its_discriminator(tmp_p
         assert (D.eval()(images(resolution=64)) - rosinality_forward(sd, images(resolution=64))).abs().max() < 1e-5
 
 
-def nvidia_record(module, init_kwargs=None):
-    """A module as NVIDIA's persistence pickles it and the restricted unpickler returns it."""
-    state = {"_parameters": dict(module._parameters), "_buffers": dict(module._buffers),
-             "_non_persistent_buffers_set": set(),
-             "_modules": {name: nvidia_record(child) for name, child in module._modules.items()}}
-    if init_kwargs is not None:
-        state.update(_init_args=(), _init_kwargs=init_kwargs)
-    return NetworkRecord(type(module).__name__, state)
+def test_rosinality_discriminator_whose_widths_exceed_the_bounds_is_refused_before_building():
+    sd = rosinality_state_dict()
+    sd.update({key: torch.zeros(8192, 1, 1, 1) for key in ("convs.0.0.weight", "convs.1.conv2.1.weight",
+                                                          "convs.2.conv2.1.weight")})
+    with pytest.raises(stylegan2.WeightsFormatError, match="channel_max should be an integer from 1 to 4096, not 8192"):
+        discriminator_from_rosinality(sd, "d.pt")
 
 
-@pytest.fixture
-def frozen_discriminator():
-    torch.manual_seed(0)
-    kwargs = dict(c_dim=0, img_resolution=16, img_channels=3, channel_base=256, channel_max=32, num_fp16_res=1,
-                  conv_clamp=256, block_kwargs=dict(freeze_layers=2), mapping_kwargs={},
-                  epilogue_kwargs=dict(mbstd_group_size=4, mbstd_num_channels=1))
-    D = Discriminator(**kwargs).eval()
-    with torch.no_grad():
-        for tensor in D.state_dict().values():
-            tensor.add_(0.1 * torch.randn(tensor.shape))
-    return D, kwargs
+def test_rosinality_discriminator_whose_shapes_claim_more_than_it_stores_is_refused_before_building():
+    """Wide convolutions claimed by narrow tensors: only dim 0 tells a width, so nothing else may be trusted."""
+    sd = rosinality_state_dict(resolution=256, widths={256: 4, 128: 4, 64: 4, 32: 4, 16: 4, 8: 4, 4: 4})
+    for key in ("convs.0.0.weight", *(f"convs.{block}.conv2.1.weight" for block in range(1, 7))):
+        sd[key] = torch.zeros(4096, 1, 1, 1)
+    with pytest.raises(stylegan2.WeightsFormatError, match=r"^d.pt: its settings describe a discriminator of \d+ "
+                                                           r"numbers, but it stores only \d+$"):
+        discriminator_from_rosinality(sd, "d.pt")
 
 
-def test_nvidia_record_becomes_the_same_discriminator(frozen_discriminator):
-    D, kwargs = frozen_discriminator
-    rebuilt = discriminator_from_record(nvidia_record(D, kwargs), "network.pkl")
-    assert rebuilt.state_dict().keys() == D.state_dict().keys()
-    with torch.no_grad():
-        assert torch.equal(rebuilt(images()), D(images()))
+def test_rosinality_discriminator_with_too_many_blocks_is_refused():
+    sd = rosinality_state_dict()
+    tiny = torch.zeros(32, 1, 1, 1)
+    sd.update({f"convs.{block}.conv1.0.weight": tiny for block in range(3, 21)})
+    sd.update({f"convs.{block}.conv2.1.weight": tiny for block in range(3, 21)})
+    with pytest.raises(stylegan2.WeightsFormatError, match="img_resolution should be a power of two from 8 to 2048, "
+                                                           "not 4194304"):
+        discriminator_from_rosinality(sd, "d.pt")
 
 
-def test_nvidia_record_with_a_foreign_class_is_refused(frozen_discriminator):
-    D, kwargs = frozen_discriminator
-    record = nvidia_record(D, kwargs)
-    record.state["_modules"]["b8"] = NetworkRecord("Backdoor", {})
-    with pytest.raises(stylegan2.WeightsFormatError, match="'D.b8' is a Backdoor"):
-        discriminator_from_record(record, "network.pkl")
+def test_rosinality_discriminator_whose_convolution_is_not_four_dimensional_is_refused():
+    sd = rosinality_state_dict()
+    sd["convs.0.0.weight"] = torch.zeros(16)
+    with pytest.raises(stylegan2.WeightsFormatError, match=r"'convs.0.0.weight' has shape \[16\], not that of a "
+                                                           r"convolution's weight"):
+        discriminator_from_rosinality(sd, "d.pt")
 
 
-def test_nvidia_record_without_constructor_arguments_is_refused(frozen_discriminator):
-    D, _ = frozen_discriminator
-    with pytest.raises(stylegan2.WeightsFormatError, match="does not record its constructor arguments"):
-        discriminator_from_record(nvidia_record(D), "network.pkl")
+def test_rosinality_discriminator_with_an_integer_blur_is_refused():
+    sd = rosinality_state_dict()
+    sd["convs.1.skip.0.kernel"] = torch.ones(4, 4, dtype=torch.int64)
+    with pytest.raises(stylegan2.WeightsFormatError, match="convs.1.skip.0.kernel' is not the standard"):
+        discriminator_from_rosinality(sd, "d.pt")
+
+
+def test_rosinality_discriminator_with_entries_that_are_not_named_tensors_is_refused():
+    for odd in ({**rosinality_state_dict(), 7: torch.zeros(1)}, {**rosinality_state_dict(), "note": "hello"}):
+        with pytest.raises(stylegan2.WeightsFormatError, match="'d' holds entries that are not named tensors"):
+            discriminator_from_rosinality(odd, "d.pt")

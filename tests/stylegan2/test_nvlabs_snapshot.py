@@ -95,13 +95,17 @@ def test_stylegan3_generator_gets_through_the_reader_and_is_built_with_g_ema_wei
     assert all(torch.equal(tensor, state_dict[key]) for key, tensor in loaded.generator.state_dict().items())
 
 
-def test_discriminator_record_gives_its_settings_and_tensors(tmp_path, nvlabs_golden):
+def test_discriminator_record_gives_its_settings_and_tensors(tmp_path, nvlabs_golden, nvlabs_d_golden):
     meta, state_dict, _ = nvlabs_golden
-    path = write_nvlabs_pickle(tmp_path / "snapshot.pkl", meta["init_kwargs"], state_dict)
+    d_meta, d_state_dict, _ = nvlabs_d_golden
+    path = write_nvlabs_pickle(tmp_path / "snapshot.pkl", meta["init_kwargs"], state_dict,
+                               discriminator=(d_meta["init_kwargs"], d_state_dict))
     discriminator = snapshot_network(read_snapshot(path), "D", path)
     assert discriminator.class_name == "Discriminator"
-    assert network_settings(discriminator, "D", path) == {"c_dim": 0}
-    assert list(network_state_dict(discriminator, "D", path)) == ["b64.weight"]
+    assert network_settings(discriminator, "D", path) == d_meta["init_kwargs"]
+    tensors = network_state_dict(discriminator, "D", path)
+    assert tensors.keys() == d_state_dict.keys()
+    assert all(torch.equal(tensor, d_state_dict[key]) for key, tensor in tensors.items())
 
 
 def test_missing_network_is_named_with_what_the_snapshot_holds(tmp_path, nvlabs_golden):
