@@ -103,9 +103,18 @@ def engine_build_command(generator: torch.nn.Module, model_path: Path, digest: s
 
 def make_renderer(generator: torch.nn.Module, model_path: Optional[Path], registry_name: Optional[str],
                   backend: str = "auto", precision: str = "auto") -> InferenceGenerator:
-    """The live app's renderer for ``serve --backend --precision`` (see the module docstring)."""
+    """The live app's renderer for ``serve --backend --precision`` (see the module docstring); a choice that
+    cannot render here is a RenderingUnavailable saying why."""
     if backend not in BACKEND_CHOICES:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKEND_CHOICES)}")
+    try:
+        return _renderer(generator, model_path, registry_name, backend, precision)
+    except ValueError as error:       # a precision or backend this generator or device cannot render in
+        raise RenderingUnavailable(f"--backend {backend} --precision {precision}: {error}") from None
+
+
+def _renderer(generator: torch.nn.Module, model_path: Optional[Path], registry_name: Optional[str], backend: str,
+              precision: str) -> InferenceGenerator:
     device = next(generator.parameters()).device
     tensorrt_possible = (model_path is not None and generator.architecture == "stylegan2" and device.type == "cuda"
                          and tensorrt_backend.tensorrt_version() is not None)
