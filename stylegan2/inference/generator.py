@@ -137,11 +137,5 @@ class InferenceGenerator:
             raise ValueError(f"the {self.backend} backend needs exported_file: the "
                              f"{'ONNX file' if self.backend == 'onnx' else 'TensorRT engine'} to run")
         if self.backend == "onnx":
-            if self.precision != "fp32":
-                raise ValueError(f"the onnx backend renders fp32 (the exported graph's), not {self.precision}; "
-                                 f"for fp16 use the tensorrt backend")
             return OnnxSynthesis(exported_file, self.device, providers)
-        if self.precision not in ("fp32", "fp16"):
-            raise ValueError(f"a TensorRT engine renders fp32 or fp16 (chosen when it is built), not "
-                             f"{self.precision}")
         return TensorRTSynthesis(exported_file, self.device)
