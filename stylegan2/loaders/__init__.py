@@ -8,7 +8,6 @@ pickle. Nothing in any file is ever executed (see nvlabs.py for how NVIDIA's pic
 from __future__ import annotations
 
 import argparse
-import contextlib
 import pickle
 import zipfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Dict, Mapping, Union
 
 import torch
 
+from ..files import load_tensors
 from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal
 from .native import is_native, load_native, save
 from .nvlabs import load_nvlabs
@@ -104,20 +104,12 @@ def _describe_unknown(head: bytes) -> str:
     return f"neither a PyTorch file nor a pickle (it starts with {head[:8]!r})"
 
 
-def _allowed_globals() -> contextlib.AbstractContextManager:
-    """Allow TORCH_FILE_SAFE_GLOBALS for one weights_only load (torch >= 2.5; older torch allows none)."""
-    if hasattr(torch.serialization, "safe_globals"):
-        return torch.serialization.safe_globals(TORCH_FILE_SAFE_GLOBALS)
-    return contextlib.nullcontext()
-
-
 def _read_torch_file(path: Path, container: str) -> Any:
     """torch.load with weights_only=True: tensors and plain containers only, never code."""
     if container == "torch-zip":
         _check_torch_archive(path)
     try:
-        with _allowed_globals():
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return load_tensors(path, TORCH_FILE_SAFE_GLOBALS)
     except pickle.UnpicklingError as error:
         if "weights only" in str(error).lower():
             reason = describe_unpickling_refusal(error)

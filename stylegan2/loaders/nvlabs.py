@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterator, NamedTuple, Tuple
 import numpy as np
 import torch
 
+from ..files import load_tensors
 from .common import PathLike, WeightsFormatError, build_generator, describe_unpickling_refusal, generator_meta, plain
 from .nvlabs_stylegan3 import STYLEGAN3_CLASSES, build_stylegan3, is_stylegan3
 
@@ -132,7 +133,7 @@ def _load_storage(data: Any) -> torch.storage.TypedStorage:
     if not isinstance(data, bytes):
         raise RefusedPickle("a tensor storage is not stored as bytes")
     try:
-        storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        storage = load_tensors(io.BytesIO(data))
     except pickle.UnpicklingError as error:
         raise RefusedPickle(f"a tensor storage inside it is not plain data: "
                             f"{describe_unpickling_refusal(error)}") from None
