@@ -57,7 +57,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 say "installing StyleCam without its dependency list (keeps the system's torch and OpenCV)"
 run "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
-run "$VENV/bin/python" -m pip install --quiet "flask>=2.3" "click>=8.0" "pillow>=10.0" "waitress>=2.1"
+run "$VENV/bin/python" -m pip install --quiet "flask>=2.3" "click>=8.1.3" "pillow>=10.0" "waitress>=2.1"
 if ! "$PYTHON" -c 'import cv2, sys; v = tuple(map(int, cv2.__version__.split(".")[:2])); sys.exit(not (hasattr(cv2, "FaceDetectorYN") and v >= (4, 8)))' 2>/dev/null; then
     say "this OpenCV cannot run YuNet's current model: adding onnxruntime to run it"
     run "$VENV/bin/python" -m pip install --quiet onnxruntime

@@ -40,6 +40,13 @@ def torch_has_cpu_bf16() -> bool:
     return TORCH_VERSION >= CPU_BF16_MIN_TORCH
 
 
+def autocast_precision(device: torch.device, flags: Optional[FrozenSet[str]] = None) -> str:
+    """The precision to train or optimise in under autocast (projection): "bf16" on CPUs that compute it
+    natively (with torch 2), else "fp32" (on CUDA the network's own fp16 layers already apply)."""
+    fast = device.type == "cpu" and cpu_has_native_bf16(flags) and torch_has_cpu_bf16()
+    return "bf16" if fast else "fp32"
+
+
 def cuda_has_bf16(device: torch.device) -> bool:
     """Whether a CUDA device runs bf16 natively (compute capability 8.0 and up: Ampere, Jetson Orin)."""
     return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
