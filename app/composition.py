@@ -16,7 +16,6 @@ import torch
 
 import weights
 from app import models
-from app.device import resolve_device
 from app.live.params import load_presets
 from app.live.params_store import ParamsStore
 from app.live.pipeline import LiveConfig, LivePipeline
@@ -30,6 +29,7 @@ from app.projection.targets import DETECT_WIDTH, FaceFinder
 from app.rendering import make_renderer
 from app.web.interfaces import LiveControls
 from detectors import Detector, create_detector
+from stylegan2.hardware import resolve_device
 
 
 @dataclass(frozen=True)
@@ -79,18 +79,19 @@ class StyleCam:
             generator, meta = models.load_generator(config.weights, self.device)
         else:
             generator = generator.to(self.device).eval().requires_grad_(False)
-            meta = {"format": "injected", "path": None}
+            meta = {"format": "injected"}
         model_path = meta.get("path")
         self.renderer = make_renderer(generator, Path(model_path) if model_path else None,
                                       config.weights if config.weights in weights.REGISTRY else None,
                                       config.backend, config.precision)
-        self.model: Dict[str, Any] = {"weights": config.weights, "format": meta.get("format"),
-                                      "path": model_path, "resolution": generator.img_resolution,
-                                      "num_ws": generator.num_ws, "renderer": self.renderer.describe()}
+        weights_name = models.display_name(config.weights)      # shown to browsers: never a server path
+        self.model: Dict[str, Any] = {"weights": weights_name, "format": meta.get("format"),
+                                      "resolution": generator.img_resolution, "num_ws": generator.num_ws,
+                                      "renderer": self.renderer.describe()}
         detector = detector or create_detector(config.detector, model_path=config.detector_model,
                                                max_faces=config.max_faces, detect_width=config.detect_width)
         store = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
-                                model={"weights": config.weights})
+                                model={"weights": weights_name})
         self.params = ParamsStore(presets, check_projection=store.check)
         self.pipeline = LivePipeline(LiveConfig(config.jpeg_quality, config.idle_after_s), source,
                                      self.renderer, detector, self.params, latents=store)
@@ -139,6 +140,7 @@ def photo_projector(weights: str, device: str = "auto", perceptual: str = models
     """What ``project`` and ``stylize`` need: the generator, the projections store, a face finder and this
     device's projector, built as ``serve`` builds them."""
     generator = models.load_generator(weights, resolve_device(device)).generator
-    store = ProjectionStore(projections_dir or default_projections_dir(), generator, model={"weights": weights})
+    store = ProjectionStore(projections_dir or default_projections_dir(), generator,
+                            model={"weights": models.display_name(weights)})
     return PhotoProjector(generator, store, face_finder("auto", detector_model, generator.img_resolution),
                           LocalProjector(generator, perceptual))

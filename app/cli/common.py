@@ -12,7 +12,6 @@ import click
 import stylegan2
 import weights
 from app import models
-from app.device import DeviceError
 from app.images import OutputError
 from app.live.params import PresetsError
 from app.live.sources import SourceError
@@ -20,18 +19,20 @@ from app.projection.store import ProjectionUnavailable
 from app.projection.targets import TargetError
 from app.rendering import RenderingUnavailable
 from detectors import DetectorUnavailable, this_machines_plan
+from stylegan2.hardware import DeviceError
 from stylegan2.inference import BackendUnavailable
 from stylegan2.metrics import DatasetReadError, InceptionWeightsError, UnsupportedGenerator
 from stylegan2.projection.perceptual import PerceptualNetworkError
 from stylegan2.projection.projector import ProjectionError
 from stylegan2.studio.directions import DirectionsFormatError
+from stylegan2.training import TrainingError
 
 PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"   # The perceptual network for projection can also come from here.
 # The mistakes a user can make and fix (bad source, weights, photo, projection, output file, ...).
 USER_ERRORS = (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, DeviceError,
                DetectorUnavailable, TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError,
                DirectionsFormatError, OutputError, DatasetReadError, InceptionWeightsError, UnsupportedGenerator,
-               RenderingUnavailable, BackendUnavailable)
+               TrainingError, RenderingUnavailable, BackendUnavailable)
 
 
 def model_options(command: Callable) -> Callable:

@@ -17,8 +17,8 @@ import torch
 import weights
 from app import models
 from app.cli.common import fetch_model, user_errors
-from app.device import resolve_device
 from app.rendering import ENGINE_MAX_BATCH, RenderingUnavailable, engine_build_command, ensure_onnx, model_digest
+from stylegan2.hardware import resolve_device
 from stylegan2.inference import InferenceGenerator, resolve_precision
 from stylegan2.inference.export import export_onnx
 from stylegan2.inference.onnx_backend import onnxruntime

@@ -111,7 +111,7 @@ class LivePipeline:
         errors = [worker.error for worker in self._workers if worker.error and worker is not self.capture]
         return {
             "source": self.capture.status(),
-            "live": "running" if self.viewers.wanted() else "idle",
+            "live": "idle" if self.capture.state == "idle" else "running",
             "viewers": self.viewers.count,
             "camera_fps": round(self.capture.fps.rate(), 1),
             "stream_fps": round(self.compositing.fps.rate(), 1),

@@ -86,3 +86,9 @@ def test_the_real_weights_load_strictly_and_give_features():
         features = network(torch.rand(2, 3, 64, 64) * 255)
     assert features.shape == (2, 2048) and torch.isfinite(features).all() and (features >= 0).all()
     assert network.weights_sha256 == weights.get("inception-fid").sha256
+
+
+@pytest.mark.parametrize("given, shown", [("ffhq-256", "ffhq-256"), ("/home/someone/models/mine.pkl", "mine.pkl"),
+                                          ("models/mine.pt", "mine.pt")])
+def test_a_model_is_shown_by_registry_name_or_file_name_never_its_folder(given, shown):
+    assert models.display_name(given) == shown

@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,8 +19,9 @@ from app.live.params import ParamsError
 from app.live.pipeline import LiveConfig
 from app.live.sources import SourceError
 from detectors import create_detector
-from stylegan2.testing import make_random_generator
+from stylegan2.testing import make_random_generator, make_random_stylegan3
 from tests.app.detector_helpers import BrokenDetector, CountingDetector
+from tests.app.projection_helpers import fake_result
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
 YUNET = "weights/face_detection_yunet_2026may.onnx"
@@ -116,6 +118,16 @@ def test_status_is_plain_json_with_the_live_figures(running):
         assert figure in status
 
 
+def test_status_and_saved_projections_name_the_weights_file_never_a_server_folder(config, weights_file):
+    stylecam = StyleCam(config)
+    store = stylecam.projection.store
+    saved = store.save(fake_result(store.generator), "me", source="camera")
+    shown = [json.dumps(stylecam.status()), (saved / "meta.json").read_text()]
+    assert stylecam.status()["model"]["weights"] == json.loads(shown[1])["model"]["weights"] == weights_file.name
+    for folder in (weights_file.parent, Path(config.source).parent, Path(config.projections_dir)):
+        assert not any(str(folder) in text for text in shown)
+
+
 def test_the_stream_follows_the_camera_not_a_slower_detector(config):
     # YuNet made to take 0.2 s a frame: six times slower than the selfie clip's 30 frames a second.
     detector = CountingDetector(create_detector("yunet", model_path=config.detector_model), delay_s=0.2)
@@ -197,3 +209,15 @@ def test_every_face_in_a_still_photo_is_replaced_and_the_rest_is_left_alone(conf
         assert difference[y0 + h // 4:y1 - h // 4, x0 + w // 4:x1 - w // 4].mean() > 20
         outside[max(y0 - h // 2, 0):y1 + h // 2, max(x0 - w // 2, 0):x1 + w // 2] = False
     assert np.percentile(difference[outside], 99) < 30   # JPEG noise only
+
+
+def test_a_stylegan3_model_runs_live_like_a_stylegan2_one(config, tmp_path):
+    weights_file = tmp_path / "sg3.pt"
+    stylegan2.save(make_random_stylegan3("t", resolution=16, channel_base=512, channel_max=16), weights_file)
+    with StyleCam(StyleCamConfig(**{**config.__dict__, "weights": str(weights_file)})) as stylecam:
+        frame_showing(stylecam, params_version(stylecam))
+        deadline = time.monotonic() + 30
+        while stylecam.status()["compositing_ms"] is None:     # set once a face has been pasted
+            assert time.monotonic() < deadline, "no StyleGAN3 face pasted onto the selfie clip"
+            next_frame(stylecam)
+        assert stylecam.status()["model"]["num_ws"] == 16

@@ -115,8 +115,14 @@ def test_steps_may_be_sent_as_a_string_of_digits(client, backend, photo):
     assert upload(client, photo, steps=" 20 ").get_json()["steps"] == 20
 
 
-def test_a_body_that_is_neither_json_nor_an_upload_is_400(client, backend):
+def test_a_body_that_is_neither_json_nor_an_upload_is_415(client, backend):
     answer = client.post("/api/project", data=b"hello", content_type="text/plain")
+    assert answer.status_code == 415 and answer.get_json()["field"] == "body"
+    assert backend.projection.recent_jobs() == []
+
+
+def test_a_json_body_that_does_not_parse_is_400(client, backend):
+    answer = client.post("/api/project", data=b'{"source": ', content_type="application/json")
     assert answer.status_code == 400 and answer.get_json()["field"] == "body"
 
 
