@@ -87,7 +87,7 @@ class TensorRTSynthesis:
         self.context = self.engine.create_execution_context()
 
     def describe(self) -> str:
-        return f"TensorRT {tensorrt.__version__}, {self.path.name}"
+        return f"TensorRT {tensorrt.__version__}"
 
     def __call__(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         if noise_mode != "const":
