@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, Optional
 
 import torch
 
+import weights
 from app import models
 from app.live.params import load_presets
 from app.live.params_store import ParamsStore
@@ -24,10 +26,10 @@ from app.projection.projectors import LocalProjector, make_projector
 from app.projection.service import ProjectionService
 from app.projection.store import ProjectionStore, default_projections_dir
 from app.projection.targets import DETECT_WIDTH, FaceFinder
+from app.rendering import make_renderer
 from app.web.interfaces import LiveControls
 from detectors import Detector, create_detector
 from stylegan2.hardware import resolve_device
-from stylegan2.inference import InferenceGenerator
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class StyleCamConfig:
     projector_fallback: bool = True         # Project here when the remote projector fails.
     projection_queue: int = 4               # Projection jobs that may wait; more are refused (HTTP 429).
     projection_steps: int = DEFAULT_STEPS   # Steps of a projection that does not ask for a number.
+    backend: str = "auto"                   # Renders with: "auto", "torch", "onnx" or "tensorrt" (app.rendering).
+    precision: str = "auto"                 # "auto", "native", "fp32", "fp16" or "bf16" (stylegan2.inference).
 
 
 class StyleCam:
@@ -76,16 +80,21 @@ class StyleCam:
         else:
             generator = generator.to(self.device).eval().requires_grad_(False)
             meta = {"format": "injected"}
+        model_path = meta.get("path")
+        self.renderer = make_renderer(generator, Path(model_path) if model_path else None,
+                                      config.weights if config.weights in weights.REGISTRY else None,
+                                      config.backend, config.precision)
         weights_name = models.display_name(config.weights)      # shown to browsers: never a server path
         self.model: Dict[str, Any] = {"weights": weights_name, "format": meta.get("format"),
-                                      "resolution": generator.img_resolution, "num_ws": generator.num_ws}
+                                      "resolution": generator.img_resolution, "num_ws": generator.num_ws,
+                                      "renderer": self.renderer.describe()}
         detector = detector or create_detector(config.detector, model_path=config.detector_model,
                                                max_faces=config.max_faces, detect_width=config.detect_width)
         store = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
                                 model={"weights": weights_name})
         self.params = ParamsStore(presets, check_projection=store.check)
         self.pipeline = LivePipeline(LiveConfig(config.jpeg_quality, config.idle_after_s), source,
-                                     InferenceGenerator(generator), detector, self.params, latents=store)
+                                     self.renderer, detector, self.params, latents=store)
         on_cpu = self.device.type == "cpu"
         jobs = ProjectionJobs(
             make_projector(generator, store.fingerprint, config.perceptual, config.projector_url,

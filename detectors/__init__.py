@@ -21,14 +21,16 @@ from .haar import HaarDetector
 from .smoothing import OneEuroFilter
 from .tracking import FaceTracker, Track
 from .yunet import YuNetDetector
+from .yunet_models import YuNetChoiceWarning, YuNetPlan, plan_yunet, this_machines_plan
+from .yunet_onnxruntime import YuNetOnnxDetector
 
 DETECTOR_NAMES = ("auto", "yunet", "haar")
 
 __all__ = [
     "DETECTOR_NAMES", "LANDMARK_NAMES", "Detector", "DetectorFallbackWarning", "DetectorUnavailable",
     "Face", "FaceTracker", "HaarDetector", "InvalidImageError", "OneEuroFilter", "Track",
-    "YuNetDetector", "align_face", "alignment_matrix", "box_iou", "create_detector", "invert",
-    "transform_points", "warp_to_frame",
+    "YuNetChoiceWarning", "YuNetDetector", "YuNetOnnxDetector", "YuNetPlan", "align_face", "alignment_matrix", "box_iou", "create_detector", "invert",
+    "plan_yunet", "this_machines_plan", "transform_points", "warp_to_frame",
 ]
 
 
@@ -59,7 +61,7 @@ def create_detector(
                          f"not have (it gives no scores, and merges overlapping hits by min_neighbors)")
     if name in ("yunet", "auto"):
         try:
-            return YuNetDetector(model_path, max_faces=max_faces, detect_width=detect_width, **yunet_options)
+            return _yunet(model_path, max_faces=max_faces, detect_width=detect_width, **yunet_options)
         except DetectorUnavailable as yunet_error:
             if name == "yunet":
                 raise
@@ -72,6 +74,18 @@ def create_detector(
                           f"fewer faces and only estimates landmarks", DetectorFallbackWarning, stacklevel=2)
             return detector
     return HaarDetector(model_path, max_faces, detect_width, **haar_options)
+
+
+def _yunet(model_path: str | Path | None, **options) -> Detector:
+    """YuNet as this machine can run it (`yunet_models.plan_yunet`), saying so where that is not OpenCV
+    with the current model; a given model file is run by the same runner."""
+    plan = this_machines_plan()
+    if plan is None:
+        return YuNetDetector(model_path, **options)     # raises DetectorUnavailable saying why
+    if plan.reason:
+        warnings.warn(plan.reason, YuNetChoiceWarning, stacklevel=3)
+    runner = YuNetOnnxDetector if plan.runner == "onnxruntime" else YuNetDetector
+    return runner(plan.model if model_path is None else model_path, **options)
 
 
 def _given(**options) -> dict:

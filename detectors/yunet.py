@@ -18,9 +18,11 @@ import weights
 
 from .base import DetectorUnavailable, Downscaler, as_bgr
 from .face import Face, largest_first
+from .yunet_models import min_opencv_for
 
 # cv2.FaceDetectorYN exists from OpenCV 4.5.4, but only 4.8 and later read the YuNet models released since
-# 2023 (this one included): OpenCV 4.7 loads the file and then fails on the first frame.
+# 2023 (this one included): OpenCV 4.7 loads the file and then fails on the first frame. The older 2022mar
+# model runs from 4.5.4 (yunet_models.min_opencv_for).
 MIN_OPENCV = (4, 8)
 NEEDS = "YuNet's model needs OpenCV >= {}.{}".format(*MIN_OPENCV)
 FETCH_HINT = "run: python -m app weights fetch yunet (or pass model_path=)"
@@ -46,13 +48,14 @@ class YuNetDetector:
         if not hasattr(cv2, "FaceDetectorYN"):
             raise DetectorUnavailable(
                 f"OpenCV {cv2.__version__} has no cv2.FaceDetectorYN ({NEEDS}); {INSTALL_HINT}")
-        if _opencv_version() < MIN_OPENCV:
+        path = weights.path_of("yunet" if model_path is None else model_path)
+        if _opencv_version() < min_opencv_for(path)[:2]:
             raise DetectorUnavailable(
                 f"OpenCV {cv2.__version__} is too old for YuNet ({NEEDS}); {INSTALL_HINT}")
-        path = weights.path_of("yunet" if model_path is None else model_path)
         if not path.is_file():
             raise DetectorUnavailable(f"YuNet model file not found: {path}; {FETCH_HINT}")
         self.model_path = path
+        self.description = f"YuNet ({path.name}) in OpenCV {cv2.__version__}"
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.max_faces = max_faces

@@ -26,6 +26,7 @@ and each summary also checks the GPU target: a full projection of a 256x256 face
     python scripts/bench_projection.py                              # the full comparison
     python scripts/bench_projection.py --resolution 128 --targets 3
     python scripts/bench_projection.py --device cuda --configs fast --standin vgg16-shaped
+    python scripts/bench_projection.py --configs fast,fast_bf16     # bf16 on the CPU: final LPIPS within 2 %?
 """
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ from stylegan2.testing import (
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SEED_BASE = 1000     # Target i: latent and noise images from seed 1000 + i.
 TIME_RATIO_TARGET = 0.2     # The fast configuration may take at most this share of the reference's time.
+BF16_LPIPS_TOLERANCE = 0.02  # The app projects in bf16 on the CPU only if its final LPIPS is at most 2 % worse.
 GPU_SECONDS_TARGET = 5.0    # A full projection of a 256x256 face on a GPU may take at most this long.
 STANDINS = {"small": SMALL_STAGES, "vgg16-shaped": VGG16_STAGES}
 
@@ -96,6 +98,8 @@ def main() -> None:
         print(json.dumps(summarize(name, runs[name], configs[name], setting)), flush=True)
     if "reference" in runs and "fast" in runs:
         print(json.dumps(compare(runs["reference"], runs["fast"])), flush=True)
+    if "fast" in runs and "fast_bf16" in runs:
+        print(json.dumps(compare_precision(runs["fast"], runs["fast_bf16"])), flush=True)
 
 
 def configurations(reference_steps: int, fast_steps: int) -> Dict[str, ProjectionConfig]:
@@ -105,6 +109,7 @@ def configurations(reference_steps: int, fast_steps: int) -> Dict[str, Projectio
         "reference": ProjectionConfig.reference(steps=reference_steps).replace(fused_modconv=fast.fused_modconv),
         "fast": fast,
         "fast_w": ProjectionConfig.fast(steps=fast_steps, space="w"),
+        "fast_bf16": fast.replace(precision="bf16"),
     }
 
 
@@ -214,6 +219,15 @@ def compare(reference: List[Dict], fast: List[Dict]) -> Dict:
                 target_met=all(final_at_most) and all(ratio is not None and ratio <= TIME_RATIO_TARGET
 
                                                       for ratio in ratios))
+
+
+def compare_precision(fp32: List[Dict], bf16: List[Dict]) -> Dict:
+    """The fast schedule with the generator in bf16 against fp32: its final LPIPS may be at most
+    BF16_LPIPS_TOLERANCE worse (relative) on every target, for the app to project in bf16."""
+    relative = [round((b["lpips"] - f["lpips"]) / f["lpips"], 4) for f, b in zip(fp32, bf16)]
+    return dict(summary="fast in bf16 vs fp32", lpips_relative_change=relative,
+                time_ratio=[round(b["seconds"] / f["seconds"], 4) for f, b in zip(fp32, bf16)],
+                tolerance=BF16_LPIPS_TOLERANCE, target_met=all(change <= BF16_LPIPS_TOLERANCE for change in relative))
 
 
 if __name__ == "__main__":

@@ -209,3 +209,37 @@ def _conv2d(x: torch.Tensor, w: torch.Tensor, up: int, f: Optional[torch.Tensor]
     pad_before = kernel // 2 + (taps + 1) // 2 - (kernel - 1)
     pad_after = kernel // 2 + (taps - 2) // 2 - (kernel - 2)
     return upfirdn2d(x, f, padding=[pad_before, pad_after] * 2, gain=4)
+
+
+def grid_sample(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """``F.grid_sample`` (bilinear, zero padding, align_corners=False) whose input gradient can itself be
+    differentiated, as NVIDIA's ``grid_sample_gradfix``: the R1 penalty differentiates the discriminator's
+    gradient through the augmentations, and PyTorch before 2.x has no derivative of grid_sample's backward.
+    Sampling is linear in ``x``, so that derivative is grid_sample again; the grid gets first-order gradients."""
+    return _GridSample.apply(x, grid)
+
+
+class _GridSample(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, grid)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        x, grid = ctx.saved_tensors
+        return _GridSampleBackward.apply(grad_output, x, grid)
+
+
+class _GridSampleBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, grad_output: torch.Tensor, x: torch.Tensor, grid: torch.Tensor):
+        ctx.save_for_backward(grid)
+        # interpolation 0 = bilinear, padding 0 = zeros, align_corners False; both gradients wanted
+        return torch.ops.aten.grid_sampler_2d_backward(grad_output, x, grid, 0, 0, False, [True, True])
+
+    @staticmethod
+    def backward(ctx, grad2_grad_x: torch.Tensor, grad2_grad_grid: torch.Tensor):
+        grid, = ctx.saved_tensors
+        grad2_grad_output = _GridSample.apply(grad2_grad_x, grid) if ctx.needs_input_grad[0] else None
+        return grad2_grad_output, None, None

@@ -85,6 +85,18 @@ REGISTRY: Dict[str, ModelFile] = {m.name: m for m in [
         license="MIT",
     ),
     ModelFile(
+        name="yunet-2022mar",
+        filename="face_detection_yunet_2022mar.onnx",
+        url="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
+            "face_detection_yunet_2022mar.onnx",
+        sha256=None,            # Not published by the OpenCV Zoo, and no copy was at hand to pin.
+        size=None,
+        kind="detector",
+        description="YuNet's 2022mar release, for OpenCV 4.5.4 to 4.7 (which cannot read the current one) "
+                    "where onnxruntime is not installed",
+        license="MIT",
+    ),
+    ModelFile(
         name="haarcascade",
         filename="haarcascade_frontalface_default.xml",
         url="https://raw.githubusercontent.com/opencv/opencv/4.x/data/haarcascades/"

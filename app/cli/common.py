@@ -17,8 +17,10 @@ from app.live.params import PresetsError
 from app.live.sources import SourceError
 from app.projection.store import ProjectionUnavailable
 from app.projection.targets import TargetError
-from detectors import DetectorUnavailable
+from app.rendering import RenderingUnavailable
+from detectors import DetectorUnavailable, this_machines_plan
 from stylegan2.hardware import DeviceError
+from stylegan2.inference import BackendUnavailable
 from stylegan2.metrics import DatasetReadError, InceptionWeightsError, UnsupportedGenerator
 from stylegan2.projection.perceptual import PerceptualNetworkError
 from stylegan2.projection.projector import ProjectionError
@@ -30,7 +32,7 @@ PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"   # The perceptual network for projection
 USER_ERRORS = (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, DeviceError,
                DetectorUnavailable, TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError,
                DirectionsFormatError, OutputError, DatasetReadError, InceptionWeightsError, UnsupportedGenerator,
-               TrainingError)
+               TrainingError, RenderingUnavailable, BackendUnavailable)
 
 
 def model_options(command: Callable) -> Callable:
@@ -59,7 +61,8 @@ def models_to_fetch(weights_name: str, detector: str, detector_model: Optional[s
     """The registry models this run needs that are not downloaded yet."""
     needed = [weights_name] if weights_name in weights.REGISTRY else []
     if detector in ("auto", "yunet") and detector_model is None:
-        needed.append(models.DEFAULT_DETECTOR)
+        plan = this_machines_plan()         # the YuNet model this OpenCV (or onnxruntime) can run
+        needed.append(plan.model if plan else models.DEFAULT_DETECTOR)
     return [name for name in needed if not weights.is_available(name)]
 
 

@@ -11,6 +11,8 @@ import click
 
 from app.cli.dataset import dataset_command
 from app.cli.directions import directions
+from app.cli.doctor import doctor
+from app.cli.export import export_group
 from app.cli.metrics import metrics_group
 from app.cli.models import weights_group
 from app.cli.photos import project_command, stylize_command
@@ -26,7 +28,7 @@ def cli() -> None:
 
 
 for command in (serve, weights_group, project_command, stylize_command, generate, mix, interpolate, blend,
-                directions, dataset_command, train_command, metrics_group):
+                directions, dataset_command, train_command, metrics_group, doctor, export_group):
     cli.add_command(command)
 
 

@@ -11,13 +11,16 @@ from urllib.parse import quote, urlsplit
 
 import click
 
+import weights
 from app.cli.common import fetch_model, model_options, models_to_fetch, user_errors
 from app.composition import StyleCam, StyleCamConfig
-from app.models import DEFAULT_DETECTOR
+from app.live.pipeline import LivePipeline
 from app.projection.jobs import DEFAULT_STEPS, MAX_STEPS, MIN_STEPS
+from app.rendering import BACKEND_CHOICES
 from app.web.auth import generate_token
 from app.web.config import API_RESERVED_THREADS, DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, ServerConfig
 from app.web.server import StyleCamServer
+from stylegan2.inference import PRECISIONS
 
 
 @click.command()
@@ -53,12 +56,19 @@ from app.web.server import StyleCamServer
 @click.option("--projection-steps", default=DEFAULT_STEPS, show_default=True,
               type=click.IntRange(MIN_STEPS, MAX_STEPS),
               help="Optimisation steps of a projection (fewer: faster, less alike).")
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_CHOICES),
+              help="What renders the generator: torch; onnx (onnxruntime, exported once beside the model); "
+                   "tensorrt (an engine built once with `python -m app export tensorrt`); auto = tensorrt where "
+                   "an engine is built, else torch.")
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(PRECISIONS),
+              help="auto = fp16 on CUDA, bf16 on CPUs with AVX512-BF16/AMX, else fp32; native = as the model "
+                   "runs by itself.")
 def serve(source: str, weights_name: str, device: str, detector_model: Optional[str], perceptual: str,
           projections_dir: Optional[str], host: str, port: int, token: Optional[str], no_token: bool,
           detector: str, detect_width: Optional[int], max_faces: Optional[int], presets_path: Optional[str],
           jpeg_quality: int, idle_after: float, loop: bool, threads: int, offline: bool,
           projector_url: Optional[str], projector_token: Optional[str], projector_fallback: bool,
-          projection_steps: int) -> None:
+          projection_steps: int, backend: str, precision: str) -> None:
     """Run StyleCam: open the camera, serve the page, print the address to open."""
     if token and no_token:
         raise click.UsageError("--token and --no-token contradict each other: give one")
@@ -71,7 +81,7 @@ def serve(source: str, weights_name: str, device: str, detector_model: Optional[
         if not offline:
             click.echo(f"{name} is not downloaded yet: fetching it now (once).")
             fetch_model(name)
-        elif not (name == DEFAULT_DETECTOR and detector == "auto"):   # auto falls back to Haar
+        elif not (weights.get(name).kind == "detector" and detector == "auto"):   # auto falls back to Haar
             raise click.ClickException(f"model '{name}' is not downloaded and --offline forbids fetching it; "
                                        f"run: python -m app weights fetch {name}")
 
@@ -83,7 +93,8 @@ def serve(source: str, weights_name: str, device: str, detector_model: Optional[
             detect_width=detect_width, max_faces=max_faces, jpeg_quality=jpeg_quality,
             idle_after_s=idle_after or None, presets_path=presets_path, loop=loop, projections_dir=projections_dir,
             perceptual=perceptual, projector_url=projector_url, projector_token=projector_token,
-            projector_fallback=projector_fallback, projection_steps=projection_steps))
+            projector_fallback=projector_fallback, projection_steps=projection_steps, backend=backend,
+            precision=precision))
         try:
             server = StyleCamServer(config, stylecam)
         except OSError as error:
@@ -121,8 +132,8 @@ def announce(config: ServerConfig, port: int, stylecam: StyleCam) -> None:
     """Print where to open StyleCam, Jupyter-style: the full URL with the token."""
     query = f"/?token={quote(config.token, safe='')}" if config.token else "/"
     hosts = [config.host] if config.host not in ("0.0.0.0", "::", "") else [lan_address(), "127.0.0.1"]
-    click.echo(f"\nStyleCam is running ({stylecam.pipeline.source.describe()} on {stylecam.device}). "
-               f"Open in a browser:")
+    click.echo(f"\nStyleCam is running ({stylecam.pipeline.source.describe()} on {stylecam.device}; rendering: "
+               f"{stylecam.renderer.describe()}; faces: {describe_detector(stylecam.pipeline)}). Open in a browser:")
     for host in filter(None, hosts):
         shown = f"[{host}]" if ":" in host else host
         click.secho(f"    http://{shown}:{port}{query}", bold=True)
@@ -137,6 +148,12 @@ def announce(config: ServerConfig, port: int, stylecam: StyleCam) -> None:
     except RuntimeError as error:
         click.secho(f"note: {error}", fg="yellow", err=True)
     click.echo("Press Ctrl-C to stop.\n")
+
+
+def describe_detector(pipeline: LivePipeline) -> str:
+    """The live detector and what runs it (e.g. "YuNet (face_detection_yunet_2026may.onnx) in OpenCV 4.10.0")."""
+    detector = pipeline.detector
+    return getattr(detector, "description", detector.name)
 
 
 def lan_address() -> Optional[str]:

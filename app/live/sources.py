@@ -11,7 +11,7 @@ Accepted specs (``parse_source``):
 | ``rtsp://…``, ``http(s)://…``, ``rtmp://…``, ``udp://…`` | stream | network stream (FFmpeg) |
 | ``http(s)://…/clip.mp4`` (or .m4v .mov .avi .mkv .webm) | video | a file on a web server, played like a local one |
 | anything containing ``!`` | gstreamer | a raw GStreamer pipeline ending in ``appsink`` |
-| ``csi://N[?width=W&height=H&fps=F&flip=M]`` | gstreamer | Jetson CSI camera N through ``nvarguscamerasrc`` |
+| ``csi://N[?width=W&height=H&fps=F&flip=M]`` | gstreamer | Jetson CSI camera N through ``nvarguscamerasrc`` (read from a ``gst-launch-1.0`` process where OpenCV has no GStreamer: ``app.live.gst_process``) |
 
 ``open_source`` opens a parsed ``Source`` and returns a ``FrameSource``: ``read()`` gives the next BGR
 frame or None when the source is gone (or a non-looping video ended), ``fps`` the rate to pace a file
@@ -28,6 +28,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
+
+from app.live.gst_process import GstUnavailable, open_gst_process, opencv_has_gstreamer
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 VIDEO_FILE_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")   # An http(s) URL to one is a file.
@@ -212,6 +214,11 @@ def open_source(source: Source) -> FrameSource:
         if image is None:
             raise SourceError(f"cannot read image {source.describe()}: the file is unreadable or corrupt")
         return StillImageSource(image, source.fps or DEFAULT_FILE_FPS)
+    if source.kind == "gstreamer" and source.spec.startswith("csi://") and not opencv_has_gstreamer():
+        try:
+            return open_gst_process(source.target, source.describe())
+        except GstUnavailable as error:
+            raise SourceError(str(error)) from None
     if source.kind == "device" and not os.path.exists(source.target):
         raise SourceError(f"camera device {source.target} does not exist: is the camera plugged in? "
                           "(list devices with: ls /dev/video*)")

@@ -34,6 +34,7 @@ from PIL import Image
 
 from app.images import from_engine
 from app.projection.targets import TargetError, decode_image
+from stylegan2.files import load_tensors
 from stylegan2.projection.projector import ProjectionResult
 
 FORMAT = "stylecam-projection"
@@ -127,7 +128,7 @@ def load_latent(folder: PathLike, meta: Dict[str, Any]) -> Tuple[torch.Tensor, D
     """Only the latent ``ws`` and noise images of a saved projection whose ``meta`` was already read."""
     latent_path = Path(folder) / LATENT_FILE
     try:
-        latent = torch.load(latent_path, map_location="cpu", weights_only=True)
+        latent = load_tensors(latent_path)
     except Exception as error:   # torch.load raises many types for missing, truncated or foreign files.
         raise ProjectionFormatError(f"{latent_path} cannot be read: {error}") from error
     return _check_latent(latent, latent_path, meta)

@@ -187,7 +187,7 @@ class Projector(Protocol):
     """What runs a projection: on this device (``app.projection.projectors.LocalProjector``) or another StyleCam."""
 
     def describe(self) -> str:
-        """Where projections run, for the status and the job ("local (cpu)", "remote http://...")."""
+        """Where projections run, for the status and the job ("local (cpu, bf16)", "remote http://...")."""
 
     def check_ready(self) -> None:
         """Raise ProjectorUnavailable, saying what to do, if no projection can run at all."""

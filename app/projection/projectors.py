@@ -35,6 +35,7 @@ from app.projection.folders import LATENT_FILE, META_FILE, RESULT_FILE, TARGET_F
 from app.projection.jobs import ProjectionJob, ProjectorUnavailable
 from app.projection.store import NAME_PATTERN
 from app.projection.targets import TargetError, decode_image
+from stylegan2.inference.precision import autocast_precision
 from stylegan2.projection.perceptual import PerceptualNetwork
 from stylegan2.projection.projector import ProjectionCancelled, ProjectionResult, project
 from stylegan2.projection.schedule import ProjectionConfig
@@ -51,11 +52,14 @@ class LocalProjector:
         self.generator = generator              # Shared with the live pipeline; the projector copies it.
         self.perceptual_name = perceptual       # Registry name ("vgg16") or a TorchScript file.
         self.device = next(generator.parameters()).device
+        # bf16 on CPUs with native bf16: scripts/bench_projection.py (fast vs fast_bf16) checks that the final
+        # LPIPS stays within 2 % of fp32's.
+        self.precision = autocast_precision(self.device)
         self._perceptual: Optional[PerceptualNetwork] = None
         self._lock = threading.Lock()
 
     def describe(self) -> str:
-        return f"local ({self.device})"
+        return f"local ({self.device}, {self.precision})"
 
     def check_ready(self) -> None:
         try:
@@ -66,7 +70,7 @@ class LocalProjector:
     def project(self, job: ProjectionJob) -> ProjectionResult:
         job.use_backend(self.describe())
         return project(self.generator, to_engine(job.target.image, self.device), self.perceptual(),
-                       job.options.config(),
+                       job.options.config().replace(precision=self.precision),
                        progress=lambda step: job.report(step.step, step.num_steps, step.losses["total"],
                                                         step.preview),
                        cancel=job.cancel_event)

@@ -4,16 +4,23 @@ It computes the function of `networks.SynthesisNetwork` (NVIDIA's layout; the te
 about 2e-5 of the image range) with less work, because on a CPU nearly all the time goes into the
 convolutions and into passes over memory:
 
-- Everything derived from the weights is computed once, when the layout is built: demodulation norms,
-  Winograd kernels, transposed and channels-last weights, filters, the constant noise. Weights packed
+- Everything derived from the weights is computed once, when the layout is built: the style affines'
+  scaled weights, demodulation norms, Winograd kernels, transposed and channels-last weights, filters,
+  the constant noise (with its strength and gain). Weights packed
   for oneDNN are made at the first call with an input shape (packing depends on it), and kept for it.
 - Activations are kept channels-last, in which oneDNN runs the transposed and depthwise convolutions
   several times faster.
 - For a single sample whose weight is smaller than its activations (the high resolutions), styles and
   demodulation are folded into the weight and the bias into the convolution, which saves a pass over
-  the output; otherwise demodulation, bias, noise and activation are one pass (`cpu_ops.output_pass`).
+  the output; in an upsampling layer they go into the per-channel low-pass filter after the transposed
+  convolution instead, whose weight then stays packed; otherwise demodulation, bias, noise and
+  activation are one pass (`cpu_ops.output_pass`).
 - Batches run together at low resolutions (weights are reused across samples) and one sample at a
   time from PER_SAMPLE_MIN_RESOLUTION up (a sample's activations stay in the CPU caches between layers).
+- In bfloat16 (``dtype=torch.bfloat16``, for CPUs with AVX512-BF16 or AMX) the activations and the
+  convolution weights are bf16 and oneDNN accumulates in fp32; styles and demodulation are computed in
+  fp32 and the image is summed in fp32. Winograd stays fp32-only: in bf16 its transforms and grouped
+  products were measured more than twice slower than oneDNN's direct bf16 convolution, and less exact.
 
 The layout reads the network's tensors when it is built: after changing the weights, build it again.
 It runs without autograd only (`InferenceGenerator` calls it under `torch.inference_mode`).
@@ -26,19 +33,38 @@ import torch
 import torch.nn.functional as F
 
 from .. import ops
-from ..layers import SynthesisLayer, ToRGBLayer
+from ..layers import FullyConnectedLayer, SynthesisLayer, ToRGBLayer
 from ..networks import SynthesisBlock, SynthesisNetwork, check_noise_mode
 from . import cpu_ops
 
 PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
 
 
-class CpuSynthesisLayer:
-    """`SynthesisLayer` in the CPU layout: modulated 3x3 conv (maybe 2x up), noise, bias, activation, clamp."""
+class Affine:
+    """A style affine layer (`FullyConnectedLayer`, linear) with its gains applied once, and an extra
+    ``gain`` folded in: styles = gain * (w @ W^T * weight_gain + b * bias_gain)."""
 
-    def __init__(self, layer: SynthesisLayer) -> None:
+    def __init__(self, layer: FullyConnectedLayer, gain: float = 1.0) -> None:
+        if layer.activation != "linear" or layer.bias is None:
+            raise ValueError("a style affine layer is linear with a bias")
+        self.weight_t = (layer.weight.detach() * (layer.weight_gain * gain)).t().contiguous()
+        self.bias = layer.bias.detach() * (layer.bias_gain * gain)
+
+    def __call__(self, w: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.bias, w, self.weight_t)
+
+
+class CpuSynthesisLayer:
+    """`SynthesisLayer` in the CPU layout: modulated 3x3 conv (maybe 2x up), noise, bias, activation, clamp.
+
+    Activations are ``dtype`` (float32 or bfloat16) in and out.
+    """
+
+    def __init__(self, layer: SynthesisLayer, dtype: torch.dtype = torch.float32) -> None:
         weight = layer.weight.detach()
-        self.layer = layer                       # Its affine layer, noise mode handling and settings.
+        self.layer = layer                       # Its noise mode handling and settings.
+        self.dtype = dtype
+        self.affine = Affine(layer.affine)
         self.up = layer.up
         self.resolution = layer.resolution
         self.activation = layer.activation
@@ -46,16 +72,21 @@ class CpuSynthesisLayer:
         self.padding = weight.shape[-1] // 2
         self.act_gain = layer.act_gain
         self.squared_norms = weight.square().sum(dim=[2, 3])           # [O, C]: the demodulation's sums.
-        self.bias = layer.bias.detach() * layer.act_gain
-        self.winograd = cpu_ops.use_winograd(layer.in_channels, layer.resolution, weight.shape[-1], layer.up)
-        # The weight `conv` takes, channels-last: [O, C, k, k], or transposed to [C, O, k, k] for up=2.
+        self.bias = (layer.bias.detach() * layer.act_gain).to(dtype)
+        self.winograd = dtype == torch.float32 and cpu_ops.use_winograd(layer.in_channels, layer.resolution,
+                                                                         weight.shape[-1], layer.up)
+        # The weight `conv` takes, channels-last: [O, C, k, k], or transposed to [C, O, k, k] for up=2; in
+        # float32 for folding styles into it, and in the activations' dtype.
         self.conv_weight = _channels_last(weight if layer.up == 1 else weight.transpose(0, 1))
+        self.conv_weight_lowp = self.conv_weight.to(dtype)
         self.weight = weight
         if layer.up == 2:
             taps = layer.resample_filter.shape[-1]
             self.lowpass = (layer.resample_filter * 4).flip([0, 1]).expand(layer.out_channels, 1, taps, taps)
-            self.lowpass = self.lowpass.contiguous()
+            self.lowpass = self.lowpass.contiguous().to(dtype)
         self._packed: Tuple[Optional[torch.Size], Optional[torch.Tensor]] = (None, None)
+        # The constant noise image times its strength and the activation gain, made once.
+        self.const_noise = self._scaled_noise(1, "const", weight.device)
 
     @staticmethod
     def supports(layer: SynthesisLayer) -> bool:
@@ -64,9 +95,8 @@ class CpuSynthesisLayer:
 
     def __call__(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str) -> torch.Tensor:
         batch_size = x.shape[0]
-        styles = self.layer.affine(w)
-        noise = self.layer.noise(batch_size, noise_mode, x.device)
-        noise = noise * self.act_gain if noise is not None else None
+        styles = self.affine(w)
+        noise = self._noise(batch_size, noise_mode, x.device)
         scale = (styles.square() @ self.squared_norms.t() + 1e-8).rsqrt() * self.act_gain  # demodulation [N, O]
         if self.winograd:
             y = cpu_ops.winograd_conv3x3(x, self._packed_weight(x.shape), styles)  # [N, H/4, 4, W/4, 4, O]
@@ -76,16 +106,35 @@ class CpuSynthesisLayer:
             cpu_ops.output_pass(y, scale.view(batch_size, 1, 1, 1, 1, -1), self.bias, noise,
                                 self.activation, self.conv_clamp, out=out)
             return out.view(batch_size, self.resolution, self.resolution, -1).permute(0, 3, 1, 2)
-        if _weight_is_smaller(x, self.weight):
+        if self.up == 2 and batch_size == 1:
+            # Demodulation and bias move into the low-pass filter that follows the transposed convolution
+            # (both act per channel, and the filter is per channel): the weight stays packed, and no pass
+            # over the output is needed for them.
+            y = cpu_ops.conv_transpose2d(x * styles.to(self.dtype).view(1, -1, 1, 1), self._packed_weight(x.shape),
+                                         stride=2)
+            lowpass = self.lowpass * scale.to(self.dtype).view(-1, 1, 1, 1)
+            y = F.conv2d(y, lowpass, self.bias, padding=1, groups=lowpass.shape[0])
+            return cpu_ops.activate_(y, noise, self.activation, self.conv_clamp)
+        if self.up == 1 and _weight_is_smaller(x, self.weight):
             # Styles and demodulation folded into the weight, the bias into the convolution: the output
             # pass is then left only noise and activation.
             factors = scale.view(-1, 1) * styles.view(1, -1)  # [O, C]
-            factors = factors if self.up == 1 else factors.t()  # the transposed weight is [C, O, k, k]
-            y = self._conv(x, self.conv_weight * factors[:, :, None, None], self.bias)
+            weight = (self.conv_weight * factors[:, :, None, None]).to(self.dtype)
+            y = self._conv(x, cpu_ops.packed_conv2d_weight(weight, x.shape, padding=self.padding), self.bias)
             return cpu_ops.activate_(y, noise, self.activation, self.conv_clamp)
-        y = self._conv(x * styles.view(batch_size, -1, 1, 1), self._packed_weight(x.shape))
-        return cpu_ops.output_pass(y, scale.view(batch_size, -1, 1, 1), self.bias.view(1, -1, 1, 1), noise,
-                                   self.activation, self.conv_clamp, out=y)
+        y = self._conv(x * styles.to(self.dtype).view(batch_size, -1, 1, 1), self._packed_weight(x.shape))
+        return cpu_ops.output_pass(y, scale.to(self.dtype).view(batch_size, -1, 1, 1), self.bias.view(1, -1, 1, 1),
+                                   noise, self.activation, self.conv_clamp, out=y)
+
+    def _noise(self, batch_size: int, noise_mode: str, device: torch.device) -> Optional[torch.Tensor]:
+        """The noise to add, times the activation gain, in the activations' dtype (None for none)."""
+        if noise_mode == "const":
+            return self.const_noise
+        return self._scaled_noise(batch_size, noise_mode, device)
+
+    def _scaled_noise(self, batch_size: int, noise_mode: str, device: torch.device) -> Optional[torch.Tensor]:
+        noise = self.layer.noise(batch_size, noise_mode, device)
+        return (noise * self.act_gain).to(self.dtype) if noise is not None else None
 
     def _packed_weight(self, input_shape: torch.Size) -> torch.Tensor:
         """The convolution's weight packed for inputs of `input_shape` (the Winograd kernels for Winograd
@@ -95,9 +144,9 @@ class CpuSynthesisLayer:
             if self.winograd:
                 packed = cpu_ops.winograd_weights(self.weight, input_shape)
             elif self.up == 1:
-                packed = cpu_ops.packed_conv2d_weight(self.conv_weight, input_shape, padding=self.padding)
+                packed = cpu_ops.packed_conv2d_weight(self.conv_weight_lowp, input_shape, padding=self.padding)
             else:
-                packed = cpu_ops.packed_conv_transpose2d_weight(self.conv_weight, input_shape, stride=2)
+                packed = cpu_ops.packed_conv_transpose2d_weight(self.conv_weight_lowp, input_shape, stride=2)
             self._packed = (input_shape, packed)
         return packed
 
@@ -111,33 +160,39 @@ class CpuSynthesisLayer:
 
 
 class CpuToRGB:
-    """`ToRGBLayer` in the CPU layout: modulated 1x1 conv without demodulation, bias in the conv, clamp."""
+    """`ToRGBLayer` in the CPU layout: modulated 1x1 conv without demodulation, bias in the conv, clamp.
 
-    def __init__(self, layer: ToRGBLayer) -> None:
+    Takes activations in ``dtype``, returns a float32 image.
+    """
+
+    def __init__(self, layer: ToRGBLayer, dtype: torch.dtype = torch.float32) -> None:
         self.layer = layer
+        self.dtype = dtype
+        self.affine = Affine(layer.affine, gain=layer.weight_gain)
         self.weight = _channels_last(layer.weight.detach())
-        self.bias = layer.bias.detach()
+        self.bias = layer.bias.detach().to(dtype)
 
     def __call__(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        styles = self.layer.affine(w) * self.layer.weight_gain
+        styles = self.affine(w)
         if _weight_is_smaller(x, self.weight):
-            y = F.conv2d(x, self.weight * styles.view(1, -1, 1, 1), self.bias)
+            y = F.conv2d(x, (self.weight * styles.view(1, -1, 1, 1)).to(self.dtype), self.bias)
         else:
-            y = F.conv2d(x * styles.view(*styles.shape, 1, 1), self.weight, self.bias)
+            y = F.conv2d(x * styles.to(self.dtype).view(*styles.shape, 1, 1), self.weight.to(self.dtype), self.bias)
+        y = y.float()
         clamp = self.layer.conv_clamp
         return y.clamp_(-clamp, clamp) if clamp is not None else y
 
 
 class CpuSynthesisBlock:
-    """`SynthesisBlock` in the CPU layout (fp32, channels-last features)."""
+    """`SynthesisBlock` in the CPU layout: channels-last features in ``dtype``, the image in float32."""
 
-    def __init__(self, block: SynthesisBlock) -> None:
+    def __init__(self, block: SynthesisBlock, dtype: torch.dtype = torch.float32) -> None:
         self.block = block
         self.resolution = block.resolution
-        self.const = block.const.detach() if block.in_channels == 0 else None
-        self.conv0 = _layer(block.conv0) if block.in_channels != 0 else None
-        self.conv1 = _layer(block.conv1)
-        self.torgb = CpuToRGB(block.torgb) if block.num_torgb else None
+        self.const = block.const.detach().to(dtype) if block.in_channels == 0 else None
+        self.conv0 = _layer(block.conv0, dtype) if block.in_channels != 0 else None
+        self.conv1 = _layer(block.conv1, dtype)
+        self.torgb = CpuToRGB(block.torgb, dtype) if block.num_torgb else None
 
     def __call__(self, x: Optional[torch.Tensor], img: Optional[torch.Tensor], ws: torch.Tensor,
                  noise_mode: str) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -156,11 +211,18 @@ class CpuSynthesisBlock:
 
 
 class CpuSynthesis:
-    """`SynthesisNetwork` in the CPU layout: ws [N, num_ws, w_dim] -> float32 images [N, C, R, R]."""
+    """`SynthesisNetwork` in the CPU layout: ws [N, num_ws, w_dim] -> float32 images [N, C, R, R].
 
-    def __init__(self, synthesis: SynthesisNetwork) -> None:
+    ``dtype``: the activations' and convolutions' precision, torch.float32 or torch.bfloat16.
+    """
+
+    def __init__(self, synthesis: SynthesisNetwork, dtype: torch.dtype = torch.float32) -> None:
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"the CPU layout runs in float32 or bfloat16, not {dtype}")
         self.synthesis = synthesis
-        self.blocks = [CpuSynthesisBlock(getattr(synthesis, f"b{res}")) for res in synthesis.block_resolutions]
+        self.dtype = dtype
+        self.blocks = [CpuSynthesisBlock(getattr(synthesis, f"b{res}"), dtype)
+                       for res in synthesis.block_resolutions]
 
     def __call__(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         check_noise_mode(noise_mode)
@@ -184,11 +246,12 @@ def _run(stages: List[Tuple[CpuSynthesisBlock, torch.Tensor]], x: Optional[torch
     return x, img
 
 
-def _layer(layer: SynthesisLayer):
-    """The layer in the CPU layout, or the layer itself (NVIDIA's layout) where that layout has no form."""
+def _layer(layer: SynthesisLayer, dtype: torch.dtype):
+    """The layer in the CPU layout, or the layer itself (NVIDIA's layout, in float32) where that layout has
+    no form."""
     if CpuSynthesisLayer.supports(layer):
-        return CpuSynthesisLayer(layer)
-    return lambda x, w, noise_mode: layer(x, w, noise_mode=noise_mode, fused=True)
+        return CpuSynthesisLayer(layer, dtype)
+    return lambda x, w, noise_mode: layer(x.float(), w, noise_mode=noise_mode, fused=True).to(dtype)
 
 
 def _channels_last(weight: torch.Tensor) -> torch.Tensor:

@@ -12,13 +12,13 @@ gigabytes, hang or crash.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import pickle
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 
+from ..files import load_tensors
 from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal, shown
 from .discriminators import discriminator_from_record, discriminator_from_rosinality
 from .native import is_native, is_training_snapshot, load_native, load_training_snapshot, save
@@ -134,13 +134,6 @@ def _describe_unknown(head: bytes) -> str:
     return f"neither a PyTorch file nor a pickle (it starts with {head[:8]!r})"
 
 
-def _allowed_globals() -> contextlib.AbstractContextManager:
-    """Allow TORCH_FILE_SAFE_GLOBALS for one weights_only load (torch >= 2.5; older torch allows none)."""
-    if hasattr(torch.serialization, "safe_globals"):
-        return torch.serialization.safe_globals(TORCH_FILE_SAFE_GLOBALS)
-    return contextlib.nullcontext()
-
-
 def _read_torch_file(path: Path, container: str) -> Any:
     """torch.load with weights_only=True (tensors and plain containers only, never code), after checking
     the file's declared sizes and pickle (torch_files.py), and its tensors after."""
@@ -149,8 +142,7 @@ def _read_torch_file(path: Path, container: str) -> Any:
     else:
         check_torch_legacy(path)
     try:
-        with _allowed_globals():
-            content = torch.load(path, map_location="cpu", weights_only=True)
+        content = load_tensors(path, TORCH_FILE_SAFE_GLOBALS)
     except pickle.UnpicklingError as error:
         if "weights only" in str(error).lower():
             reason = describe_unpickling_refusal(error)

@@ -21,6 +21,7 @@ from typing import Any, Dict, Iterator, NamedTuple, Sequence, Tuple
 
 import torch
 
+from ..files import load_tensors
 from . import numpy_values
 from .common import (
     PathLike,
@@ -209,7 +210,7 @@ def _load_storage(data: Any) -> torch.storage.TypedStorage:
     except (PickleRefused, PickleTruncated) as error:
         raise PickleRefused(f"a tensor storage inside it is refused: {error}") from None
     try:
-        storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        storage = load_tensors(io.BytesIO(data))
     except pickle.UnpicklingError as error:
         raise PickleRefused(f"a tensor storage inside it is not plain data: "
                             f"{describe_unpickling_refusal(error)}") from None

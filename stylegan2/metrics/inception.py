@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..files import file_sha256
+from ..files import file_sha256, load_tensors
 
 FEATURES = 2048
 INPUT_SIZE = 299
@@ -239,7 +239,7 @@ def load_inception(path: Union[str, Path], device: Union[str, torch.device] = "c
     except OSError as error:
         raise InceptionWeightsError(f"cannot read {path}: {error.strerror or error}") from None
     try:
-        state_dict = torch.load(str(path), map_location="cpu", weights_only=True)
+        state_dict = load_tensors(path)
     except Exception as error:   # weights_only refuses pickled code with several exception types
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         message = f"{path} is not a plain PyTorch state dict ({reason}); use {EXPECTED_FILE}"

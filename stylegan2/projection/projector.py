@@ -362,8 +362,11 @@ def _init_noise(G: torch.nn.Module, rng: torch.Generator) -> Dict[str, torch.Ten
 
 
 def _synthesize(G: torch.nn.Module, ws: torch.Tensor, config: ProjectionConfig) -> torch.Tensor:
-    """G.synthesis with the stored noise, in the modulated-conv layout the config asks for."""
-    return G.synthesis(ws, noise_mode="const", fused_modconv=config.fused_modconv)
+    """G.synthesis with the stored noise, in the modulated-conv layout and precision the config asks for
+    (bf16 under autocast; the image comes back float32 for the loss)."""
+    with torch.autocast(device_type=ws.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+        images = G.synthesis(ws, noise_mode="const", fused_modconv=config.fused_modconv)
+    return images.float()
 
 
 def _stop_if_cancelled(cancel: Optional[threading.Event], step: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 
 SPACES = ("w", "w+")
 STARTS = ("w_avg", "candidates")
+PROJECTION_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class ProjectionConfig:
                                             # choice. False skips conv weight gradients (same result, faster).
     seed: int = 0                           # Seeds every random draw: same inputs + seed = same result
                                             # (on the same device, torch version and thread count).
+    precision: str = "fp32"                 # The generator's forward pass: "fp32", or "bf16" (autocast; CPUs
+                                            # with AVX512-BF16 or AMX, torch 2). The loss is always fp32.
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stages", tuple(self.stages))
@@ -90,6 +93,8 @@ class ProjectionConfig:
             raise ValueError("a projection needs at least one stage")
         if any(not isinstance(stage, Stage) for stage in self.stages):
             raise ValueError("stages must be Stage objects")
+        if self.precision not in PROJECTION_PRECISIONS:
+            raise ValueError(f"precision must be one of {PROJECTION_PRECISIONS}, got {self.precision!r}")
         if self.start not in STARTS:
             raise ValueError(f"start must be one of {STARTS}, got {self.start!r}")
         if self.num_candidates < 1:

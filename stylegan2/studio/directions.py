@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ..files import load_tensors
 from ..loaders.common import describe_unpickling_refusal
 
 FORMAT = "stylecam-directions"
@@ -228,7 +229,7 @@ def import_directions(path: PathLike, G: torch.nn.Module, names: Optional[Sequen
 
 def _read(path: Path) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return load_tensors(path)
     except FileNotFoundError:
         raise DirectionsFormatError(f"{path}: no such file") from None
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files

@@ -35,7 +35,7 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from stylegan2.ops import setup_filter, upfirdn2d, upsample2d
+from stylegan2.ops import grid_sample, setup_filter, upfirdn2d, upsample2d
 
 # Low-pass (scaling) filter of the Symlet-6 wavelet: orthogonal, so up- then downsampling with it is exact.
 SYM6 = [0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
@@ -233,7 +233,7 @@ class AugmentPipe(torch.nn.Module):
         from_grid_out = torch.diag(torch.tensor([out_width / 2, out_height / 2, 1.0], device=device))
         theta = (to_grid_in @ geometry @ from_grid_out)[:, :2, :]
         grid = F.affine_grid(theta.to(images.dtype), [n, channels, out_height, out_width], align_corners=False)
-        images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        images = grid_sample(images, grid)     # bilinear, zero padding; differentiable twice (R1)
 
         # 2x downsampling with the same filter (correlation: the transpose of the upsampling) and crop.
         crop = 2 * filter_pad - (taps - 1) // 2

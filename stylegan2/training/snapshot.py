@@ -1,6 +1,6 @@
 """Training snapshots: everything a run needs to continue exactly where it stopped, in one safe file.
 
-One `torch.save` archive of plain types and tensors, read back with `torch.load(weights_only=True)`:
+One `torch.save` archive of plain types and tensors, read back with `files.load_tensors` (weights only):
 
     {"format": "stylecam-training-snapshot", "version": 1,
      "arch": "stylegan2" | "dcgan",
@@ -29,6 +29,7 @@ from typing import Any, Dict, Optional, Union
 
 import torch
 
+from ..files import load_tensors
 from ..loaders.native import TRAINING_SNAPSHOT_FORMAT, is_training_snapshot
 from .errors import SnapshotError
 
@@ -82,7 +83,7 @@ def read_if_snapshot(path: PathLike) -> Optional[Dict[str, Any]]:
     try:
         with zipfile.ZipFile(path) as archive:
             archive.namelist()
-        content = torch.load(path, map_location="cpu", weights_only=True)
+        content = load_tensors(path)
     except (zipfile.BadZipFile, EOFError, RuntimeError, pickle.UnpicklingError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SnapshotError(f"{path}: is a damaged or truncated file ({first_line})") from None

@@ -36,12 +36,12 @@ from app.projection.jobs import ProjectionJobs
 from app.projection.service import ProjectionService
 from app.projection.store import ProjectionStore
 from app.projection.targets import FaceFinder
+from app.rendering import make_renderer
 from app.web.config import ServerConfig
 from app.web.factory import create_app
 from app.web.interfaces import LiveControls
 from app.web.server import StyleCamServer
 from detectors import create_detector
-from stylegan2.inference import InferenceGenerator
 from stylegan2.testing import fit_output_range, make_random_generator, save_standin
 from tests.app.projection_helpers import GatedProjector, shrink
 
@@ -283,8 +283,9 @@ def random_weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def render_face(random_weights):
-    """Params -> the face the pipeline pastes for them, rendered independently of the running pipeline."""
-    faces = FaceGenerator(InferenceGenerator(stylegan2.load(random_weights).generator), load_presets())
+    """Params -> the face the pipeline pastes for them, rendered independently of the running pipeline (in
+    the precision the app picks here: ``serve --precision auto``)."""
+    faces = FaceGenerator(make_renderer(stylegan2.load(random_weights).generator, None, None), load_presets())
 
     def render(params: Params) -> PreparedFace:
         return prepare_face(faces.render(params))

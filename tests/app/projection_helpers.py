@@ -17,8 +17,12 @@ import torch
 
 from app.images import to_engine
 from app.projection.jobs import ProjectionJob
+from stylegan2.inference.precision import autocast_precision
 from stylegan2.projection.projector import ProjectionCancelled, ProjectionResult
 from stylegan2.projection.schedule import ProjectionConfig
+
+# How the local projector describes itself here: on the CPU, in bf16 where the CPU computes it natively.
+LOCAL_CPU = f"local (cpu, {autocast_precision(torch.device('cpu'))})"
 
 
 def fake_result(G, seed: int = 0, steps: int = 2) -> ProjectionResult:

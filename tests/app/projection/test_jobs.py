@@ -22,7 +22,7 @@ from app.projection.jobs import (
 from app.projection.projectors import LocalProjector
 from app.projection.store import ProjectionStore
 from app.projection.targets import Target
-from tests.app.projection_helpers import GatedProjector, wait_for_state
+from tests.app.projection_helpers import LOCAL_CPU, GatedProjector, wait_for_state
 
 
 @pytest.fixture
@@ -276,7 +276,7 @@ def test_a_real_projection_is_saved_with_the_latent_that_shows_the_result(projec
     finally:
         jobs.stop()
     assert done["state"] == "done", done["error"]
-    assert done["backend"] == "local (cpu)" and done["step"] >= 1
+    assert done["backend"] == LOCAL_CPU and done["step"] >= 1
     ws = store.load_ws(job.id)
     assert ws.shape == (1, projection_generator.num_ws, projection_generator.w_dim)
     assert torch.equal(ws, ws[:, :1].expand_as(ws))     # space "w": one vector for every layer

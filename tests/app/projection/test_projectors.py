@@ -21,9 +21,10 @@ from app.projection.projectors import LocalProjector, RemoteProjector, RemotePro
 from app.projection.targets import Target
 from app.web.config import ServerConfig
 from app.web.server import StyleCamServer
+from stylegan2.inference.precision import autocast_precision
 from stylegan2.projection.perceptual import load_perceptual
 from stylegan2.projection.projector import ProjectionCancelled, project
-from tests.app.projection_helpers import fake_result, png_declaring, torch_threads
+from tests.app.projection_helpers import LOCAL_CPU, fake_result, png_declaring, torch_threads
 
 pytestmark = pytest.mark.slow
 
@@ -105,15 +106,17 @@ def test_the_remote_result_is_what_this_device_would_have_computed(here, there, 
     target = to_engine(here.backend.projection.job(job["id"]).target.image)
     generator = here.backend.projection.store.generator
     with torch_threads(there.backend.projection.jobs.cpu_threads):   # bit-equal only on the same thread count
-        local = project(generator, target, load_perceptual(standin_perceptual), JobOptions(steps=STEPS).config())
-    assert torch.equal(here.backend.projection.store.load_ws(job["id"]), local.ws)
+        local = project(generator, target, load_perceptual(standin_perceptual),
+                        JobOptions(steps=STEPS).config().replace(precision=autocast_precision(torch.device("cpu"))))
+    # bit-equal on torch 2; torch 1.13's oneDNN may pick another convolution algorithm later in a test session
+    assert torch.allclose(here.backend.projection.store.load_ws(job["id"]), local.ws, rtol=0, atol=1e-5)
 
 
 def test_when_the_remote_is_down_the_job_runs_here_and_says_why(make_server, token, shared_file):
     lonely = make_server(token, projector_url=f"http://127.0.0.1:{closed_port()}")
     job = project_photo(lonely, token, shared_file("media/images/grace_hopper.jpg"))
     assert job["state"] == "done", job
-    assert job["backend"] == "local (cpu)"
+    assert job["backend"] == LOCAL_CPU
     assert "cannot be reached" in job["note"] and "projected on this device instead" in job["note"]
 
 
@@ -152,7 +155,7 @@ def test_a_remote_failure_falls_back_to_this_device(there, job, projection_gener
     with torch_threads(1):
         result = remote(there, projection_generator, token="wrong", fallback=local).project(job)
     assert result.ws.shape == (1, projection_generator.num_ws, projection_generator.w_dim)
-    assert job.to_json()["backend"] == "local (cpu)" and "refused the access token" in job.to_json()["note"]
+    assert job.to_json()["backend"] == LOCAL_CPU and "refused the access token" in job.to_json()["note"]
 
 
 def test_cancelling_here_cancels_the_remote_job(there, projection_generator):
