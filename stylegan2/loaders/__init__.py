@@ -28,7 +28,7 @@ from .rosinality import is_rosinality_state_dict, load_rosinality
 from .torch_files import check_loaded_tensors, check_torch_legacy, check_torch_zip
 
 __all__ = ["LoadedGenerator", "WeightsFormatError", "convert", "detect_container", "load", "load_discriminator",
-           "save"]
+           "read_torch_file", "save"]
 
 ZIP_MAGIC = b"PK\x03\x04"
 # torch.save's pre-1.6 format begins with this number pickled as a LONG1 opcode (0x8a, 10 bytes).
@@ -132,6 +132,16 @@ def _describe_unknown(head: bytes) -> str:
     if head.startswith(b"PK"):
         return "it is a damaged or unusual zip archive"
     return f"neither a PyTorch file nor a pickle (it starts with {head[:8]!r})"
+
+
+def read_torch_file(path: PathLike) -> Any:
+    """A torch.save file's content read as `load` reads one (sizes and pickle checked first, tensors after),
+    for the other files of tensors a StyleCam writes (training snapshots); WeightsFormatError otherwise."""
+    path = Path(path)
+    container = detect_container(path)
+    if container == "pickle":
+        raise WeightsFormatError(path, "is a pickle, not a PyTorch file")
+    return _read_torch_file(path, container)
 
 
 def _read_torch_file(path: Path, container: str) -> Any:

@@ -173,9 +173,11 @@ def _copy_weights(network: torch.nn.Module, state_dict: Mapping[str, torch.Tenso
         if tuple(tensor.shape) != tuple(expected[key].shape):
             raise WeightsFormatError(path, f"'{key}' has shape {list(tensor.shape)}, "
                                            f"the network needs {list(expected[key].shape)}")
-        if not tensor.is_floating_point():
-            raise WeightsFormatError(path, f"'{key}' holds {tensor.dtype} values, not floating point")
-    network.load_state_dict({key: tensor.float() for key, tensor in state_dict.items()})
+        if tensor.is_floating_point() != expected[key].is_floating_point():
+            raise WeightsFormatError(path, f"'{key}' holds {tensor.dtype} values, the network needs "
+                                           f"{expected[key].dtype}")
+    network.load_state_dict({key: tensor.float() if tensor.is_floating_point() else tensor.to(expected[key].dtype)
+                             for key, tensor in state_dict.items()})
 
 
 def generator_meta(generator: torch.nn.Module, format_name: str, path: PathLike) -> Dict[str, Any]:

@@ -85,11 +85,16 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "TrainingConfig":
+        if not isinstance(values, dict):
+            raise TrainingError(f"training settings must be a dict, got {type(values).__name__}")
         known = {item.name for item in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise TrainingError(f"unknown training settings {unknown} (written by a newer StyleCam?)")
-        return cls(**values)
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as error:
+            raise TrainingError(f"training settings {values} do not make a configuration: {error}") from None
 
 
 @dataclass

@@ -10,11 +10,13 @@ the same loop, snapshots and metric hook as StyleGAN2, with the plain non-satura
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import torch
 import torch.nn.functional as F
 
+from ..loaders.common import NetworkKind
+from ..loaders.settings import MAX_IMAGE_CHANNELS, MAX_RESOLUTION, MAX_WIDTH, group, integer, power_of_two
 from .errors import TrainingError
 
 DEFAULTS = dict(batch=64, glr=0.0002, dlr=0.0002, betas=(0.5, 0.999), r1_gamma=0.0, pl_weight=0.0,
@@ -127,3 +129,44 @@ class DCGANLoss:
             out.update(gen_img=gen_img, gen_logits=gen_logits, loss_Dgen=loss_Dgen, real_logits=real_logits,
                        loss_Dreal=loss_Dreal)
         return {name: tensor.detach() for name, tensor in out.items()}
+
+
+DCGAN_SETTINGS = {
+    "img_resolution": power_of_two(16, MAX_RESOLUTION),
+    "img_channels": integer(1, MAX_IMAGE_CHANNELS),
+    "width": integer(1, MAX_WIDTH),
+}
+
+
+def _batch_norm_size(channels: int) -> int:
+    return 4 * channels + 1       # weight, bias, running mean and variance, and the batch counter
+
+
+def dcgan_generator_size(settings: Dict[str, Any]) -> int:
+    """Numbers (parameters and buffers) of the DCGANGenerator `settings` describe (its arithmetic above)."""
+    widths = _widths(settings["img_resolution"], settings["width"])
+    size = 16 * settings["z_dim"] * widths[4] + _batch_norm_size(widths[4])
+    for res in list(widths)[1:]:
+        size += 16 * widths[res // 2] * widths[res] + _batch_norm_size(widths[res])
+    return size + 16 * widths[settings["img_resolution"] // 2] * settings["img_channels"]
+
+
+def dcgan_discriminator_size(settings: Dict[str, Any]) -> int:
+    """Numbers of the DCGANDiscriminator `settings` describe."""
+    widths = _widths(settings["img_resolution"], settings["width"])
+    size = 16 * settings["img_channels"] * widths[settings["img_resolution"] // 2]
+    for res in list(widths)[:-1]:
+        size += 16 * widths[res * 2] * widths[res] + _batch_norm_size(widths[res])
+    return size + 16 * widths[4]
+
+
+def _checked(fields: Dict[str, Any]):
+    check = group(fields, required=tuple(fields))
+    return lambda settings: check(settings, "")
+
+
+# What a snapshot's DCGAN networks may be: read like any network of a weights file (loaders.common).
+DCGAN_GENERATOR = NetworkKind("generator", DCGANGenerator, _checked({"z_dim": integer(1, MAX_WIDTH), **DCGAN_SETTINGS}),
+                              dcgan_generator_size)
+DCGAN_DISCRIMINATOR = NetworkKind("discriminator", DCGANDiscriminator, _checked(DCGAN_SETTINGS),
+                                  dcgan_discriminator_size)

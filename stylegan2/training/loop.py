@@ -107,9 +107,9 @@ class _Run:
         if snapshot is not None:
             if overrides:
                 raise TrainingError(f"a snapshot continues with its own settings; leave out {sorted(overrides)}")
-            self.meta.update({key: value for key, value in snapshot["meta"].items() if key != "dataset"},
-                             resumed_from=str(resume))
-            return (TrainingConfig.from_dict(snapshot["config"]),) + models.snapshot_networks(snapshot)
+            meta = snapshot.get("meta") if isinstance(snapshot.get("meta"), dict) else {}
+            self.meta.update({key: value for key, value in meta.items() if key != "dataset"}, resumed_from=str(resume))
+            return (TrainingConfig.from_dict(snapshot["config"]),) + models.snapshot_networks(snapshot, str(resume))
         if resume:
             loaded = loaders.load(resume)
             config = auto_config(loaded.generator.img_resolution, world_size, fine_tuning=True, **overrides)

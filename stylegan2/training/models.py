@@ -14,6 +14,8 @@ import torch
 
 from .. import loaders
 from ..discriminator import Discriminator
+from ..loaders.common import ARCHITECTURES, DISCRIMINATOR, NetworkKind, WeightsFormatError, build_network, shown
+from ..loaders.native import load_native
 from ..networks import Generator
 from . import dcgan
 from .config import TrainingConfig
@@ -93,22 +95,30 @@ def _check_discriminator_fits(D: Discriminator, G: Generator, source: str) -> No
                                 f"has {G.init_kwargs.get(name, 0)}; the file's networks do not belong together")
 
 
-def snapshot_networks(content: Dict[str, Any]) -> Tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
-    """(G, D, G_ema) rebuilt from a snapshot's entries (see snapshot.py), strictly."""
-    arch = content["arch"]
-    build = {"stylegan2": (Generator, Discriminator),
-             "dcgan": (dcgan.DCGANGenerator, dcgan.DCGANDiscriminator)}.get(arch)
-    if build is None:
-        raise TrainingError(f"the snapshot is of an unknown architecture {arch!r}")
-    networks = []
-    for name, cls in (("G", build[0]), ("D", build[1]), ("G_ema", build[0])):
-        entry = content[name]
-        try:
-            module = cls(**entry["init_kwargs"])
-            module.load_state_dict(entry["state_dict"], strict=True)
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            first_line = str(error).strip().splitlines()[0]
-            raise TrainingError(f"the snapshot's {name} does not fit its own settings: {first_line}") from None
-        networks.append(module)
-    return networks[0], networks[1], networks[2]
+def snapshot_networks(content: Dict[str, Any], path: str) -> Tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
+    """(G, D, G_ema) rebuilt from the snapshot at `path` (its content, see snapshot.py).
 
+    Built as any weights file's networks are (loaders.common.build_network): settings checked against a
+    schema and against the numbers the file really stores, weights copied strictly; a snapshot that
+    describes networks it does not hold is refused with TrainingError.
+    """
+    arch = content["arch"]
+    kinds = {"stylegan2": (ARCHITECTURES["stylegan2"], DISCRIMINATOR),
+             "dcgan": (dcgan.DCGAN_GENERATOR, dcgan.DCGAN_DISCRIMINATOR)}.get(arch)
+    if kinds is None:
+        raise TrainingError(f"{path}: the snapshot is of an unknown architecture {shown(arch, 30)}; "
+                            f"expected stylegan2 or dcgan")
+    try:
+        G = _network(kinds[0], content["G"], f"{path} (G)")
+        D = _network(kinds[1], content["D"], f"{path} (D)")
+        G_ema = (load_native(content["G_ema"], f"{path} (G_ema)")[0] if arch == "stylegan2"
+                 else _network(kinds[0], content["G_ema"], f"{path} (G_ema)"))
+    except WeightsFormatError as error:
+        raise TrainingError(str(error)) from None
+    return G, D, G_ema
+
+
+def _network(kind: NetworkKind, entry: Any, where: str) -> torch.nn.Module:
+    if not isinstance(entry, dict) or not isinstance(entry.get("state_dict"), dict):
+        raise TrainingError(f"{where}: expected {{'init_kwargs', 'state_dict'}}, got {shown(entry)}")
+    return build_network(kind, entry.get("init_kwargs"), entry["state_dict"], where)

@@ -1,6 +1,6 @@
 """Training snapshots: everything a run needs to continue exactly where it stopped, in one safe file.
 
-One `torch.save` archive of plain types and tensors, read back with `files.load_tensors` (weights only):
+One `torch.save` archive of plain types and tensors, read back as any weights file is (`loaders.read_torch_file`):
 
     {"format": "stylecam-training-snapshot", "version": 1,
      "arch": "stylegan2" | "dcgan",
@@ -21,15 +21,13 @@ snapshot can be served directly. Files are written beside the target and renamed
 from __future__ import annotations
 
 import os
-import pickle
 import uuid
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 import torch
 
-from ..files import load_tensors
+from ..loaders import WeightsFormatError, read_torch_file
 from ..loaders.native import TRAINING_SNAPSHOT_FORMAT, is_training_snapshot
 from .errors import SnapshotError
 
@@ -81,12 +79,9 @@ def read_if_snapshot(path: PathLike) -> Optional[Dict[str, Any]]:
         if file.read(4) != b"PK\x03\x04":
             return None
     try:
-        with zipfile.ZipFile(path) as archive:
-            archive.namelist()
-        content = load_tensors(path)
-    except (zipfile.BadZipFile, EOFError, RuntimeError, pickle.UnpicklingError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SnapshotError(f"{path}: is a damaged or truncated file ({first_line})") from None
+        content = read_torch_file(path)      # bounded and checked as any weights file is
+    except WeightsFormatError as error:
+        raise SnapshotError(str(error)) from None
     if not is_training_snapshot(content):
         return None
     version = content.get("version")

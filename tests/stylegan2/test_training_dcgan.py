@@ -3,7 +3,8 @@ import pytest
 import torch
 
 import stylegan2
-from stylegan2.training.dcgan import DCGANDiscriminator, DCGANGenerator
+from stylegan2.files import load_tensors
+from stylegan2.training.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_discriminator_size, dcgan_generator_size
 from stylegan2.training.errors import TrainingError
 from stylegan2.training.loop import train
 from stylegan2.training.snapshot import read_snapshot
@@ -57,3 +58,21 @@ def test_dcgan_snapshot_is_not_served_as_a_stylegan2_generator(dcgan_run):
     _, _, result = dcgan_run
     with pytest.raises(stylegan2.WeightsFormatError, match="snapshot of a 'dcgan' model"):
         stylegan2.load(result.snapshot)
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(img_resolution=16, img_channels=1, width=8, z_dim=16),
+                                      dict(img_resolution=128, width=4, z_dim=7)])
+def test_size_the_loader_checks_equals_the_numbers_the_networks_hold(settings):
+    G, D = DCGANGenerator(**settings), DCGANDiscriminator(**{k: v for k, v in settings.items() if k != "z_dim"})
+    numbers = [sum(t.numel() for t in net.state_dict().values()) for net in (G, D)]
+    assert dcgan_generator_size(G.init_kwargs) == numbers[0]
+    assert dcgan_discriminator_size(D.init_kwargs) == numbers[1]
+
+
+def test_dcgan_snapshot_describing_a_huge_network_is_refused(dcgan_run, tmp_path):
+    data, _, result = dcgan_run
+    content = load_tensors(result.snapshot)
+    content["G_ema"]["init_kwargs"]["width"] = 4096
+    torch.save(content, tmp_path / "hostile.pt")
+    with pytest.raises(TrainingError, match=r"\(G_ema\): its settings describe a generator of \d+ numbers"):
+        train(run_options(data, tmp_path / "out", 0.1, resume=str(tmp_path / "hostile.pt")))

@@ -98,3 +98,31 @@ def test_a_folder_holding_another_runs_snapshots_is_refused(runs, tmp_path):
 def test_writing_leaves_no_temporary_files(runs):
     _, _, _, first = runs
     assert not list(first.parent.glob(".*"))
+
+
+def test_snapshot_describing_a_network_it_does_not_hold_is_refused_before_building(runs, tmp_path):
+    data, _, _, first = runs
+    content = load_tensors(first)
+    content["D"]["init_kwargs"]["channel_base"] = 2 ** 30      # a hostile file asking for a huge network
+    torch.save(content, tmp_path / "hostile.pt")
+    with pytest.raises(TrainingError, match=r"hostile.pt \(D\).*describes a discriminator StyleCam cannot build"):
+        train(run_options(data, tmp_path / "out", 0.1, resume=str(tmp_path / "hostile.pt")))
+    assert not (tmp_path / "out").exists()
+
+
+def test_snapshot_whose_weights_do_not_fit_its_settings_is_refused(runs, tmp_path):
+    data, _, _, first = runs
+    content = load_tensors(first)
+    del content["G"]["state_dict"]["mapping.fc0.weight"]
+    torch.save(content, tmp_path / "short.pt")
+    with pytest.raises(TrainingError, match=r"short.pt \(G\).*mapping.fc0.weight"):
+        train(run_options(data, tmp_path / "out", 0.1, resume=str(tmp_path / "short.pt")))
+
+
+def test_snapshot_with_settings_that_are_not_a_configuration_is_refused(runs, tmp_path):
+    data, _, _, first = runs
+    content = load_tensors(first)
+    content["config"]["batch"] = "many"
+    torch.save(content, tmp_path / "odd.pt")
+    with pytest.raises(TrainingError, match="do not make a configuration"):
+        train(run_options(data, tmp_path / "out", 0.1, resume=str(tmp_path / "odd.pt")))
