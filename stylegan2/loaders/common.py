@@ -44,8 +44,9 @@ ARCHITECTURES = {
 DISCRIMINATOR = NetworkKind("discriminator", discriminator.Discriminator, check_discriminator_settings,
                             discriminator_size)
 
-# Numbers (float32) a described generator may hold beyond those the file stores: 64 MB.
-SIZE_SLACK = 2 ** 24
+# Numbers (float32) a described generator may hold beyond those the file stores: 32 MB, room for the three
+# largest tensors of a 1024 px generator (2.4M numbers each) to be missing and named.
+SIZE_SLACK = 2 ** 23
 MAX_TENSOR_DIMS = 16
 MAX_PLAIN_VALUES = 10_000       # values in one file's settings or metadata
 MAX_PLAIN_ITEMS = 256           # entries of one list or dict there
@@ -134,7 +135,7 @@ def build_network(kind: NetworkKind, init_kwargs: Dict[str, Any], state_dict: Ma
 
     The settings are checked first, and the network they describe may hold no more numbers than the
     distinct storages behind `state_dict` really hold, give or take SIZE_SLACK (so that a file missing a
-    few tensors still gets a message naming them): building it costs at most what the file does + 64 MB.
+    few tensors still gets a message naming them): building it costs at most what the file does + 32 MB.
     """
     settings = checked_network_settings(kind, init_kwargs, path)
     check_stored_size(kind.size(settings), state_dict, path, kind.name)
