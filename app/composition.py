@@ -42,6 +42,8 @@ class StyleCamConfig:
     detect_width: Optional[int] = None      # Detect on frames shrunk to this width (e.g. 320); None = full size.
     max_faces: Optional[int] = None         # Find at most this many faces (the largest); None = all.
     jpeg_quality: int = 80                  # Stream JPEG quality, 1-100.
+    detect_every: int = 1                   # Detect faces on every K-th frame; they follow the heads in between.
+    virtual_camera: Optional[str] = None    # Also write the stylized stream to this v4l2loopback device.
     idle_after_s: Optional[float] = 10.0    # The live loop idles once nobody watched this long; None = never.
     presets_path: Optional[str] = None      # Slider presets file; None = app/live/presets.json.
     loop: bool = True                       # Video files start again at their end.
@@ -84,7 +86,8 @@ class StyleCam:
         store = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
                                 model={"weights": config.weights})
         self.params = ParamsStore(presets, check_projection=store.check)
-        self.pipeline = LivePipeline(LiveConfig(config.jpeg_quality, config.idle_after_s), source,
+        self.pipeline = LivePipeline(LiveConfig(config.jpeg_quality, config.idle_after_s, config.detect_every,
+                                                config.virtual_camera), source,
                                      InferenceGenerator(generator), detector, self.params, latents=store)
         on_cpu = self.device.type == "cpu"
         jobs = ProjectionJobs(
@@ -96,7 +99,8 @@ class StyleCam:
         self.projection = ProjectionService(store, jobs, face_finder(config.detector, config.detector_model,
                                                                      generator.img_resolution),
                                             self.params, self.pipeline.newest_faces)
-        self.live = LiveControls(self.params, self.pipeline.frames, self.pipeline.viewers, self.status)
+        self.live = LiveControls(self.params, self.pipeline.frames, self.pipeline.viewers, self.status,
+                                 views=self.pipeline.views, faces=self.pipeline.tracked_faces)
 
     def start(self) -> None:
         """Open the source and start every thread (SourceError for a file or image that cannot be opened)."""
