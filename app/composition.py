@@ -26,7 +26,7 @@ from app.projection.service import ProjectionService
 from app.projection.store import ProjectionStore, default_projections_dir
 from app.projection.targets import DETECT_WIDTH, FaceFinder
 from app.web.interfaces import LiveControls
-from detectors import Detector, create_detector
+from detectors import Detector
 from stylegan2.inference import InferenceGenerator
 
 
@@ -81,7 +81,7 @@ class StyleCam:
         self.model: Dict[str, Any] = {"weights": config.weights, "format": meta.get("format"),
                                       "path": meta.get("path"), "resolution": generator.img_resolution,
                                       "num_ws": generator.num_ws}
-        detector = detector or create_detector(config.detector, model_path=config.detector_model,
+        detector = detector or models.face_detector(config.detector, model_path=config.detector_model,
                                                max_faces=config.max_faces, detect_width=config.detect_width)
         store = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
                                 model={"weights": config.weights})
@@ -126,7 +126,7 @@ class StyleCam:
 
 def face_finder(detector: str, detector_model: Optional[str], resolution: int) -> FaceFinder:
     """The photo face finder: a detector of its own (the live one is busy), at photo size."""
-    return FaceFinder(lambda: create_detector(detector, model_path=detector_model, detect_width=DETECT_WIDTH),
+    return FaceFinder(lambda: models.face_detector(detector, model_path=detector_model, detect_width=DETECT_WIDTH),
                       resolution)
 
 

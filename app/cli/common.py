@@ -16,6 +16,7 @@ from app.device import DeviceError
 from app.images import OutputError
 from app.live.params import PresetsError
 from app.live.sources import SourceError
+from app.live.virtual_camera import VirtualCameraError
 from app.projection.store import ProjectionUnavailable
 from app.projection.targets import TargetError
 from detectors import DetectorUnavailable
@@ -28,7 +29,8 @@ PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"   # The perceptual network for projection
 # The mistakes a user can make and fix (bad source, weights, photo, projection, output file, ...).
 USER_ERRORS = (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, DeviceError,
                DetectorUnavailable, TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError,
-               DirectionsFormatError, OutputError, DatasetReadError, InceptionWeightsError, UnsupportedGenerator)
+               DirectionsFormatError, OutputError, DatasetReadError, InceptionWeightsError, UnsupportedGenerator,
+               VirtualCameraError)
 
 
 def model_options(command: Callable) -> Callable:
