@@ -59,9 +59,10 @@ class LivePipeline:
     """Owns the live workers and the buffers between them; ``views[view]`` is what the stream clients of
     a view read (``frames``: the stylized view's).
 
-    ``start()`` opens the source and starts the threads (a file or image that cannot be opened raises
-    SourceError at once; a live source that is down starts "reconnecting"); ``stop()`` ends them all,
-    releases the camera and closes ``frames``. A pipeline is started once.
+    ``start()`` checks the virtual camera, if any (VirtualCameraError), opens the source and starts the
+    threads (a file or image that cannot be opened raises SourceError at once; a live source that is down
+    starts "not_found" and keeps trying); ``stop()`` ends them all, releases the camera and closes the
+    views' frames. A pipeline is started once.
     """
 
     def __init__(self, config: LiveConfig, source: Source, renderer: InferenceGenerator, detector: Detector,

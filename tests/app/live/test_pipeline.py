@@ -159,14 +159,14 @@ def test_a_pipeline_starts_only_once(running):
         running.start()
 
 
-def test_a_stream_that_is_down_at_start_up_starts_reconnecting_with_the_placeholder(config):
+def test_a_stream_that_is_down_at_start_up_is_not_found_with_the_placeholder(config):
     with socket.socket() as probe:               # a port nothing listens on: the stream is down
         probe.bind(("127.0.0.1", 0))
         down = f"rtsp://127.0.0.1:{probe.getsockname()[1]}/camera"
     with StyleCam(StyleCamConfig(**{**config.__dict__, "source": down})) as pipeline:
         _, frame = next_frame(pipeline)
         source = pipeline.status()["source"]
-    assert source["state"] in ("reconnecting", "lost") and "cannot open stream" in source["error"]
+    assert source["state"] == "not_found" and "cannot open stream" in source["error"]
     placeholder = decode(frame)
     assert placeholder.shape == (480, 640, 3) and abs(np.median(placeholder) - 32) <= 2   # dark, at its default size
 
