@@ -6,7 +6,11 @@
 //
 // "Your face": a projection job (from the camera or an uploaded photo) is followed by polling until
 // it ends; a finished one is selected at once (mode "me"). The saved projections are listed to pick
-// from, and can be the style source instead of the style seed.
+// from, rename and delete (not while in use, which their tile shows), and can be the style source instead
+// of the style seed. Where projection cannot run, its buttons are disabled with the server's reason.
+//
+// What the face looks like is shared by everyone watching (the page says how many); what this viewer
+// looks at is not: the view (stylized, camera, before | after), fullscreen and recording are this page's.
 "use strict";
 
 const SEND_INTERVAL_MS = 60;
@@ -15,8 +19,12 @@ const JOB_POLL_MS = 500;
 const JOB_FINISHED = ["done", "failed", "cancelled"];
 const STREAM_RETRY_MS = 2000;
 const MAX_SEED = 4294967295;
+const VIEW_KEY = "stylecam-view";    // localStorage: the view this browser chose
+const VIEWS = ["stylized", "camera", "side"];
+const SEED_FIELDS = ["seed", "style_seed"];
 const SOURCE_WARNINGS = {
   starting: "Opening the camera…",
+  not_found: "No camera found: is it plugged in, and not in use by another program? Still looking…",
   reconnecting: "Camera lost: reconnecting…",
   lost: "Camera lost: still trying to reconnect. Check the cable or the stream address.",
   ended: "The video source has ended.",
@@ -72,9 +80,13 @@ class ParamsSender {
 let currentParams = null;   // what the server holds, as last seen
 let projections = [];       // the usable saved projections, oldest first
 let trackedJob = null;      // id of the projection job this page follows
+let view = "stylized";      // what this viewer watches
+let recorder = null;        // StreamRecorder, once made
+let faceChoices = null;     // FaceChoices, once made
+let trackedFaces = { frame_size: null, faces: [] };
 
 const sender = new ParamsSender(
-  (params) => { showError(null); showParams(params); },
+  (params) => { showError(null); clearFieldErrors(); showParams(params); },
   (answer) => { showError(answer); refreshParams(); },  // nothing changed on the server: show what it holds
 );
 
@@ -83,7 +95,7 @@ const sender = new ParamsSender(
 async function sendJson(url, options) {
   try {
     const response = await fetch(url, options);
-    return { ok: response.ok, answer: await response.json() };
+    return { ok: response.ok, answer: response.status === 204 ? {} : await response.json() };
   } catch (error) {
     return { ok: false, answer: { error: "the server did not answer: " + error.message } };
   }
@@ -96,9 +108,34 @@ async function getJson(url) {
   return response.json();
 }
 
+// An error next to the field it is about (restored to the value the server holds), else at the bottom.
 function showError(answer) {
-  if (answer === null) $("error").textContent = "";
-  else $("error").textContent = answer.field ? `${answer.field}: ${answer.error}` : answer.error;
+  if (answer === null) {
+    $("error").textContent = "";
+  } else if (answer.field && $(`${answer.field}-error`)) {
+    showFieldError(answer.field, answer.error);
+  } else {
+    $("error").textContent = answer.field ? `${answer.field}: ${answer.error}` : answer.error;
+  }
+}
+
+function showFieldError(field, message) {
+  const element = $(`${field}-error`);
+  element.textContent = message;
+  element.hidden = false;
+  const input = $(field === "style_projection" ? "style-source" : field);
+  input.setAttribute("aria-invalid", "true");
+  if (currentParams && field in currentParams) {
+    input.value = field === "style_projection" ? currentParams[field] || "" : currentParams[field];
+  }
+}
+
+function clearFieldErrors() {
+  for (const element of document.querySelectorAll(".controls .field-error")) {
+    element.hidden = true;
+    element.textContent = "";
+  }
+  for (const input of document.querySelectorAll('[aria-invalid="true"]')) input.removeAttribute("aria-invalid");
 }
 
 async function refreshParams() {
@@ -132,6 +169,15 @@ function buildSliders(presets) {
     });
     $("sliders").append(field);
   }
+  $("reset-edits").addEventListener("click", () => {
+    const sliders = {};
+    for (const input of document.querySelectorAll("#sliders input")) {
+      input.value = 0;
+      showSliderValue(input);
+      sliders[input.dataset.preset] = 0;
+    }
+    sender.update({ sliders });
+  });
 }
 
 function showSliderValue(input) {
@@ -145,10 +191,11 @@ function showParams(params) {
   const busy = document.activeElement;
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.checked = radio.value === params.mode;
   showMode(params.mode);
-  for (const id of ["seed", "style_seed", "psi"]) {
+  for (const id of ["seed", "style_seed", "psi", "keep_mouth", "keep_eyes"]) {
     if ($(id) !== busy) $(id).value = params[id];
   }
   $("psi-value").textContent = Number(params.psi).toFixed(2);
+  for (const id of ["keep_mouth", "keep_eyes"]) showSliderValue($(id));
   for (const input of document.querySelectorAll("#sliders input")) {
     if (input !== busy && input.dataset.preset in params.sliders) {
       input.value = params.sliders[input.dataset.preset];
@@ -158,11 +205,14 @@ function showParams(params) {
   if ($("style-source") !== busy) $("style-source").value = params.style_projection || "";
   showStyleSource(params.style_projection);
   showSelectedProjection();
+  showProjectionsInUse();
+  if (faceChoices) faceChoices.show(trackedFaces, params, projections);
 }
 
-// The face controls do nothing in camera-only mode: show them dimmed there.
+// The face controls do nothing in passthrough mode (set through the API): dimmed, and the page says so.
 function showMode(mode) {
   document.body.dataset.mode = mode;
+  $("mode-note").hidden = mode !== "passthrough";
 }
 
 // The style seed does nothing while a projection is the style source: dimmed too.
@@ -186,6 +236,12 @@ function bindControls() {
     showStyleSource($("style-source").value);
     sender.update({ style_projection: $("style-source").value || null });
   });
+  for (const id of ["keep_mouth", "keep_eyes"]) {
+    $(id).addEventListener("input", () => {
+      showSliderValue($(id));
+      sender.update({ [id]: Number($(id).value) });
+    });
+  }
   $("project-camera").addEventListener("click", () => submitProjection(null));
   $("project-upload-button").addEventListener("click", () => $("project-upload").click());
   $("project-upload").addEventListener("change", () => {
@@ -201,10 +257,14 @@ function bindControls() {
     $("psi-value").textContent = Number($("psi").value).toFixed(2);
     sender.update({ psi: Number($("psi").value) });
   });
-  for (const id of ["seed", "style_seed"]) {
+  for (const id of SEED_FIELDS) {
     $(id).addEventListener("change", () => {
-      if ($(id).validity.valid && $(id).value !== "") sender.update({ [id]: Number($(id).value) });
-      else showError({ field: id, error: `a whole number from 0 to ${MAX_SEED}` });
+      if ($(id).validity.valid && $(id).value !== "") {
+        sender.update({ [id]: Number($(id).value) });
+      } else {
+        showFieldError(id, `${$(id).value || "An empty field"} is not a seed: give a whole number from 0 to ` +
+          `${MAX_SEED}. The face keeps its seed.`);
+      }
     });
   }
   for (const [button, id] of [["seed-random", "seed"], ["style-seed-random", "style_seed"]]) {
@@ -258,9 +318,14 @@ async function cancelProjection() {
 
 function jobText(job) {
   const loss = job.loss === null ? "" : ` · loss ${Number(job.loss).toFixed(3)}`;
+  const running = {
+    waiting: "Getting ready…",
+    start: `Finding a starting face (${job.phase_step} of ${job.phase_steps} tried)…`,
+    optimise: `Step ${job.step} of ${job.num_steps}${loss}`,
+  }[job.phase] || `Step ${job.step} of ${job.num_steps}${loss}`;
   const text = {
     queued: "Waiting for the projector…",
-    running: job.cancel_requested ? "Cancelling…" : `Step ${job.step} of ${job.num_steps}${loss}`,
+    running: job.cancel_requested ? "Cancelling…" : running,
     done: `Done in ${Number(job.seconds).toFixed(0)} s: your face is selected.`,
     failed: `Failed: ${job.error}`,
     cancelled: "Cancelled.",
@@ -272,8 +337,13 @@ function showJob(job) {
   const active = !JOB_FINISHED.includes(job.state);
   $("project-job").hidden = false;
   $("project-progress").hidden = false;
-  $("project-progress").max = job.num_steps;
-  $("project-progress").value = job.state === "done" ? job.num_steps : job.step;
+  if (job.state === "running" && job.phase === "start") {
+    $("project-progress").max = job.phase_steps || 1;
+    $("project-progress").value = job.phase_step;
+  } else {
+    $("project-progress").max = job.num_steps;
+    $("project-progress").value = job.state === "done" ? job.num_steps : job.step;
+  }
   $("project-status").textContent = jobText(job);
   $("project-preview").hidden = !job.preview_url;
   if (job.preview_url) $("project-preview").src = job.preview_url;
@@ -290,9 +360,28 @@ function showJobMessage(text, busy) {
   setProjecting(busy);
 }
 
+let projecting = false;
+let projectionReady = true;
+
 function setProjecting(busy) {
-  $("project-camera").disabled = busy;
-  $("project-upload-button").disabled = busy;
+  projecting = busy;
+  showProjectionButtons();
+}
+
+// Projection cannot run here at all (the server says why, in words for whoever holds the page).
+function showProjectionReady(ready, reason) {
+  projectionReady = ready;
+  $("project-unavailable").hidden = ready;
+  $("project-unavailable").textContent = ready ? "" : reason;
+  showProjectionButtons();
+}
+
+function showProjectionButtons() {
+  for (const id of ["project-camera", "project-upload-button"]) {
+    $(id).disabled = projecting || !projectionReady;
+    if (projectionReady) $(id).removeAttribute("aria-describedby");
+    else $(id).setAttribute("aria-describedby", "project-unavailable");
+  }
 }
 
 async function loadProjections() {
@@ -309,8 +398,10 @@ async function loadProjections() {
     pick.dataset.name = projection.name;
     pick.title = `${projection.name}: from ${projection.source}, ${projection.steps} steps`;
     pick.querySelector("img").src = projection.result_url;
-    pick.querySelector("span").textContent = projection.name;
+    pick.querySelector(".name").textContent = projection.name;
     pick.addEventListener("click", () => sender.update({ mode: "me", projection: projection.name }));
+    item.dataset.name = projection.name;
+    item.querySelector(".rename").addEventListener("click", () => renameProjection(projection.name));
     item.querySelector(".delete").addEventListener("click", () => deleteProjection(projection.name));
     return item;
   });
@@ -321,6 +412,41 @@ async function loadProjections() {
     ...projections.map((projection) => new Option(`Projection ${projection.name}`, projection.name)));
   $("style-source").value = choice;
   showSelectedProjection();
+  showProjectionsInUse();
+}
+
+// The role each projection has in the params (the face shown, the style source, a face's own face), or null.
+function projectionRoles(params) {
+  const roles = {};
+  if (!params) return roles;
+  for (const [track, choice] of Object.entries(params.faces || {})) {
+    if (choice.projection) roles[choice.projection] = roles[choice.projection] || `the face of face ${track}`;
+  }
+  if (params.style_projection) roles[params.style_projection] = "the style source";
+  if (params.projection) roles[params.projection] = params.mode === "me" ? "the face shown" : "the face of mode 'me'";
+  return roles;
+}
+
+function badgeText(role) {
+  const face = /^the face of face (\d+)$/.exec(role);
+  if (face) return `face ${face[1]}`;
+  return { "the face shown": "shown", "the style source": "style", "the face of mode 'me'": "selected" }[role] || "in use";
+}
+
+// A projection in use is marked on its tile, and its delete button says why it cannot be deleted.
+function showProjectionsInUse() {
+  const roles = projectionRoles(currentParams);
+  for (const item of document.querySelectorAll("#projections .projection")) {
+    const role = roles[item.dataset.name] || null;
+    const badge = item.querySelector(".in-use");
+    item.classList.toggle("in-use", role !== null);
+    badge.hidden = role === null;
+    badge.textContent = role === null ? "" : badgeText(role);
+    badge.title = role === null ? "" : `In use as ${role}`;
+    const remove = item.querySelector(".delete");
+    remove.setAttribute("aria-disabled", String(role !== null));
+    remove.title = role === null ? "Delete this projection" : `In use as ${role}: select another one first`;
+  }
 }
 
 function showSelectedProjection() {
@@ -330,10 +456,33 @@ function showSelectedProjection() {
   }
 }
 
+function showProjectionsError(text) {
+  $("projections-error").textContent = text || "";
+  $("projections-error").hidden = !text;
+}
+
 async function deleteProjection(name) {
+  const role = projectionRoles(currentParams)[name];
+  if (role) {
+    showProjectionsError(`"${name}" is ${role}: select another one first, then delete it.`);
+    return;
+  }
   if (!confirm(`Delete the projection "${name}"?`)) return;
-  const response = await fetch(`api/projections/${encodeURIComponent(name)}`, { method: "DELETE" });
-  if (!response.ok) showError(await response.json());
+  const { ok, answer } = await sendJson(`api/projections/${encodeURIComponent(name)}`, { method: "DELETE" });
+  showProjectionsError(ok ? null : answer.error);
+  loadProjections();
+}
+
+async function renameProjection(name) {
+  const newName = prompt(`New name for "${name}" (letters, digits, - and _):`, name);
+  if (newName === null || newName === name) return;
+  const { ok, answer } = await sendJson(`api/projections/${encodeURIComponent(name)}`, {
+    method: "PATCH",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: newName }),
+  });
+  showProjectionsError(ok ? null : answer.error);
+  if (ok) await refreshParams();
   loadProjections();
 }
 
@@ -365,6 +514,25 @@ function showStatus(status) {
   $("fig-device").textContent = status.device;
   const problems = [SOURCE_WARNINGS[state], status.source.error, ...status.errors];
   showWarning(problems.filter(Boolean).join(" "));
+  showWatchers(status.viewers);
+  if ("projection_ready" in status) showProjectionReady(status.projection_ready, status.projection_unavailable);
+  if (status.faces > 0 || trackedFaces.faces.length > 0) refreshFaces();
+}
+
+// Everyone watching shares the edits; the page says how many that is.
+function showWatchers(count) {
+  const people = count === 1 ? "1 person watching (you)" : `${count} people watching`;
+  $("shared-note").textContent = `${people}; edits here apply to everyone. Your view, fullscreen and ` +
+    "recording are yours alone.";
+}
+
+async function refreshFaces() {
+  try {
+    trackedFaces = await getJson("api/faces");
+  } catch (error) {
+    return;
+  }
+  if (currentParams) faceChoices.show(trackedFaces, currentParams, projections);
 }
 
 function showWarning(text) {
@@ -384,18 +552,100 @@ async function pollStatus() {
   }
 }
 
-// --- stream ----------------------------------------------------------------------------------------
+// --- stream: this viewer's view, fullscreen, recording ---------------------------------------------
 
 function keepStreamAlive() {
   const img = $("stream");
   img.addEventListener("error", () => {
-    setTimeout(() => { img.src = `stream.mjpg?retry=${Date.now()}`; }, STREAM_RETRY_MS);
+    setTimeout(() => { img.src = `stream.mjpg?view=${view}&retry=${Date.now()}`; }, STREAM_RETRY_MS);
   });
+}
+
+function showView(chosen) {
+  view = VIEWS.includes(chosen) ? chosen : "stylized";
+  for (const radio of document.querySelectorAll('input[name="view"]')) radio.checked = radio.value === view;
+  const img = $("stream");
+  img.dataset.view = view;
+  const wanted = view === "stylized" ? "stream.mjpg" : `stream.mjpg?view=${view}`;
+  if (img.getAttribute("src") !== wanted && !img.src.endsWith(`/${wanted}`)) img.src = wanted;
+  $("snapshot").href = `snapshot.jpg?view=${view}`;
+  $("snapshot").download = `stylecam-${view}.jpg`;
+}
+
+function bindViewer() {
+  showView(localStorage.getItem(VIEW_KEY) || "stylized");
+  for (const radio of document.querySelectorAll('input[name="view"]')) {
+    radio.addEventListener("change", () => {
+      localStorage.setItem(VIEW_KEY, radio.value);
+      showView(radio.value);
+    });
+  }
+  $("fullscreen").addEventListener("click", toggleFullscreen);
+  document.addEventListener("fullscreenchange", () => {
+    $("fullscreen").textContent = document.fullscreenElement ? "Exit fullscreen" : "Fullscreen";
+  });
+  if (StreamRecorder.type() === null) {
+    $("record").disabled = true;
+    $("record").title = "This browser cannot record video";
+  }
+  $("record").addEventListener("click", toggleRecording);
+  $("stream").addEventListener("click", (event) => {
+    const point = framePoint($("stream"), event, trackedFaces.frame_size, view === "side");
+    if (view !== "camera" && point) faceChoices.pickAt(point.x, point.y);
+  });
+  faceChoices = new FaceChoices({
+    fieldset: $("faces"), list: $("face-list"), template: $("face-template"),
+    choose: (track, choice) => sender.update({ faces: { [track]: choice } }),
+  });
+}
+
+async function toggleFullscreen() {
+  try {
+    if (document.fullscreenElement) await document.exitFullscreen();
+    else await $("stage").requestFullscreen();
+  } catch (error) {
+    showRecordMessage(`Fullscreen is not available here (${error.message}).`);
+  }
+}
+
+function toggleRecording() {
+  if (recorder === null) {
+    recorder = new StreamRecorder($("stream"), {
+      onTick: (seconds) => { $("recording").textContent = `REC ${clockText(seconds)}`; },
+      onStop: (reason, bytes) => {
+        $("recording").hidden = true;
+        $("record").textContent = "Record";
+        $("record").setAttribute("aria-pressed", "false");
+        const why = { time: " (the longest a clip may be)", size: " (the largest a clip may be)" }[reason] || "";
+        showRecordMessage(`Saved a clip of ${(bytes / 1048576).toFixed(1)} MB${why}.`);
+      },
+    });
+  }
+  if (recorder.recording) {
+    recorder.stop();
+    return;
+  }
+  try {
+    recorder.start();
+  } catch (error) {
+    showRecordMessage(error.message);
+    return;
+  }
+  showRecordMessage(null);
+  $("recording").hidden = false;
+  $("record").textContent = "Stop recording";
+  $("record").setAttribute("aria-pressed", "true");
+}
+
+function showRecordMessage(text) {
+  $("record-message").textContent = text || "";
+  $("record-message").hidden = !text;
 }
 
 async function start() {
   // The token has done its work (the server answered with a cookie): keep it out of the address bar.
   if (new URLSearchParams(location.search).has("token")) history.replaceState(null, "", location.pathname);
+  bindViewer();
   keepStreamAlive();
   bindControls();
   pollStatus();

@@ -49,7 +49,8 @@ class EncodedFrame:
     jpeg: bytes              # One view of the frame, JPEG-encoded once for all of its clients.
     version: int             # Version of the captured frame it shows (in the capture buffer).
     faces_version: int       # Version of the captured frame the pasted faces were found in: ``version``
-                             # whenever detection keeps up, an earlier one when it falls behind, 0 for none.
+                             # whenever detection keeps up, an earlier one (its faces moved to this frame)
+                             # when it falls behind or skips frames, 0 for none.
     params_version: int      # Version of the params its face was generated from; 0 before the first face
                              # (and in the camera's view, which shows none).
     timestamp: float         # Wall-clock time (time.time()) when it was encoded.

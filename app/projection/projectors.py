@@ -42,7 +42,7 @@ from stylegan2.projection.schedule import ProjectionConfig
 log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = 64 << 20    # Largest file accepted from a remote projector (a latent is a few KB).
-NO_PERCEPTUAL_NETWORK = ("this StyleCam cannot make projections: the network that compares faces (vgg16) is not "
+NO_PERCEPTUAL_NETWORK = ("This StyleCam cannot make projections: the network that compares faces (vgg16) is not "
                          "installed on it. Whoever runs StyleCam can install it; its log says how.")
 
 

@@ -194,9 +194,8 @@ class SelfieClip:
     """The selfie clip as the pipeline reads it, and the faces YuNet finds in each frame (faces.json).
 
     ``X-Frame-Version`` n is the clip's frame (n - 1) modulo its length (the source loops), so a test
-    can rebuild what any streamed frame should show: that camera frame with a given face pasted on at
-    the faces found in the clip's frame of its ``X-Faces-Version`` (the same frame, unless detection fell
-    behind the camera).
+    can rebuild what any streamed frame should show: that camera frame with a given face pasted on where
+    the heads are in it (``distances``).
     """
 
     KEPT_FRAMES = 64
@@ -237,14 +236,18 @@ class SelfieClip:
     def distances(self, shown: np.ndarray, frame_version: int, faces_version: int,
                   faces: List[PreparedFace]) -> List[float]:
         """How far ``shown`` (a streamed frame with those ``X-Frame-Version`` and ``X-Faces-Version``) is
-        from that camera frame with each of ``faces`` pasted on at the faces found in the faces frame, over
-        the pixels where those candidates differ (mean absolute difference, summed over channels).
+        from that camera frame with each of ``faces`` pasted on where the heads are in it, over the pixels
+        where those candidates differ (mean absolute difference, summed over channels).
 
-        Compared at a quarter of the size: the pipeline pastes at tracked (smoothed) landmarks, a few
-        pixels off the raw ones used here, and that must not count as a different face.
+        Where the heads are: the faces found in the shown frame itself. The pipeline pastes those when
+        detection keeps up, and otherwise moves the faces of the frame ``faces_version`` to where the heads
+        are in the shown frame (motion compensation), which is the same place give or take a few pixels;
+        only a frame in which YuNet found no face falls back to the faces of ``faces_version``.
+        Compared at a quarter of the size: the pipeline pastes at tracked (smoothed, moved) landmarks, a
+        few pixels off the raw ones used here, and that must not count as a different face.
         """
         camera = self.camera_frame(frame_version)
-        landmarks = self.landmarks[self.index(faces_version)]
+        landmarks = self.landmarks[self.index(frame_version)] or self.landmarks[self.index(faces_version)]
         candidates = [shrink(composite(camera, landmarks, face)) for face in faces]
         differs = np.zeros(candidates[0].shape[:2], bool)
         for other in candidates[1:]:

@@ -183,6 +183,7 @@ def test_dragging_the_smile_slider_changes_the_face_without_piling_up_requests(
     browser_page.evaluate("""() => { window.inputEvents = 0;
         document.getElementById("slider-smile").addEventListener("input", () => window.inputEvents++); }""")
 
+    browser_page.locator("#slider-smile").scroll_into_view_if_needed()
     box = browser_page.locator("#slider-smile").bounding_box()
     middle = box["y"] + box["height"] / 2
     browser_page.mouse.move(box["x"] + 2, middle)
