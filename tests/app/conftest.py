@@ -61,7 +61,10 @@ class WebBackend:
         store = ProjectionStore(folder, generator)
         self.params = ParamsStore(load_presets(), check_projection=store.check)
         self.frames: LatestBuffer = LatestBuffer()
-        self.live = LiveControls(self.params, self.frames, Viewers(idle_after_s=None), lambda: self.status())
+        self.views = {"stylized": self.frames, "camera": LatestBuffer()}      # no side-by-side view here
+        self.tracked = {"frame_size": None, "faces": []}                       # what GET /api/faces answers
+        self.live = LiveControls(self.params, self.frames, Viewers(idle_after_s=None), lambda: self.status(),
+                                 views=self.views, faces=lambda: self.tracked)
         self.camera_frame: Optional[np.ndarray] = None       # What the "camera" shows (a BGR photo), if any.
         self.projection = ProjectionService(store, ProjectionJobs(projector, store, **jobs_options), face_finder,
                                             self.params, self.camera_faces)
@@ -85,18 +88,20 @@ class WebBackend:
 
     def stop(self) -> None:
         self.running = False
-        self.frames.close()
+        for frames in self.views.values():
+            frames.close()
         self.params.close()
         self.projection.jobs.stop()
 
-    def publish(self, shade: int) -> EncodedFrame:
-        """Put a small grey frame of the given shade, as the pipeline's encoder would."""
+    def publish(self, shade: int, view: str = "stylized") -> EncodedFrame:
+        """Put a small grey frame of the given shade into a view, as the pipeline's encoder would."""
         image = np.full((48, 64, 3), shade, np.uint8)
-        captured_version = 100 + self.frames.version      # the camera's count, unlike the buffer's
+        frames = self.views[view]
+        captured_version = 100 + frames.version           # the camera's count, unlike the buffer's
         frame = EncodedFrame(jpeg=cv2.imencode(".jpg", image)[1].tobytes(), version=captured_version,
                              faces_version=captured_version - 1,      # as when detection is a frame behind
                              params_version=self.params.changes.version, timestamp=time.time())
-        self.frames.put(frame)
+        frames.put(frame)
         return frame
 
 
