@@ -15,6 +15,11 @@ face in every frame, the share of reference faces with no face pasted near them,
 per frame the motion step costs (grey copy, corners, flow, fit) in CPU time of its thread, which other
 work on a busy machine does not inflate: the only timed figure.
 
+Jitter: from one frame to the next, how much a pasted face moves other than as its head moves (the change
+of its landmarks minus the change of the reference's, in IODs), as a 95th percentile over the frames on
+which a new detection took over (``jump_p95_at_detection``: the correction) and over the others
+(``jump_p95_between``). The reference's own frame-to-frame noise is in both.
+
 ``added_p90`` is how much the 90th percentile grows over detecting every frame in time (K = 1, lag 0):
 what the head's motion between detections adds to the error of a face that holds still. Target: at
 K = 3, motion compensation adds at most 0.05 IOD, for at most 3 ms per frame.
@@ -84,6 +89,8 @@ class Run:
     missed: int = 0
     references: int = 0
     motion_ms: List[float] = field(default_factory=list)
+    previous: List[Tuple[Face, Face]] = field(default_factory=list)    # (reference, shown) of the last frame
+    jumps: Dict[bool, List[float]] = field(default_factory=lambda: {True: [], False: []})   # by "new detection"
 
     def frame(self, index: int, image: np.ndarray, faces: List[Face], reference: List[Face]) -> None:
         if index % self.every == 0:
@@ -92,14 +99,21 @@ class Run:
         for found in sorted(arrived):
             tracks, found_image = self.results.pop(found)
             self.newest = (found, tracks, found_image)
-        shown = self.shown(index, image)
+        shown = [track.face for track in self.shown(index, image)]
         self.references += len(reference)
+        pairs = []
         for face in reference:
-            error = landmark_error([track.face for track in shown], face)
-            if error is None:
+            nearest = nearest_face(shown, face)
+            if nearest is None:
                 self.missed += 1
-            else:
-                self.errors.append(error)
+                continue
+            self.errors.append(landmark_error(nearest, face))
+            pairs.append((face, nearest))
+        for face, nearest in pairs:
+            jump = landmark_jump(self.previous, face, nearest)
+            if jump is not None:
+                self.jumps[bool(arrived)].append(jump)
+        self.previous = pairs
 
     def shown(self, index: int, image: np.ndarray) -> List[Track]:
         """The tracks pasted on frame ``index``, as the compositing worker would paste them."""
@@ -121,23 +135,44 @@ class Run:
                    "p90": round(float(np.percentile(errors, 90)), 4),
                    "p95": round(float(np.percentile(errors, 95)), 4),
                    "missed_share": round(self.missed / max(self.references, 1), 4)}
+        for corrected, key in ((True, "jump_p95_at_detection"), (False, "jump_p95_between")):
+            if self.jumps[corrected]:
+                summary[key] = round(float(np.percentile(self.jumps[corrected], 95)), 4)
         if self.motion_ms:
             summary["ms_per_frame"] = round(float(np.mean(self.motion_ms)), 3)
             summary["ms_per_frame_p95"] = round(float(np.percentile(self.motion_ms, 95)), 3)
         return summary
 
 
-def landmark_error(shown: List[Face], reference: Face) -> Optional[float]:
-    """Mean landmark distance, in IODs of ``reference``, of the shown face nearest it (None if none is within
-    one IOD: no face was pasted on that head)."""
-    iod = float(np.linalg.norm(reference.landmarks[1] - reference.landmarks[0]))
+def inter_ocular(face: Face) -> float:
+    return float(np.linalg.norm(face.landmarks[1] - face.landmarks[0]))
+
+
+def nearest_face(shown: List[Face], reference: Face) -> Optional[Face]:
+    """The shown face nearest ``reference``, or None if none is within one IOD (no face pasted on that head)."""
+    iod = inter_ocular(reference)
     if iod < 1 or not shown:
         return None
     centre = reference.landmarks.mean(axis=0)
     nearest = min(shown, key=lambda face: float(np.linalg.norm(face.landmarks.mean(axis=0) - centre)))
-    if np.linalg.norm(nearest.landmarks.mean(axis=0) - centre) > iod:
-        return None
-    return float(np.linalg.norm(nearest.landmarks - reference.landmarks, axis=1).mean()) / iod
+    return nearest if np.linalg.norm(nearest.landmarks.mean(axis=0) - centre) <= iod else None
+
+
+def landmark_error(face: Face, reference: Face) -> float:
+    """Mean landmark distance of ``face`` to ``reference``, in IODs of ``reference``."""
+    return float(np.linalg.norm(face.landmarks - reference.landmarks, axis=1).mean()) / inter_ocular(reference)
+
+
+def landmark_jump(previous: List[Tuple[Face, Face]], reference: Face, face: Face) -> Optional[float]:
+    """How far ``face`` moved since the last frame other than as its head (``reference``) moved, in IODs; None
+    if that head was not in the last frame (nearer than half an IOD to where it is now)."""
+    iod = inter_ocular(reference)
+    centre = reference.landmarks.mean(axis=0)
+    for last_reference, last_face in previous:
+        if np.linalg.norm(last_reference.landmarks.mean(axis=0) - centre) <= iod / 2:
+            moved = (face.landmarks - last_face.landmarks) - (reference.landmarks - last_reference.landmarks)
+            return float(np.linalg.norm(moved, axis=1).mean()) / iod
+    return None
 
 
 def bench_clip(path: Path, described: dict, every: List[int], lag: int) -> Dict[str, dict]:
