@@ -14,7 +14,6 @@ from typing import Any, Dict, Optional
 import torch
 
 from app import models
-from app.device import resolve_device
 from app.live.params import load_presets
 from app.live.params_store import ParamsStore
 from app.live.pipeline import LiveConfig, LivePipeline
@@ -27,6 +26,7 @@ from app.projection.store import ProjectionStore, default_projections_dir
 from app.projection.targets import DETECT_WIDTH, FaceFinder
 from app.web.interfaces import LiveControls
 from detectors import Detector
+from stylegan2.hardware import resolve_device
 from stylegan2.inference import InferenceGenerator
 
 
@@ -77,14 +77,14 @@ class StyleCam:
             generator, meta = models.load_generator(config.weights, self.device)
         else:
             generator = generator.to(self.device).eval().requires_grad_(False)
-            meta = {"format": "injected", "path": None}
-        self.model: Dict[str, Any] = {"weights": config.weights, "format": meta.get("format"),
-                                      "path": meta.get("path"), "resolution": generator.img_resolution,
-                                      "num_ws": generator.num_ws}
+            meta = {"format": "injected"}
+        weights_name = models.display_name(config.weights)      # shown to browsers: never a server path
+        self.model: Dict[str, Any] = {"weights": weights_name, "format": meta.get("format"),
+                                      "resolution": generator.img_resolution, "num_ws": generator.num_ws}
         detector = detector or models.face_detector(config.detector, model_path=config.detector_model,
-                                               max_faces=config.max_faces, detect_width=config.detect_width)
+                                                    max_faces=config.max_faces, detect_width=config.detect_width)
         store = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
-                                model={"weights": config.weights})
+                                model={"weights": weights_name})
         self.params = ParamsStore(presets, check_projection=store.check)
         self.pipeline = LivePipeline(LiveConfig(config.jpeg_quality, config.idle_after_s, config.detect_every,
                                                 config.virtual_camera), source,
@@ -135,6 +135,7 @@ def photo_projector(weights: str, device: str = "auto", perceptual: str = models
     """What ``project`` and ``stylize`` need: the generator, the projections store, a face finder and this
     device's projector, built as ``serve`` builds them."""
     generator = models.load_generator(weights, resolve_device(device)).generator
-    store = ProjectionStore(projections_dir or default_projections_dir(), generator, model={"weights": weights})
+    store = ProjectionStore(projections_dir or default_projections_dir(), generator,
+                            model={"weights": models.display_name(weights)})
     return PhotoProjector(generator, store, face_finder("auto", detector_model, generator.img_resolution),
                           LocalProjector(generator, perceptual))

@@ -48,6 +48,13 @@ def model_path(name_or_path: Union[str, Path], option: str) -> Path:
     return path
 
 
+def display_name(name_or_path: Union[str, Path]) -> str:
+    """What a model is called where others see it (the page, a projection's meta.json): its registry
+    name, or its file's name, never the folders it lives in."""
+    name = str(name_or_path)
+    return name if name in weights.REGISTRY else Path(name).name
+
+
 DETECTOR_MODELS = {"yunet": "yunet", "haar": "haarcascade"}    # Detector -> its registry model.
 
 

@@ -33,7 +33,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import stylegan2
 from app.web.streams import read_parts
@@ -67,10 +67,10 @@ class Server:
     """``python -m app serve`` in a child process, stopped with Ctrl-C (SIGINT) like a user would."""
 
     def __init__(self, clip: Path, weights: Path, yunet: Path, env: Optional[Dict[str, str]] = None,
-                 detect_every: int = 1) -> None:
+                 options: Sequence[str] = ()) -> None:
         command = [sys.executable, "-m", "app", "serve", "--source", str(clip), "--weights", str(weights),
                    "--device", "cpu", "--detector", "yunet", "--detector-model", str(yunet),
-                   "--host", "127.0.0.1", "--port", "0", "--offline", "--detect-every", str(detect_every)]
+                   "--host", "127.0.0.1", "--port", "0", "--offline", *options]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, env={**os.environ, "STYLECAM_TOKEN": TOKEN, **(env or {})})
         self.base = self._printed_address()
@@ -169,7 +169,8 @@ def stage_figures(status: dict) -> dict:
     return {key: status[key] for key in keys}
 
 
-def start_server(shared: Path, folder: Path, env: Optional[Dict[str, str]] = None, detect_every: int = 1) -> Server:
+def start_server(shared: Path, folder: Path, env: Optional[Dict[str, str]] = None,
+                 options: Sequence[str] = ()) -> Server:
     """``serve`` on the selfie clip, with a random-weight generator in the FFHQ-256 layout saved in ``folder``."""
     clip, yunet = shared / CLIP, shared / YUNET_FILE
     for path in (clip, yunet):
@@ -177,14 +178,14 @@ def start_server(shared: Path, folder: Path, env: Optional[Dict[str, str]] = Non
             sys.exit(f"offline data not found: {path} (set --shared or STYLECAM_SHARED)")
     weights = folder / "random-ffhq256-layout.pt"
     stylegan2.save(make_random_generator(**FFHQ_256), weights, meta={"note": "random weights, benchmark"})
-    return Server(clip, weights, yunet, env, detect_every)
+    return Server(clip, weights, yunet, env, options)
 
 
 def main() -> None:
     args = parse_args()
     with tempfile.TemporaryDirectory() as folder:
         load_at_start = os.getloadavg()
-        server = start_server(args.shared, Path(folder), detect_every=args.detect_every)
+        server = start_server(args.shared, Path(folder), options=["--detect-every", str(args.detect_every)])
         try:
             server.wait_for_first_face()
             if args.masks:

@@ -41,8 +41,8 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from app.device import DeviceError, resolve_device
 from app.projection.jobs import DEFAULT_STEPS
+from stylegan2.hardware import DeviceError, resolve_device
 from stylegan2.projection.perceptual import PerceptualNetwork, load_perceptual
 from stylegan2.projection.projector import ProjectionResult, prepare_target, project, w_statistics
 from stylegan2.projection.schedule import ProjectionConfig

@@ -85,14 +85,25 @@ const sender = new ParamsSender(
 );
 
 // Send a request whose answer is JSON either way: {ok, answer}. When the server cannot be reached (or
-// answers no JSON), ok is false and answer says so in the API's own error shape.
+// answers no JSON, as the web server itself does for a body over its limit), ok is false and answer
+// says so in the API's own error shape.
 async function sendJson(url, options) {
+  let response;
   try {
-    const response = await fetch(url, options);
-    return { ok: response.ok, answer: response.status === 204 ? {} : await response.json() };
+    response = await fetch(url, options);
   } catch (error) {
     return { ok: false, answer: { error: "the server did not answer: " + error.message } };
   }
+  if (response.status === 204) return { ok: response.ok, answer: {} };     // no content, by design
+  try {
+    return { ok: response.ok, answer: await response.json() };
+  } catch (error) {
+    return { ok: false, answer: { error: `the server answered ${response.status} ${response.statusText}` } };
+  }
+}
+
+function megabytes(bytes) {
+  return (bytes / (1024 * 1024)).toFixed(1);
 }
 
 async function getJson(url) {
@@ -241,6 +252,12 @@ function bindControls() {
   $("project-upload").addEventListener("change", () => {
     const file = $("project-upload").files[0];
     if (!file) return;
+    const maxBytes = Number($("project-upload").dataset.maxBytes);
+    if (file.size > maxBytes) {     // the server would refuse it unread, with no JSON to show
+      $("project-upload").value = "";
+      showJobMessage(`This photo is ${megabytes(file.size)} MB; at most ${megabytes(maxBytes)} MB can be sent.`, false);
+      return;
+    }
     const form = new FormData();
     form.append("image", file);
     $("project-upload").value = "";

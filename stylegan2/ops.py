@@ -133,6 +133,12 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return upfirdn2d(x, f, up=2, padding=[(taps + 1) // 2, (taps - 2) // 2] * 2, gain=4)
 
 
+def downsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """Halve the resolution of `x` with the low-pass filter `f` (the skip discriminator's image path)."""
+    taps = f.shape[-1]
+    return upfirdn2d(x, f, down=2, padding=[(taps - 1) // 2, (taps - 2) // 2] * 2)
+
+
 def modulated_conv2d(
     x: torch.Tensor,                            # Input activations [N, in_channels, H, W].
     weight: torch.Tensor,                       # Convolution weight [out_channels, in_channels, k, k].

@@ -18,7 +18,7 @@ The input's `transform` rotates and translates the generated image continuously 
 generator, or `G.synthesis(ws, transform=...)` for one call.
 """
 import copy
-from typing import Optional, Sequence, Tuple, Union
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -217,6 +217,43 @@ class SynthesisLayer(torch.nn.Module):
                                   clamp=self.conv_clamp)
 
 
+class SynthesisLayout(NamedTuple):
+    """What the synthesis network's settings make of each layer i in 0..num_layers (the last is ToRGB; a
+    layer's input is its predecessor's output, layer 0's and the Fourier input's are index 0)."""
+
+    cutoffs: np.ndarray         # cutoff frequency
+    sampling_rates: np.ndarray  # sampling rate, a power of two
+    half_widths: np.ndarray     # half-width of the transition band
+    sizes: np.ndarray           # output size, margins included
+    channels: np.ndarray        # output channels
+
+
+def synthesis_layout(img_resolution: int, img_channels: int, channel_base: int, channel_max: int, num_layers: int,
+                     num_critical: int, first_cutoff: float, first_stopband: float, last_stopband_rel: float,
+                     margin_size: int) -> SynthesisLayout:
+    """The layout `SynthesisNetwork` builds from these arguments, without building it.
+
+    Cutoffs and minimum stopbands grow geometrically to the last critically sampled layers; each layer
+    samples at the smallest power of two above twice its stopband.
+    """
+    if num_layers <= num_critical or num_critical < 0:
+        raise ValueError(f"num_layers ({num_layers}) must exceed num_critical ({num_critical}) >= 0")
+    last_cutoff = img_resolution / 2
+    last_stopband = last_cutoff * last_stopband_rel
+    exponents = np.minimum(np.arange(num_layers + 1) / (num_layers - num_critical), 1)
+    cutoffs = first_cutoff * (last_cutoff / first_cutoff) ** exponents
+    stopbands = first_stopband * (last_stopband / first_stopband) ** exponents
+    sampling_rates = np.exp2(np.ceil(np.log2(np.minimum(stopbands * 2, img_resolution))))
+    half_widths = np.maximum(stopbands, sampling_rates / 2) - cutoffs
+    sizes = sampling_rates + margin_size * 2
+    sizes[-2:] = img_resolution
+    channels = np.rint(np.minimum((channel_base / 2) / cutoffs, channel_max))
+    channels[-1] = img_channels
+    if channels.min() <= 0:
+        raise ValueError(f"channel_base {channel_base} leaves a layer without channels: {channels.tolist()}")
+    return SynthesisLayout(cutoffs, sampling_rates, half_widths, sizes, channels)
+
+
 class SynthesisNetwork(torch.nn.Module):
     """ws [N, num_ws, w_dim] -> image: the input, `num_layers` alias-free layers, then ToRGB."""
 
@@ -236,8 +273,9 @@ class SynthesisNetwork(torch.nn.Module):
         num_fp16_res: int = 4,                  # Run the layers of the N highest sampling rates in fp16 on CUDA.
         **layer_kwargs,                         # Arguments for SynthesisLayer (conv_kernel, use_radial_filters, ...).
     ):
-        if num_layers <= num_critical or num_critical < 0:
-            raise ValueError(f"num_layers ({num_layers}) must exceed num_critical ({num_critical}) >= 0")
+        layout = synthesis_layout(img_resolution, img_channels, channel_base, channel_max, num_layers, num_critical,
+                                  first_cutoff, first_stopband, last_stopband_rel, margin_size)
+        cutoffs, sampling_rates, half_widths, sizes, channels = layout
         super().__init__()
         self.w_dim = w_dim
         self.num_ws = num_layers + 2
@@ -248,22 +286,6 @@ class SynthesisNetwork(torch.nn.Module):
         self.margin_size = margin_size
         self.output_scale = output_scale
         self.num_fp16_res = num_fp16_res
-
-        # Cutoffs and minimum stopbands grow geometrically to the last critically sampled layers; each
-        # layer samples at the smallest power of two above twice its stopband.
-        last_cutoff = img_resolution / 2
-        last_stopband = last_cutoff * last_stopband_rel
-        exponents = np.minimum(np.arange(num_layers + 1) / (num_layers - num_critical), 1)
-        cutoffs = first_cutoff * (last_cutoff / first_cutoff) ** exponents
-        stopbands = first_stopband * (last_stopband / first_stopband) ** exponents
-        sampling_rates = np.exp2(np.ceil(np.log2(np.minimum(stopbands * 2, img_resolution))))
-        half_widths = np.maximum(stopbands, sampling_rates / 2) - cutoffs
-        sizes = sampling_rates + margin_size * 2
-        sizes[-2:] = img_resolution
-        channels = np.rint(np.minimum((channel_base / 2) / cutoffs, channel_max))
-        channels[-1] = img_channels
-        if channels.min() <= 0:
-            raise ValueError(f"channel_base {channel_base} leaves a layer without channels: {channels.tolist()}")
 
         self.input = SynthesisInput(w_dim=w_dim, channels=int(channels[0]), size=int(sizes[0]),
                                     sampling_rate=float(sampling_rates[0]), bandwidth=float(cutoffs[0]))

@@ -174,15 +174,19 @@ def save_standin(path: Path, stages=SMALL_STAGES, seed: int = 0) -> Path:
 
 
 def fit_output_range(G: torch.nn.Module, num_samples: int = 16, seed: int = 0) -> torch.nn.Module:
-    """Scale G's ToRGB layers in place so that 99.5 % of the pixels of random images lie in [-1, 1].
+    """Scale G's output in place so that 99.5 % of the pixels of random images lie in [-1, 1].
 
-    The skip architecture's image is the sum of the ToRGB outputs, each linear in its weight and bias,
-    so scaling those scales the image exactly; returns G for chaining.
+    StyleGAN2's skip architecture's image is the sum of the ToRGB outputs, each linear in its weight and
+    bias, so scaling those scales the image exactly; StyleGAN3 scales its last layer by `output_scale`.
+    Returns G for chaining.
     """
     z = torch.randn(num_samples, G.z_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         images = G.synthesis(G.mapping(z, None), noise_mode="const")
         scale = 1.0 / float(images.abs().flatten().quantile(0.995))
+        if G.architecture == "stylegan3":
+            G.synthesis.output_scale *= scale
+            G.init_kwargs["output_scale"] = G.synthesis.output_scale     # so that a saved copy keeps it
         for name, module in G.named_modules():
             if name.endswith("torgb"):
                 module.weight.mul_(scale)

@@ -12,7 +12,6 @@ import click
 import stylegan2
 import weights
 from app import models
-from app.device import DeviceError
 from app.images import OutputError
 from app.live.params import PresetsError
 from app.live.sources import SourceError
@@ -20,17 +19,19 @@ from app.live.virtual_camera import VirtualCameraError
 from app.projection.store import ProjectionUnavailable
 from app.projection.targets import TargetError
 from detectors import DetectorUnavailable
+from stylegan2.hardware import DeviceError
 from stylegan2.metrics import DatasetReadError, InceptionWeightsError, UnsupportedGenerator
 from stylegan2.projection.perceptual import PerceptualNetworkError
 from stylegan2.projection.projector import ProjectionError
 from stylegan2.studio.directions import DirectionsFormatError
+from stylegan2.training import TrainingError
 
 PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"   # The perceptual network for projection can also come from here.
 # The mistakes a user can make and fix (bad source, weights, photo, projection, output file, ...).
 USER_ERRORS = (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, DeviceError,
                DetectorUnavailable, TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError,
                DirectionsFormatError, OutputError, DatasetReadError, InceptionWeightsError, UnsupportedGenerator,
-               VirtualCameraError)
+               TrainingError, VirtualCameraError)
 
 
 def model_options(command: Callable) -> Callable:

@@ -1,6 +1,6 @@
 """The ``stylecam`` command group: ``serve`` runs StyleCam; ``weights`` manages models; ``project`` and
 ``stylize`` work on photos; ``generate``, ``mix``, ``interpolate``, ``blend`` and ``directions`` are the
-studio; ``dataset`` and ``metrics`` make and measure your own models.
+studio; ``dataset``, ``train`` and ``metrics`` make and measure your own models.
 
 User mistakes (a bad source, a missing or broken weights file, a port in use, ...) end in one line
 that says what is wrong and what to do, and a non-zero exit code, never a traceback.
@@ -16,6 +16,7 @@ from app.cli.models import weights_group
 from app.cli.photos import project_command, stylize_command
 from app.cli.serve import serve
 from app.cli.studio import blend, generate, interpolate, mix
+from app.cli.train import train_command
 from stylegan2.cpu_memory import keep_freed_memory
 
 
@@ -25,7 +26,7 @@ def cli() -> None:
 
 
 for command in (serve, weights_group, project_command, stylize_command, generate, mix, interpolate, blend,
-                directions, dataset_command, metrics_group):
+                directions, dataset_command, train_command, metrics_group):
     cli.add_command(command)
 
 

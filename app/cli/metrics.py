@@ -18,7 +18,7 @@ import click
 import weights
 from app import models
 from app.cli.common import ProgressBar, fetch_model, user_errors
-from app.device import resolve_device
+from stylegan2.hardware import resolve_device
 from stylegan2.metrics import fid, kid
 
 DEFAULT_CACHE = weights.cache_dir() / "metrics"

@@ -11,10 +11,10 @@ import torch
 
 from app import models
 from app.cli.common import ProgressBar, user_errors
-from app.device import resolve_device
 from app.images import STILL_SUFFIXES, OutputError, all_from_engine, check_output
 from app.studio.grids import GridCanvas
 from app.studio.latent_sources import LatentSpec, parse_latents, parse_seeds
+from stylegan2.hardware import resolve_device
 from stylegan2.studio.mixing import parse_layer_spec
 from stylegan2.studio.rendering import iter_batches
 

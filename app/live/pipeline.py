@@ -150,7 +150,7 @@ class LivePipeline:
         views = self.viewers.counts()
         return {
             "source": self.capture.status(),
-            "live": "running" if self.viewers.wanted() else "idle",
+            "live": "idle" if self.capture.state == "idle" else "running",
             "viewers": sum(count for view, count in views.items() if view in VIEWS),   # People, not outputs.
             "views": views,
             "camera_fps": round(self.capture.fps.rate(), 1),

@@ -208,6 +208,8 @@ def file_fps(capture: cv2.VideoCapture) -> float:
 
 def open_source(source: Source) -> FrameSource:
     """Open a parsed source; raise SourceError with a hint when OpenCV cannot."""
+    if source.kind in ("video", "image") and not source.remote:
+        check_readable(source)
     if source.kind == "image":
         image = cv2.imread(source.target, cv2.IMREAD_COLOR)
         if image is None:
@@ -225,6 +227,17 @@ def open_source(source: Source) -> FrameSource:
     if source.kind in ("camera", "device"):
         request_camera_mode(capture, source)
     return VideoCaptureSource(capture, source)
+
+
+def check_readable(source: Source) -> None:
+    """SourceError saying why a local file cannot be read (gone since it was given, no permission):
+    OpenCV would only say it cannot open it, as if it were not a video."""
+    try:
+        with open(source.target, "rb"):
+            pass
+    except OSError as error:
+        raise SourceError(f"cannot open {source.kind} file {source.describe()}: "
+                          f"{error.strerror or error}") from None
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ Every refusal is a ``TargetError`` whose ``status`` is the HTTP status the API a
 from __future__ import annotations
 
 import io
+import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ SIGNATURES = {                 # Leading bytes -> (Pillow format, name for messa
     b"\xff\xd8\xff": ("JPEG", "JPEG"),
     b"\x89PNG\r\n\x1a\n": ("PNG", "PNG"),
 }
+OBJECT_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")      # how Python shows an object: type and address
 NO_FACE_HINT = "use a photo in which one face is clearly visible, facing the camera, not too small"
 
 
@@ -119,7 +121,10 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS,
 
 
 def undecodable(pillow_format: str, error: Exception) -> TargetError:
-    return TargetError(f"the {pillow_format} image cannot be decoded (truncated or damaged?): {error}")
+    """Pillow's reason, without the ``<_io.BytesIO object at 0x...>`` some of its messages name: a heap
+    address is no business of the sender's."""
+    reason = OBJECT_REPR.sub("", str(error)).strip()
+    return TargetError(f"the {pillow_format} image cannot be decoded (truncated or damaged?): {reason}")
 
 
 def aligned_target(frame: np.ndarray, landmarks: np.ndarray, resolution: int, source: str) -> Target:

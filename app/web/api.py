@@ -1,15 +1,16 @@
 """The JSON API the page (and any script) drives StyleCam with: params, status, presets, tracked faces.
 
 ``POST /api/params`` takes a partial update; the params store validates all of it before anything
-changes, so a bad request (unknown field, wrong type, out of range, not JSON) gets a 400 that names
-the field and leaves the running params exactly as they were.
+changes, so a bad request (unknown field, wrong type, out of range, not JSON) gets a 400 (415 for
+a body that is not JSON) that names the field and leaves the running params exactly as they were.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from app.live.params import ParamsError, VersionedParams
 from app.web import context
+from app.web.bodies import BodyError, json_body
 from app.web.errors import json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -29,10 +30,11 @@ def get_params() -> Response:
 
 @bp.post("/params")
 def post_params() -> Response:
-    payload = request.get_json(force=True, silent=True)
-    if payload is None:
-        return json_error(400, 'the body must be JSON: an object of the params to change, e.g. {"seed": 42}',
-                          "body")
+    try:
+        payload = json_body()
+    except BodyError as error:
+        return json_error(error.status, f'{error}: an object of the params to change, e.g. {{"seed": 42}}',
+                          error.field)
     try:
         updated = context.live().params.update(payload)
     except ParamsError as error:

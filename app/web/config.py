@@ -29,12 +29,24 @@ class ServerConfig:
     shutdown_grace_s: float = 2.0       # Time open streams get to end cleanly at shutdown.
     send_timeout_s: float = 10.0        # A client that accepts none of the bytes waiting for it this long
                                         # (stopped reading, or vanished) is disconnected, freeing its stream slot.
+    connection_limit: int = 100         # Open connections (waitress counts its own 2 sockets among them): the
+                                        # page takes ~4 per viewer; at the limit the longest-waiting connection
+                                        # that is not being served is closed to make room (app.web.connections).
+    idle_timeout_s: int = 5             # A connection that sends nothing this long while it owes a request
+                                        # (just opened, between requests, or stalled mid-request) is closed.
+                                        # Whole seconds: it is waitress's channel_timeout.
+    request_timeout_s: float = 60.0     # A request must arrive in full within this long of its first byte:
+                                        # the largest upload needs ~1.1 Mbit/s; trickling headers cannot hold on.
 
     def __post_init__(self) -> None:
         if self.threads <= API_RESERVED_THREADS:
             raise ValueError(f"threads must be more than {API_RESERVED_THREADS} (got {self.threads})")
-        if self.send_timeout_s <= 0:
-            raise ValueError(f"send_timeout_s must be positive (got {self.send_timeout_s})")
+        for name in ("send_timeout_s", "idle_timeout_s", "request_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive (got {getattr(self, name)})")
+        if self.connection_limit <= self.threads:
+            raise ValueError(f"connection_limit must be more than threads ({self.threads}), got "
+                             f"{self.connection_limit}")
         if self.token is not None and not self.token:
             raise ValueError("the access token must not be empty; switch it off explicitly instead")
 

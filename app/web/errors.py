@@ -1,5 +1,8 @@
 """The one JSON error shape every route answers with, and the handlers that give every HTTP error and
-every crash that shape."""
+every crash that shape.
+
+Messages often quote what was sent (a field name, a projection name from the address), and that may be
+megabytes long: the message and the field are cut to ``MAX_MESSAGE_CHARS`` and ``MAX_FIELD_CHARS``."""
 from __future__ import annotations
 
 import logging
@@ -10,15 +13,26 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
+MAX_MESSAGE_CHARS = 1000        # the longest message StyleCam writes is a few hundred characters
+MAX_FIELD_CHARS = 80
+
 
 def json_error(status: int, message: str, field: Optional[str] = None) -> Response:
     """The one error shape: ``{"error": message}``, plus ``"field"`` when one input was at fault."""
-    body = {"error": message}
+    body = {"error": shortened(message, MAX_MESSAGE_CHARS)}
     if field is not None:
-        body["field"] = field
+        body["field"] = shortened(field, MAX_FIELD_CHARS)
     response = jsonify(body)
     response.status_code = status
     return response
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text``, or its start and how long it was when it is longer than ``limit``."""
+    if len(text) <= limit:
+        return text
+    note = f"... ({len(text)} characters)"
+    return text[:max(limit - len(note), 0)] + note
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 
 from app.projection.service import ProjectionService
-from app.web import api, auth, page, projection_api
+from app.web import api, auth, headers, origin, page, projection_api
 from app.web.config import ServerConfig
 from app.web.context import LIVE, PROJECTION, STREAMS
 from app.web.errors import register_error_handlers
@@ -36,7 +36,9 @@ def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionS
     app.extensions[LIVE] = live
     app.extensions[PROJECTION] = projection
     app.extensions[STREAMS] = StreamClients(limit=config.max_streams)
+    origin.init_app(app)                # before the token: a cross-origin write is refused whoever sends it
     auth.init_app(app)
+    headers.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(page.bp)
     app.register_blueprint(api.bp)

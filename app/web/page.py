@@ -19,7 +19,7 @@ SNAPSHOT_WAKE_S = 3.0    # How long a snapshot waits for a fresh frame when it w
 
 @bp.get("/")
 def index() -> str:
-    return render_template("index.html")
+    return render_template("index.html", max_upload_bytes=context.server_config().max_request_bytes)
 
 
 def requested_view() -> str:

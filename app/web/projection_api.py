@@ -19,9 +19,9 @@ server's settings, and ``name`` (what to save it as; default: a new name, which 
 id). Uploads may say ``aligned=1`` for a face already in the FFHQ layout at the generator's
 resolution (what a remote StyleCam sends), with ``model`` = the generator fingerprint it was aligned
 for. Errors use the one JSON shape of ``app.web.api``: 400 bad option (naming the field), 409 name taken
-or other model, 413 too large, 415 not a JPEG/PNG/WebP, 422 no face, 429 queue full, 503 projection
-unavailable (e.g. the perceptual network is not downloaded) or too many photos being read at once;
-429 and that 503 come with Retry-After.
+or other model, 413 too large, 415 not a JPEG/PNG/WebP (or a body neither JSON nor an upload), 422 no
+face, 429 queue full, 503 projection unavailable (e.g. the perceptual network is not downloaded) or too
+many photos being read at once; 429 and that 503 come with Retry-After.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ from app.projection.service import OtherModel, ProjectionInUse
 from app.projection.store import ProjectionNotFound, ProjectionUnavailable, check_name
 from app.projection.targets import PhotosBusy, TargetError
 from app.web import context
+from app.web.bodies import BodyError, json_body
 from app.web.errors import json_error
 
 bp = Blueprint("projection_api", __name__, url_prefix="/api")
@@ -158,7 +159,12 @@ def request_values() -> Mapping[str, Any]:
         return request.form
     if not request.get_data(cache=True):
         return {}
-    payload = request.get_json(force=True, silent=True)
+    try:
+        payload = json_body()
+    except BodyError as error:
+        raise FieldError(error.field, f'{error}; send a JSON object such as {{"source": "camera"}}, or a '
+                                      f'multipart upload with the photo in the file field "image"',
+                         error.status) from None
     if not isinstance(payload, dict):
         raise FieldError("body", 'the body must be a JSON object such as {"source": "camera"}, or a '
                                  'multipart upload with the photo in the file field "image"')

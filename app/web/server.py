@@ -10,6 +10,12 @@ megabytes on its own. A client that accepts nothing at all of what waits for it 
 (a viewer that stopped reading, a phone that left the network) is disconnected, which frees its thread
 and its stream slot; otherwise it would hold them until TCP gives up, which can take a quarter of an hour.
 
+Connections that owe a request are kept on a short leash (``app.web.connections``): idle ones are closed
+after ``idle_timeout_s``, a request must arrive within ``request_timeout_s``, its body may be at most
+``max_request_bytes`` (refused from its Content-Length, before any of it is read), and at the connection
+limit the longest-waiting connection gives way to the new one, so sockets that send nothing cannot lock
+users out.
+
 Shutdown (Ctrl-C, SIGTERM, or ``stop()``): stop accepting connections, let the open streams end, stop
 the backend (which joins its workers and releases the camera), close the remaining connections and
 join every server thread.
@@ -27,11 +33,13 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 
 from app.web.config import ServerConfig
+from app.web.connections import ConnectionRules
 from app.web.context import STREAMS
 from app.web.factory import create_app
 from app.web.interfaces import Backend
 
 POLL_INTERVAL_S = 0.25       # how often the network loop looks at the stop flag when idle, and for stalled clients
+CLEANUP_INTERVAL_S = 1       # how often waitress looks for idle connections (whole seconds)
 THREAD_JOIN_TIMEOUT_S = 5.0
 
 log = logging.getLogger(__name__)
@@ -53,8 +61,13 @@ class StyleCamServer:
             sockets=[listening_socket(config)],
             threads=config.threads,
             outbuf_high_watermark=config.send_watermark_bytes,
+            connection_limit=config.connection_limit,
+            channel_timeout=config.idle_timeout_s,
+            cleanup_interval=CLEANUP_INTERVAL_S,
+            max_request_body_size=config.max_request_bytes + 1,    # waitress refuses a body of this size or more
             ident="StyleCam",
         )
+        self._connections = ConnectionRules(config, self._socket_map)
 
     @property
     def port(self) -> int:
@@ -74,9 +87,10 @@ class StyleCamServer:
         next_check = 0.0
         try:
             while not self._stop_requested.is_set():
+                self._connections.make_room()
                 wasyncore.loop(timeout=POLL_INTERVAL_S, map=self._socket_map, use_poll=True, count=1)
                 if time.monotonic() >= next_check:
-                    self._close_stalled_connections()
+                    self._connections.check()
                     next_check = time.monotonic() + POLL_INTERVAL_S
         finally:
             self._shut_down()
@@ -108,19 +122,6 @@ class StyleCamServer:
                 dispatcher.handle_close()   # also wakes a thread still waiting to send on it
         wasyncore.close_all(self._socket_map)
         self._wsgi.task_dispatcher.shutdown(timeout=THREAD_JOIN_TIMEOUT_S)
-
-    def _close_stalled_connections(self) -> None:
-        """Disconnect each client with bytes waiting for it that has taken none for ``send_timeout_s``.
-
-        Runs in the network loop's thread, which owns the connections. Closing one also wakes the server
-        thread blocked on sending to it: its stream ends and gives its slot back.
-        """
-        cutoff = time.time() - self.config.send_timeout_s        # waitress keeps last_activity in time.time()
-        for channel in list(self._socket_map.values()):
-            if isinstance(channel, HTTPChannel) and channel.total_outbufs_len and channel.last_activity < cutoff:
-                log.warning("disconnecting %s: it accepted no data for %.0f s", channel.addr[0],
-                            self.config.send_timeout_s)
-                channel.handle_close()
 
     def _serve_until(self, done: Callable[[], bool], timeout: float) -> None:
         """Keep the network loop turning so that ending streams can send their last bytes."""

@@ -1,27 +1,34 @@
-"""Load the StyleGAN2 weight files users have, whatever their format, into StyleCam's Generator.
+"""Load the StyleGAN2 and StyleGAN3 weight files users have, whatever their format, into StyleCam's generators
+(and, for fine-tuning, the discriminators NVIDIA pickles and rosinality checkpoints carry: load_discriminator).
 
 The format is recognised by the file's first bytes, never by its name: a zip archive is a `torch.save`
-file (a StyleCam file or a rosinality checkpoint, told apart by their keys), a file starting with
-torch's legacy magic number is an old-style `torch.save` file, and any other pickle stream is an NVIDIA
-pickle. Nothing in any file is ever executed (see nvlabs.py for how NVIDIA's pickles are read).
+file (a StyleCam file, a StyleCam training snapshot or a rosinality checkpoint, told apart by their
+keys), a file starting with torch's legacy magic number is an old-style `torch.save` file, and any
+other pickle stream is an NVIDIA pickle. Nothing in any file is ever executed (see nvlabs_pickle.py for
+how NVIDIA's pickles are read), and every file is checked against the bytes it really has before it is
+read (pickle_scan.py, torch_files.py), so a small hostile file cannot make the loader allocate
+gigabytes, hang or crash.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import pickle
-import zipfile
 from pathlib import Path
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 
-from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal
-from .native import is_native, load_native, save
+from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal, shown
+from .discriminators import discriminator_from_record, discriminator_from_rosinality
+from .native import is_native, is_training_snapshot, load_native, load_training_snapshot, save
 from .nvlabs import load_nvlabs
+from .nvlabs_pickle import read_snapshot, snapshot_network
 from .rosinality import is_rosinality_state_dict, load_rosinality
+from .torch_files import check_loaded_tensors, check_torch_legacy, check_torch_zip
 
-__all__ = ["LoadedGenerator", "WeightsFormatError", "convert", "detect_container", "load", "save"]
+__all__ = ["LoadedGenerator", "WeightsFormatError", "convert", "detect_container", "load", "load_discriminator",
+           "save"]
 
 ZIP_MAGIC = b"PK\x03\x04"
 # torch.save's pre-1.6 format begins with this number pickled as a LONG1 opcode (0x8a, 10 bytes).
@@ -33,8 +40,8 @@ HEAD_BYTES = 64
 # torch < 2.5 has no way to allow them for one load, so there such a checkpoint is refused with advice.
 TORCH_FILE_SAFE_GLOBALS = [argparse.Namespace]
 OLD_TORCH_ADVICE = ("this PyTorch cannot read the training arguments a rosinality checkpoint holds without "
-                    "risk; convert the file with `python -m app weights convert` where torch >= 2.5 is "
-                    "installed, or upgrade torch")
+                    "risk; convert it to StyleCam's format (stylegan2.convert, the `weights convert` command) "
+                    "where torch >= 2.5 is installed, or upgrade torch")
 
 
 def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
@@ -42,7 +49,8 @@ def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGene
 
     Returns `LoadedGenerator(generator, meta)`: the generator in eval mode with gradients off, on
     `device`; `meta` is a plain dict with at least `format` ("nvlabs-pickle", "rosinality" or
-    "stylecam"), `path`, `init_kwargs`, `img_resolution`, `num_ws`, `z_dim`, `w_dim`, `c_dim`.
+    "stylecam"), `path`, `architecture` ("stylegan2" or "stylegan3"), `init_kwargs`, `img_resolution`,
+    `num_ws`, `z_dim`, `w_dim`, `c_dim`.
     Every problem with the file raises WeightsFormatError naming the file.
     """
     path = Path(path)
@@ -53,14 +61,36 @@ def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGene
         content = _read_torch_file(path, container)
         if is_native(content):
             generator, meta = load_native(content, path)
+        elif is_training_snapshot(content):
+            generator, meta = load_training_snapshot(content, path)
         elif isinstance(content, Mapping) and ("g_ema" in content or is_rosinality_state_dict(content)):
             generator, meta = load_rosinality(content, path)
         else:
-            found = sorted(map(str, content))[:8] if isinstance(content, Mapping) else type(content).__name__
+            found = ", ".join(shown(key, 30) for key in list(content)[:8]) if isinstance(content, Mapping) \
+                else shown(content)
             raise WeightsFormatError(path, f"is a PyTorch file but neither a StyleCam weights file nor a "
                                            f"rosinality checkpoint (it holds {found})")
     generator = generator.to(device).eval().requires_grad_(False)
     return LoadedGenerator(generator, meta)
+
+
+def load_discriminator(path: PathLike) -> Optional[torch.nn.Module]:
+    """The discriminator a weights file carries (for fine-tuning), in eval mode on the CPU, or None.
+
+    NVIDIA pickles keep it under 'D', rosinality training checkpoints under 'd'; generator-only files
+    (NVIDIA pickles without a 'D', StyleCam weights files) give None. It is read and checked as
+    generators are (discriminators.py): every problem raises WeightsFormatError naming the file.
+    """
+    path = Path(path)
+    container = detect_container(path)
+    if container == "pickle":
+        snapshot = read_snapshot(path)
+        if snapshot.get("D") is None:
+            return None
+        return discriminator_from_record(snapshot_network(snapshot, "D", path, kind="discriminator"), path)
+    content = _read_torch_file(path, container)
+    state_dict = content.get("d") if isinstance(content, Mapping) else None
+    return discriminator_from_rosinality(state_dict, path) if state_dict is not None else None
 
 
 def convert(src: PathLike, dst: PathLike) -> Dict[str, Any]:
@@ -112,12 +142,15 @@ def _allowed_globals() -> contextlib.AbstractContextManager:
 
 
 def _read_torch_file(path: Path, container: str) -> Any:
-    """torch.load with weights_only=True: tensors and plain containers only, never code."""
+    """torch.load with weights_only=True (tensors and plain containers only, never code), after checking
+    the file's declared sizes and pickle (torch_files.py), and its tensors after."""
     if container == "torch-zip":
-        _check_torch_archive(path)
+        check_torch_zip(path)
+    else:
+        check_torch_legacy(path)
     try:
         with _allowed_globals():
-            return torch.load(path, map_location="cpu", weights_only=True)
+            content = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if "weights only" in str(error).lower():
             reason = describe_unpickling_refusal(error)
@@ -128,15 +161,5 @@ def _read_torch_file(path: Path, container: str) -> Any:
     except Exception as error:  # torch raises RuntimeError, EOFError, ... for damaged archives.
         first_sentence = describe_unpickling_refusal(error).split(". ")[0]
         raise WeightsFormatError(path, f"is a damaged or truncated PyTorch file: {first_sentence}") from None
-
-
-def _check_torch_archive(path: Path) -> None:
-    """A torch.save zip has its pickle at <name>/data.pkl; say so plainly when a zip is cut short or other."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, EOFError):
-        raise WeightsFormatError(path, "is a damaged or truncated zip archive (its index is missing); "
-                                       "download or copy it again") from None
-    if not any(name.endswith("/data.pkl") for name in names):
-        raise WeightsFormatError(path, "is a zip archive but not a PyTorch file (it holds no data.pkl)")
+    check_loaded_tensors(content, path)
+    return content

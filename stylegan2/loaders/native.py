@@ -9,6 +9,9 @@ save never leaves half a file.
 `architecture` is "stylegan2" or "stylegan3" (absent in files from before StyleGAN3: "stylegan2").
 StyleGAN3 files are version 2, so that a StyleCam without StyleGAN3 says to update rather than failing
 to build the network; StyleGAN2 files stay version 1, which every StyleCam reads.
+
+A training snapshot (`stylegan2.training.snapshot`) holds its G_ema in this same layout, so it loads as
+a generator too.
 """
 from __future__ import annotations
 
@@ -19,10 +22,20 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
-from .common import ARCHITECTURES, PathLike, WeightsFormatError, build_generator, generator_meta, plain
+from .common import (
+    ARCHITECTURES,
+    PathLike,
+    WeightsFormatError,
+    bounded_plain,
+    build_generator,
+    generator_meta,
+    plain,
+    shown,
+)
 
 FORMAT = "stylecam-stylegan2"
 VERSION = 2  # The newest version this StyleCam reads and writes.
+TRAINING_SNAPSHOT_FORMAT = "stylecam-training-snapshot"
 PLAIN_TYPES = (type(None), bool, int, float, str)
 
 
@@ -30,12 +43,16 @@ def is_native(content: Any) -> bool:
     return isinstance(content, Mapping) and content.get("format") == FORMAT
 
 
-def save(generator: torch.nn.Module, path: PathLike, meta: Optional[Dict[str, Any]] = None) -> None:
-    """Write `generator` (its init_kwargs and state dict) and `meta` (plain data) to `path` atomically."""
+def is_training_snapshot(content: Any) -> bool:
+    return isinstance(content, Mapping) and content.get("format") == TRAINING_SNAPSHOT_FORMAT
+
+
+def payload(generator: torch.nn.Module, meta: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The content of a native file for `generator` (also a training snapshot's G_ema entry)."""
     init_kwargs, meta = plain(generator.init_kwargs), plain(meta or {})
     for name, value in (("init_kwargs", init_kwargs), ("meta", meta)):
         _check_plain(value, name)
-    payload = {
+    return {
         "format": FORMAT,
         "version": 1 if generator.architecture == "stylegan2" else VERSION,
         "architecture": generator.architecture,
@@ -44,11 +61,16 @@ def save(generator: torch.nn.Module, path: PathLike, meta: Optional[Dict[str, An
                        for key, tensor in generator.state_dict().items()},
         "meta": meta,
     }
+
+
+def save(generator: torch.nn.Module, path: PathLike, meta: Optional[Dict[str, Any]] = None) -> None:
+    """Write `generator` (its init_kwargs and state dict) and `meta` (plain data) to `path` atomically."""
+    content = payload(generator, meta)
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(temporary, "xb") as file:
-            torch.save(payload, file)
+            torch.save(content, file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -62,7 +84,8 @@ def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Mo
     """Build the generator from a loaded native file; returns (generator, meta)."""
     version = content.get("version")
     if not isinstance(version, int) or version < 1:
-        raise WeightsFormatError(path, f"is a StyleCam weights file with an invalid version {version!r}")
+        shown_version = repr(version) if isinstance(version, (int, float)) or version is None else shown(version)
+        raise WeightsFormatError(path, f"is a StyleCam weights file with an invalid version {shown_version}")
     if version > VERSION:
         raise WeightsFormatError(path, f"was written by a newer StyleCam (format version {version}; this one "
                                        f"reads up to {VERSION}); update StyleCam")
@@ -71,12 +94,26 @@ def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Mo
         raise WeightsFormatError(path, "is a StyleCam weights file without its init_kwargs or state_dict")
     architecture = content.get("architecture", "stylegan2")
     if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
-        raise WeightsFormatError(path, f"is a StyleCam weights file of architecture {architecture!r}; this "
-                                       f"StyleCam runs {' and '.join(sorted(ARCHITECTURES))}")
+        raise WeightsFormatError(path, f"is a StyleCam weights file of architecture {shown(architecture, 30)}; "
+                                       f"this StyleCam runs {' and '.join(sorted(ARCHITECTURES))}")
+    stored_meta = bounded_plain(stored_meta if isinstance(stored_meta, dict) else {}, "'meta'", path)
     generator = build_generator(init_kwargs, state_dict, path, architecture)
     meta = generator_meta(generator, "stylecam", path)
-    for key, value in (stored_meta if isinstance(stored_meta, dict) else {}).items():
-        meta.setdefault(key, value)
+    for key, value in stored_meta.items():
+        meta.setdefault(str(key), value)
+    return generator, meta
+
+
+def load_training_snapshot(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """The G_ema of a StyleCam training snapshot (stylegan2.training.snapshot); returns (generator, meta)."""
+    g_ema = content.get("G_ema")
+    if not is_native(g_ema):
+        raise WeightsFormatError(path, f"is a StyleCam training snapshot of a {shown(content.get('arch', 'unknown'), 30)} "
+                                       f"model; only StyleGAN2 generators can be loaded from it")
+    generator, meta = load_native(g_ema, path)
+    progress = content.get("progress")
+    if isinstance(progress, dict) and isinstance(progress.get("cur_nimg"), int):
+        meta["training_kimg"] = progress["cur_nimg"] / 1000
     return generator, meta
 
 

@@ -1,7 +1,7 @@
 """Build StyleCam's StyleGAN3 generator from the `G_ema` of an NVIDIA StyleGAN3 pickle.
 
-nvlabs.py reads the pickle without running anything: `G_ema` arrives as inert records (class name and
-`__dict__`, see `nvlabs.NetworkRecord`) and its tensors under NVlabs state_dict names. This module turns
+nvlabs_pickle.py reads the pickle without running anything: `G_ema` arrives as inert records (class name
+and `__dict__`, see `nvlabs_pickle.NetworkRecord`) and its tensors under NVlabs state_dict names. This module turns
 them into `stylegan3.Generator`: the constructor arguments come from the record's saved `_init_kwargs`;
 settings StyleCam's StyleGAN3 does not take are refused by name; and after the weights are loaded, the
 layout NVIDIA's code computed and stored in each network (sizes, sampling rates, cutoffs, filter taps,
@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping
 
 import numpy as np
 import torch
 
 from ..stylegan3 import Generator, MappingNetwork, SynthesisLayer, SynthesisNetwork
-from .common import PathLike, WeightsFormatError, build_generator, plain
-
-if TYPE_CHECKING:
-    from .nvlabs import NetworkRecord
+from .common import PathLike, WeightsFormatError, bounded_plain, build_generator, key_name, plain
+from .nvlabs_pickle import NetworkRecord, network_settings
 
 # The classes of NVIDIA's networks_stylegan3.Generator.
 STYLEGAN3_CLASSES = {"Generator", "MappingNetwork", "FullyConnectedLayer", "SynthesisNetwork", "SynthesisInput",
@@ -61,7 +59,7 @@ def build_stylegan3(g_ema: NetworkRecord, tensors: Mapping[str, torch.Tensor], p
     """The StyleGAN3 generator `g_ema` describes, with `tensors` (its NVlabs state dict) loaded."""
     init_kwargs = constructor_kwargs(g_ema, path)
     generator = build_generator(init_kwargs, tensors, path, architecture="stylegan3")
-    differences = layout_differences(g_ema, generator)
+    differences = layout_differences(g_ema, generator, path)
     if differences:
         more = f" and {len(differences) - SHOWN_DIFFERENCES} more" if len(differences) > SHOWN_DIFFERENCES else ""
         raise WeightsFormatError(path, f"is a StyleGAN3 network in a configuration StyleCam does not know: its "
@@ -71,18 +69,16 @@ def build_stylegan3(g_ema: NetworkRecord, tensors: Mapping[str, torch.Tensor], p
 
 
 def constructor_kwargs(g_ema: NetworkRecord, path: PathLike) -> Dict[str, Any]:
-    """NVIDIA's Generator(...) arguments as plain data; refuses settings StyleCam's StyleGAN3 does not take."""
-    args, kwargs = g_ema.state.get("_init_args", ()), g_ema.state.get("_init_kwargs")
-    if not isinstance(kwargs, dict) or not isinstance(args, (tuple, list)) or len(args) > len(GENERATOR_ARGS):
-        raise WeightsFormatError(path, "'G_ema' does not record its constructor arguments")
-    init_kwargs = dict(zip(GENERATOR_ARGS, plain(args)))
-    init_kwargs.update(plain(kwargs))
-    mapping_kwargs = init_kwargs.setdefault("mapping_kwargs", {})
+    """NVIDIA's Generator(...) arguments as plain, bounded data; refuses settings StyleCam's StyleGAN3 does not take."""
+    init_kwargs = network_settings(g_ema, "G_ema", path, positional=GENERATOR_ARGS)
+    if init_kwargs.get("mapping_kwargs") is None:
+        init_kwargs["mapping_kwargs"] = {}
+    mapping_kwargs = init_kwargs["mapping_kwargs"]
     if not isinstance(mapping_kwargs, dict):
-        raise WeightsFormatError(path, f"'G_ema' has mapping_kwargs {mapping_kwargs!r}, not a dict")
-    unknown = [f"{key}={value!r}" for key, value in init_kwargs.items()
+        raise WeightsFormatError(path, f"'G_ema' has mapping_kwargs {_shown_value(mapping_kwargs)}, not a dict")
+    unknown = [f"{key_name(key)}={_shown_value(value)}" for key, value in init_kwargs.items()
                if key not in GENERATOR_ARGS and key not in SYNTHESIS_SETTINGS]
-    unknown += [f"mapping_kwargs.{key}={value!r}" for key, value in mapping_kwargs.items()
+    unknown += [f"mapping_kwargs.{key_name(key)}={_shown_value(value)}" for key, value in mapping_kwargs.items()
                 if key not in MAPPING_SETTINGS]
     if unknown:
         raise WeightsFormatError(path, f"is a StyleGAN3 network with settings StyleCam's StyleGAN3 does not "
@@ -90,7 +86,7 @@ def constructor_kwargs(g_ema: NetworkRecord, path: PathLike) -> Dict[str, Any]:
     return init_kwargs
 
 
-def layout_differences(g_ema: NetworkRecord, generator: Generator) -> List[str]:
+def layout_differences(g_ema: NetworkRecord, generator: Generator, path: PathLike) -> List[str]:
     """Where the layout stored in the file's networks differs from `generator`'s (attributes it lacks are skipped)."""
     differences = []
     records = g_ema.modules()["synthesis"].modules()
@@ -98,22 +94,35 @@ def layout_differences(g_ema: NetworkRecord, generator: Generator) -> List[str]:
     checks += [(name, records.get(name), getattr(generator.synthesis, name), LAYER_LAYOUT)
                for name in generator.synthesis.layer_names]
     for name, record, network, attributes in checks:
+        if not isinstance(record, NetworkRecord):
+            differences.append(f"synthesis.{name} is not a network in the file")
+            continue
         for attribute in attributes:
             if attribute not in record.state:
                 continue
-            stored, built = _plain_value(record.state[attribute]), _plain_value(getattr(network, attribute))
+            stored = _stored_value(record.state[attribute], f"'G_ema.synthesis.{name}.{attribute}'", path)
+            built = _built_value(getattr(network, attribute))
             if not _same(stored, built):
-                differences.append(f"synthesis.{name}.{attribute} is {stored} in the file, {built} here")
+                differences.append(f"synthesis.{name}.{attribute} is {_shown_value(stored)} in the file, "
+                                   f"{built} here")
     return differences
 
 
-def _plain_value(value: Any) -> Any:
-    """NumPy arrays, scalars and tuples as lists and Python numbers, for comparing and reporting."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_plain_value(item) for item in value]
-    return plain(value)
+def _stored_value(value: Any, where: str, path: PathLike) -> Any:
+    """A layout attribute from the file as plain data, copied bounded (it may share one list many times
+    over); NumPy arrays (at most numpy_values.MAX_ARRAY_ELEMENTS) as lists."""
+    return bounded_plain(value.tolist() if isinstance(value, np.ndarray) else value, where, path)
+
+
+def _built_value(value: Any) -> Any:
+    """A layout attribute of StyleCam's network (numbers, tuples, lists) as plain data."""
+    return [_built_value(item) for item in value] if isinstance(value, (list, tuple)) else plain(value)
+
+
+def _shown_value(value: Any, limit: int = 80) -> str:
+    """A value the file controls, for a one-line message: shortened when long."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit and "\n" not in text else text.replace("\n", " ")[:limit] + "..."
 
 
 def _same(stored: Any, built: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Mapping, Tuple
 import torch
 
 from ..ops import setup_filter
-from .common import PathLike, WeightsFormatError, build_generator, generator_meta
+from .common import PathLike, WeightsFormatError, build_generator, checked_settings, generator_meta, key_name
 
 BLUR_TAPS = [1, 3, 3, 1]
 W_AVG_SAMPLES = 4096    # z samples averaged when a checkpoint has no latent_avg (rosinality's own default).
@@ -34,12 +34,13 @@ def load_rosinality(checkpoint: Mapping[str, Any], path: PathLike) -> Tuple[torc
     if not isinstance(g_ema, Mapping) or not is_rosinality_state_dict(g_ema):
         raise WeightsFormatError(path, "is not a rosinality generator: 'g_ema' lacks 'input.input' and "
                                        "'style.1.weight'")
-    odd = [str(key) for key, value in g_ema.items()
+    odd = [key_name(key) for key, value in g_ema.items()
            if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
     if odd:
         raise WeightsFormatError(path, f"'g_ema' holds entries that are not named tensors: {', '.join(odd[:5])}")
     latent_avg = checkpoint.get("latent_avg")
     layout = _infer_layout(g_ema, path)
+    init_kwargs = checked_settings(_init_kwargs(layout), path)  # bounded before anything is renamed or built
     state_dict = _nvlabs_state_dict(g_ema, layout, path)
     w_dim = layout["w_dim"]
     if latent_avg is None:
@@ -48,7 +49,7 @@ def load_rosinality(checkpoint: Mapping[str, Any], path: PathLike) -> Tuple[torc
         raise WeightsFormatError(path, f"'latent_avg' should be {w_dim} numbers")
     else:
         state_dict["mapping.w_avg"] = latent_avg.reshape(w_dim)
-    generator = build_generator(_init_kwargs(layout), state_dict, path)
+    generator = build_generator(init_kwargs, state_dict, path)
     if latent_avg is None:
         generator.mapping.w_avg.copy_(estimate_w_avg(generator))
     meta = generator_meta(generator, "rosinality", path)
@@ -131,7 +132,7 @@ def _nvlabs_state_dict(g_ema: Mapping[str, torch.Tensor], layout: Dict[str, Any]
     unknown = sorted(set(g_ema) - set(renames))
     if unknown:
         raise WeightsFormatError(path, f"has tensors no StyleGAN2 generator has (another rosinality "
-                                       f"model, e.g. SWAGAN?): {', '.join(unknown[:5])}")
+                                       f"model, e.g. SWAGAN?): {', '.join(map(key_name, unknown[:5]))}")
     blur = setup_filter(BLUR_TAPS)
     state_dict: Dict[str, torch.Tensor] = {}
     for source, (target, transform) in renames.items():

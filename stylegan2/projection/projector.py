@@ -103,6 +103,9 @@ def project(G: torch.nn.Module, target: torch.Tensor, perceptual: PerceptualNetw
     device = _device_of(G)
     if getattr(G, "c_dim", 0):
         raise ProjectionError("projection into a conditional generator (c_dim > 0) is not supported")
+    if config.optimize_noise and not G.has_noise:
+        raise ProjectionError(f"this generator ({G.architecture}) has no noise inputs to optimise: project "
+                              f"without optimize_noise (ProjectionConfig.fast() does)")
     if perceptual.device != device:
         raise ProjectionError(f"the perceptual network is on {perceptual.device} but the generator "
                               f"is on {device}; load both on the same device")

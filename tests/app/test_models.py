@@ -104,3 +104,9 @@ def test_a_detector_file_that_cannot_be_used_points_at_the_option(tmp_path):
 
 def test_a_detector_that_can_run_is_built_as_detectors_builds_it(yunet_file):
     assert models.face_detector("yunet", yunet_file, detect_width=320).name == "yunet"
+
+
+@pytest.mark.parametrize("given, shown", [("ffhq-256", "ffhq-256"), ("/home/someone/models/mine.pkl", "mine.pkl"),
+                                          ("models/mine.pt", "mine.pt")])
+def test_a_model_is_shown_by_registry_name_or_file_name_never_its_folder(given, shown):
+    assert models.display_name(given) == shown

@@ -22,6 +22,19 @@ def nvlabs_golden(shared_file):
     return meta, state_dict, io
 
 
+@pytest.fixture(scope="session")
+def nvlabs_d_golden(shared_file):
+    """NVIDIA's discriminator reference (pairs with nvlabs_g64): meta.json as a dict, state dict and
+    inputs/logits as tensors."""
+    folder = shared_file("golden/nvlabs_d64")
+    meta = json.loads((folder / "meta.json").read_text())
+    with np.load(shared_file("golden/nvlabs_d64/state_dict.npz")) as arrays:
+        state_dict = {key: torch.from_numpy(value) for key, value in arrays.items()}
+    with np.load(shared_file("golden/nvlabs_d64/io.npz")) as arrays:
+        io = {key: torch.from_numpy(value) for key, value in arrays.items()}
+    return meta, state_dict, io
+
+
 @pytest.fixture
 def golden_generator(nvlabs_golden) -> Generator:
     """A Generator built from the golden meta.json with the golden weights loaded (strict)."""

@@ -1,9 +1,8 @@
 """NVIDIA's StyleGAN3 pickles: G_ema's records become StyleCam's StyleGAN3 generator, checked against its settings.
 
 The records are built from the goldens (nvlabs_sg3_t64 / _r64) the way NVIDIA's code lays them out. The
-end-to-end tests through `stylegan2.load` need the restricted unpickler to read the NumPy arrays StyleGAN3
-pickles hold (`numpy.ndarray`, `numpy._core.multiarray._reconstruct`); until it does they are expected to
-fail (strict xfail, so they report as soon as it can).
+end-to-end tests go through `stylegan2.load`, whose restricted unpickler reads the NumPy arrays StyleGAN3
+pickles hold (`numpy.ndarray`, `numpy._core.multiarray._reconstruct`) as checked plain numbers.
 """
 import pickle
 
@@ -13,16 +12,11 @@ import torch
 
 import stylegan2
 from stylegan2 import stylegan3
-from stylegan2.loaders import nvlabs
+from stylegan2.loaders.nvlabs_pickle import network_state_dict
 from stylegan2.loaders.nvlabs_stylegan3 import build_stylegan3, is_stylegan3
 from tests.stylegan2.weight_files import generator_network, records, stylegan3_network, write_stylegan3_pickle
 
 TOLERANCE = 1e-4
-# Today the load is refused ("asks for 'numpy._core.multiarray._reconstruct'"): a WeightsFormatError, or
-# the AssertionError of pytest.raises when a test expects another refusal.
-NEEDS_NDARRAY_UNPICKLING = pytest.mark.xfail(
-    strict=True, raises=(stylegan2.WeightsFormatError, AssertionError),
-    reason="the restricted unpickler does not yet read numpy.ndarray (the loader change for StyleGAN3)")
 
 
 def g_ema_records(meta, state_dict, edit=None):
@@ -33,7 +27,7 @@ def g_ema_records(meta, state_dict, edit=None):
 
 
 def build(g_ema, path="sg3.pkl"):
-    return build_stylegan3(g_ema, dict(nvlabs._tensors(g_ema, path)), path)
+    return build_stylegan3(g_ema, network_state_dict(g_ema, "G_ema", path), path)
 
 
 def test_records_build_the_generator_that_draws_the_reference_images(stylegan3_golden):
@@ -52,6 +46,14 @@ def test_stylegan3_is_told_from_stylegan2_by_its_fourier_input(stylegan3_golden,
     assert is_stylegan3(g_ema_records(meta, state_dict))
     sg2_meta, sg2_state_dict, _ = nvlabs_golden
     assert not is_stylegan3(records(generator_network(sg2_meta["init_kwargs"], sg2_state_dict, dict)))
+
+
+def test_mapping_kwargs_of_none_builds_the_default_mapping(stylegan3_golden):
+    """The goldens' mapping settings are the defaults, so None must build the same generator."""
+    meta, state_dict, _ = stylegan3_golden
+    G = build(g_ema_records(meta, state_dict, edit=lambda g: g._init_kwargs.update(mapping_kwargs=None)))
+    assert G.init_kwargs["mapping_kwargs"] == {} and G.mapping.num_layers == meta["init_kwargs"]["mapping_kwargs"][
+        "num_layers"]
 
 
 def test_a_setting_stylecam_does_not_know_is_refused_by_name(stylegan3_golden):
@@ -93,6 +95,21 @@ def test_input_layout_other_than_the_settings_build_is_refused(stylegan3_golden)
         build(g_ema)
 
 
+def test_layer_whose_weights_no_network_holds_is_refused(stylegan3_golden):
+    """Tensors can reach a layer's state_dict names without the layer: as dotted names on its parent."""
+    meta, state_dict, _ = stylegan3_golden
+    name = meta["layers"][4]["name"]
+    g_ema = g_ema_records(meta, state_dict)
+    synthesis = g_ema.modules()["synthesis"]
+    layer = synthesis.modules().pop(name)
+    for group in ("_parameters", "_buffers"):
+        synthesis.state[group].update({f"{name}.{key}": tensor for key, tensor in layer.state[group].items()
+                                       if tensor is not None})
+    synthesis.modules()[f"{name}.affine"] = layer.modules()["affine"]
+    with pytest.raises(stylegan2.WeightsFormatError, match=rf"synthesis\.{name} is not a network in the file"):
+        build(g_ema)
+
+
 def test_weights_that_do_not_fit_the_settings_are_refused(stylegan3_golden):
     meta, state_dict, _ = stylegan3_golden
     key = next(key for key in state_dict if key.endswith("magnitude_ema"))
@@ -115,9 +132,8 @@ def test_records_without_layout_attributes_are_built_from_their_settings(stylega
 
 
 # ----------------------------------------------------------------------------------------------------
-# Whole files (see the module docstring).
+# Whole files.
 
-@NEEDS_NDARRAY_UNPICKLING
 def test_stylegan3_snapshot_loads_g_ema_and_draws_the_reference_images(tmp_path, stylegan3_golden):
     meta, state_dict, io = stylegan3_golden
     loaded = stylegan2.load(write_stylegan3_pickle(tmp_path / "network-snapshot.pkl", meta, state_dict))
@@ -128,7 +144,6 @@ def test_stylegan3_snapshot_loads_g_ema_and_draws_the_reference_images(tmp_path,
         assert (loaded.generator(io["z"][:2], truncation_psi=0.7) - io["img_const"][:2]).abs().max() <= TOLERANCE
 
 
-@NEEDS_NDARRAY_UNPICKLING
 def test_stylegan3_pickle_converts_to_a_stylecam_file_that_loads_as_stylegan3(tmp_path, stylegan3_golden):
     meta, state_dict, _ = stylegan3_golden
     source = write_stylegan3_pickle(tmp_path / "sg3.pkl", meta, state_dict)
@@ -140,7 +155,6 @@ def test_stylegan3_pickle_converts_to_a_stylecam_file_that_loads_as_stylegan3(tm
     assert all(torch.equal(tensor, state_dict[key]) for key, tensor in loaded.state_dict().items())
 
 
-@NEEDS_NDARRAY_UNPICKLING
 def test_truncated_stylegan3_pickle_is_refused_naming_the_file(tmp_path, stylegan3_golden):
     meta, state_dict, _ = stylegan3_golden
     path = write_stylegan3_pickle(tmp_path / "sg3.pkl", meta, state_dict)
@@ -149,7 +163,6 @@ def test_truncated_stylegan3_pickle_is_refused_naming_the_file(tmp_path, stylega
         stylegan2.load(path)
 
 
-@NEEDS_NDARRAY_UNPICKLING
 def test_stylegan3_pickle_with_a_modified_layout_is_refused_with_what_differs(tmp_path, stylegan3_golden):
     meta, state_dict, _ = stylegan3_golden
     name = meta["layers"][0]["name"]

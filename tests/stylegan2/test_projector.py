@@ -8,7 +8,7 @@ import torch
 from stylegan2.projection.perceptual import load_perceptual
 from stylegan2.projection.projector import ProjectionCancelled, ProjectionError, prepare_target, project, w_statistics
 from stylegan2.projection.schedule import ProjectionConfig, Stage
-from stylegan2.testing import fit_output_range, make_random_generator, make_target, save_standin
+from stylegan2.testing import fit_output_range, make_random_generator, make_random_stylegan3, make_target, save_standin
 
 RESOLUTION = 32
 
@@ -247,3 +247,21 @@ def test_a_conditional_generator_is_refused(target, perceptual):
     conditional = make_random_generator(resolution=RESOLUTION, c_dim=2, seed=0)
     with pytest.raises(ProjectionError, match="conditional"):
         project(conditional, target, perceptual, config())
+
+
+@pytest.fixture(scope="module")
+def stylegan3_generator():
+    return fit_output_range(make_random_stylegan3("t", resolution=16, channel_base=512, channel_max=16, seed=1))
+
+
+def test_a_stylegan3_face_is_projected_like_a_stylegan2_one(stylegan3_generator, perceptual):
+    target, _ = make_target(stylegan3_generator, seed=7)
+    result = project(stylegan3_generator, target, perceptual, config())
+    assert result.ws.shape == (1, stylegan3_generator.num_ws, stylegan3_generator.w_dim)
+    assert result.noise == {} and result.losses["total"] < result.history[0]["total"]
+
+
+def test_noise_optimisation_is_refused_for_a_stylegan3_generator_with_the_reason(stylegan3_generator, perceptual):
+    target, _ = make_target(stylegan3_generator, seed=7)
+    with pytest.raises(ProjectionError, match="stylegan3.*no noise inputs"):
+        project(stylegan3_generator, target, perceptual, config(optimize_noise=True))

@@ -5,6 +5,9 @@
 `torch_utils.persistence` with its `__dict__` as `state`, containers as `dnnlib.util.EasyDict`). The
 pickler needs those NVIDIA globals to exist while it writes, so `nvidia_modules()` registers stand-ins
 in `sys.modules` for the duration of a `with` block only; the loader under test never sees them.
+`D` is a real discriminator (`discriminator_network`: StyleCam's has NVIDIA's module tree, class
+names and tensor names), the one given or a small random one for the generator's images.
+`rosinality_state_dict` is the `d` of a rosinality training checkpoint.
 
 `stylegan3_network` builds `G_ema` of NVIDIA's StyleGAN3 from a golden folder's meta.json and state dict,
 with the attributes NVIDIA's code computes in NVIDIA's types (sizes as NumPy int64 arrays, cutoffs as
@@ -18,12 +21,13 @@ import pickle
 import sys
 import types
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
 
-from stylegan2.loaders.nvlabs import NetworkRecord
+from stylegan2.discriminator import Discriminator
+from stylegan2.loaders.nvlabs_pickle import NetworkRecord
 
 PERSISTENCE_VERSION = 6
 NVIDIA_MODULE_SRC = "# The source of NVIDIA's training/networks.py travels with every network.\n"
@@ -39,6 +43,8 @@ CLASS_BY_PATH = [
     (lambda parts: parts[-1] == "affine" or parts[-1].startswith(("fc", "embed")), "FullyConnectedLayer"),
 ]
 BUFFER_NAMES = ("w_avg", "resample_filter", "noise_const")
+
+DiscriminatorParts = Tuple[Dict[str, Any], Dict[str, torch.Tensor]]   # (init_kwargs, state_dict)
 
 
 def _never_called(meta):
@@ -91,10 +97,12 @@ def network(class_name: str, **attributes: Any) -> torch.nn.Module:
 
 
 def generator_network(init_kwargs: Dict[str, Any], state_dict: Dict[str, torch.Tensor],
-                      easy_dict: type, class_names: Optional[Dict[str, str]] = None) -> torch.nn.Module:
+                      easy_dict: type, class_names: Optional[Dict[str, str]] = None,
+                      attributes: Optional[Dict[str, Dict[str, Any]]] = None) -> torch.nn.Module:
     """G_ema as NVIDIA's pickles hold it: a module tree with parameters and buffers at the NVlabs keys.
 
-    `class_names` overrides the class of the module at a key prefix (e.g. {"synthesis": "Backdoor"}).
+    `class_names` overrides the class of the module at a key prefix (e.g. {"synthesis": "Backdoor"});
+    `attributes` adds plain attributes to the module at a prefix ("" is the root).
     """
     kwargs = {key: easy_dict(value) if isinstance(value, dict) else value for key, value in init_kwargs.items()}
     root = network("Generator", _init_args=(), _init_kwargs=kwargs,
@@ -117,6 +125,8 @@ def generator_network(init_kwargs: Dict[str, Any], state_dict: Dict[str, torch.T
             owner.register_buffer(name, value)
         else:
             owner.register_parameter(name, torch.nn.Parameter(value, requires_grad=False))
+    for prefix, values in (attributes or {}).items():
+        modules[prefix].__dict__.update(values)
     return root
 
 
@@ -124,20 +134,45 @@ def _nvidia_class(parts) -> str:
     return next(name for matches, name in CLASS_BY_PATH if matches(parts))
 
 
+def discriminator_network(init_kwargs: Dict[str, Any], state_dict: Dict[str, torch.Tensor],
+                          easy_dict: type = dict) -> torch.nn.Module:
+    """D as NVIDIA's snapshots hold it (a copy in eval mode without gradients): StyleCam's Discriminator has
+    NVIDIA's module tree, class names and tensor names; every module records its constructor arguments as
+    torch_utils.persistence does (the root its real ones, settings dicts as EasyDict)."""
+    D = Discriminator(**init_kwargs).eval().requires_grad_(False)
+    D.load_state_dict(state_dict, strict=True)
+    for module in D.modules():
+        module._init_args, module._init_kwargs = (), easy_dict()
+    D._init_kwargs = easy_dict({key: easy_dict(value) if isinstance(value, dict) else value
+                                for key, value in init_kwargs.items()})
+    return D
+
+
+def small_discriminator(init_kwargs: Dict[str, Any], seed: int = 0) -> DiscriminatorParts:
+    """A random discriminator of 16 channels for the images of a generator with these settings."""
+    resolution = int(init_kwargs["img_resolution"])   # NumPy numbers in some tests' settings
+    settings = dict(c_dim=int(init_kwargs["c_dim"]), img_resolution=resolution,
+                    img_channels=int(init_kwargs["img_channels"]), channel_base=16 * resolution, channel_max=16)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return settings, state_dict_of(Discriminator(**settings))
+
+
 def write_nvlabs_pickle(path: Path, init_kwargs: Dict[str, Any], state_dict: Dict[str, torch.Tensor],
                         protocol: Optional[int] = None, module_src: str = NVIDIA_MODULE_SRC,
-                        class_names: Optional[Dict[str, str]] = None, **entries: Any) -> Path:
-    """Write a training snapshot in NVIDIA's layout; `entries` replace or add top-level entries."""
+                        class_names: Optional[Dict[str, str]] = None,
+                        attributes: Optional[Dict[str, Dict[str, Any]]] = None,
+                        discriminator: Optional[DiscriminatorParts] = None, **entries: Any) -> Path:
+    """Write a training snapshot in NVIDIA's layout; `discriminator` (init_kwargs, state_dict) is D (default: a
+    small random one), `entries` replace or add top-level entries."""
     with nvidia_modules() as nvidia:
-        g_ema = generator_network(init_kwargs, state_dict, nvidia.EasyDict, class_names)
-        generator = generator_network(init_kwargs, state_dict, nvidia.EasyDict, class_names).train()
-        discriminator = network("Discriminator", _init_args=(), _init_kwargs=nvidia.EasyDict(c_dim=0))
-        discriminator.add_module("b64", network("DiscriminatorBlock"))
-        discriminator.b64.register_parameter("weight", torch.nn.Parameter(torch.randn(8, 3, 1, 1)))
+        g_ema = generator_network(init_kwargs, state_dict, nvidia.EasyDict, class_names, attributes)
+        generator = generator_network(init_kwargs, state_dict, nvidia.EasyDict, class_names, attributes).train()
+        d = discriminator_network(*(discriminator or small_discriminator(init_kwargs)), nvidia.EasyDict)
         snapshot = dict(
             training_set_kwargs=dict(class_name="training.dataset.ImageFolderDataset", path="ffhq.zip",
                                      use_labels=False, max_size=70000, xflip=True, resolution=64),
-            G=generator, D=discriminator, G_ema=g_ema, augment_pipe=None)
+            G=generator, D=d, G_ema=g_ema, augment_pipe=None)
         snapshot.update(entries)
         with open(path, "wb") as file:
             NvidiaPickler(file, protocol, module_src, nvidia.reconstruct).dump(snapshot)
@@ -146,6 +181,35 @@ def write_nvlabs_pickle(path: Path, init_kwargs: Dict[str, Any], state_dict: Dic
 
 def state_dict_of(generator: torch.nn.Module) -> Dict[str, torch.Tensor]:
     return {key: tensor.detach().clone() for key, tensor in generator.state_dict().items()}
+
+
+def rosinality_state_dict(resolution: int = 16, widths: Optional[Dict[int, int]] = None,
+                          seed: int = 0) -> Dict[str, torch.Tensor]:
+    """A rosinality training checkpoint's `d`: random tensors named and shaped as rosinality's
+    Discriminator(size) holds them, its blur kernels the [1, 3, 3, 1] filter."""
+    widths = widths or {16: 16, 8: 32, 4: 32}
+    generator = torch.Generator().manual_seed(seed)
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    blur = torch.outer(taps, taps) / 64
+
+    def rand(*shape, scale=1.0):
+        return torch.randn(shape, generator=generator) * scale
+
+    sd = {"convs.0.0.weight": rand(widths[resolution], 3, 1, 1), "convs.0.1.bias": rand(widths[resolution], scale=0.1)}
+    res, block = resolution, 1
+    while res > 4:
+        cin, cout = widths[res], widths[res // 2]
+        p = f"convs.{block}"
+        sd.update({f"{p}.conv1.0.weight": rand(cin, cin, 3, 3), f"{p}.conv1.1.bias": rand(cin, scale=0.1),
+                   f"{p}.conv2.0.kernel": blur.clone(), f"{p}.conv2.1.weight": rand(cout, cin, 3, 3),
+                   f"{p}.conv2.2.bias": rand(cout, scale=0.1), f"{p}.skip.0.kernel": blur.clone(),
+                   f"{p}.skip.1.weight": rand(cout, cin, 1, 1)})
+        res, block = res // 2, block + 1
+    c4 = widths[4]
+    sd.update({"final_conv.0.weight": rand(c4, c4 + 1, 3, 3), "final_conv.1.bias": rand(c4, scale=0.1),
+               "final_linear.0.weight": rand(c4, c4 * 16), "final_linear.0.bias": rand(c4, scale=0.1),
+               "final_linear.1.weight": rand(1, c4), "final_linear.1.bias": rand(1, scale=0.1)})
+    return sd
 
 
 STYLEGAN3_BUFFER_NAMES = ("w_avg", "transform", "freqs", "phases", "magnitude_ema", "up_filter", "down_filter")
@@ -238,10 +302,8 @@ def write_stylegan3_pickle(path: Path, meta: Dict[str, Any], state_dict: Dict[st
             edit(g_ema)
         generator = stylegan3_network(meta, {key: tensor + 1 for key, tensor in state_dict.items()},
                                       nvidia.EasyDict).train()
-        discriminator = network("Discriminator", _init_args=(), _init_kwargs=nvidia.EasyDict(c_dim=0))
-        discriminator.add_module("b64", network("DiscriminatorBlock"))
-        discriminator.b64.register_parameter("weight", torch.nn.Parameter(torch.randn(8, 3, 1, 1)))
-        snapshot = dict(G=generator, D=discriminator, G_ema=g_ema, augment_pipe=None,
+        d = discriminator_network(*small_discriminator(meta["init_kwargs"]), nvidia.EasyDict)
+        snapshot = dict(G=generator, D=d, G_ema=g_ema, augment_pipe=None,
                         training_set_kwargs=dict(class_name="training.dataset.ImageFolderDataset", path="ffhqu.zip",
                                                  use_labels=False, max_size=70000, xflip=True, resolution=64))
         snapshot.update(entries)

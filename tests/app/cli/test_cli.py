@@ -11,12 +11,16 @@ from pathlib import Path
 
 import click
 import pytest
+import torch
 from click.testing import CliRunner
 
 import stylegan2
 import weights
 from app.cli.main import cli
 from app.cli.serve import StopSignals
+from stylegan2.stylegan3 import Generator as StyleGAN3Generator
+from tests.stylegan2.conftest import read_stylegan3_golden
+from tests.stylegan2.weight_files import write_stylegan3_pickle
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -105,6 +109,28 @@ def test_weights_convert_writes_stylecams_own_format(shared_file, tmp_path):
     assert result.exit_code == 0, result.output
     assert "rosinality" in result.output
     assert stylegan2.load(converted).meta["format"] == "stylecam"
+
+
+@pytest.mark.parametrize("config", ["t", "r"])
+def test_weights_convert_of_a_stylegan3_pickle_writes_stylecams_format_that_loads_back_identical(shared_file,
+                                                                                                 tmp_path, config):
+    meta, state_dict, io = read_stylegan3_golden(shared_file, config)
+    source = write_stylegan3_pickle(tmp_path / "sg3.pkl", meta, state_dict)
+    converted = tmp_path / "sg3.pt"
+    result = run("weights", "convert", str(source), str(converted))
+    assert result.exit_code == 0, result.output
+    assert "nvlabs-pickle" in result.output
+    content = torch.load(converted, weights_only=True)
+    assert (content["format"], content["version"], content["architecture"]) == ("stylecam-stylegan2", 2, "stylegan3")
+    original, loaded = stylegan2.load(source), stylegan2.load(converted)
+    assert isinstance(loaded.generator, StyleGAN3Generator)
+    assert loaded.meta["init_kwargs"] == original.meta["init_kwargs"]
+    original_state, loaded_state = original.generator.state_dict(), loaded.generator.state_dict()
+    assert list(loaded_state) == list(original_state)
+    assert all(torch.equal(loaded_state[key], original_state[key]) for key in original_state)
+    with torch.no_grad():
+        assert torch.equal(loaded.generator(io["z"][:2], truncation_psi=0.7),
+                           original.generator(io["z"][:2], truncation_psi=0.7))
 
 
 def test_weights_convert_of_a_file_that_is_no_generator_fails_cleanly(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from app.live.buffers import LatestBuffer
 from app.live.capture import NOT_FOUND_TEXT, CaptureWorker, placeholder_frame
 from app.live.sources import Source, SourceError, open_source, parse_source
+from app.live.viewers import Viewers
 from tests.app.clock_helpers import FakeClock, wait_until
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
@@ -283,3 +284,37 @@ def test_a_video_file_is_paced_to_its_own_frame_rate():
 def test_a_file_that_decodes_slower_than_its_rate_is_not_rushed_to_catch_up():
     gaps = timestamps_of_paced_file(fps=10, decode_s=0.25)
     assert np.allclose(gaps, 0.25)
+
+
+def test_with_nobody_watching_the_worker_idles_and_releases_a_camera_then_the_first_viewer_wakes_it():
+    cameras = [FakeCamera(itertools.repeat(frames_of(32, 24, 1)[0])) for _ in range(2)]
+    viewers = Viewers(idle_after_s=0.2)
+    worker = CaptureWorker(LIVE, LatestBuffer(), viewers, opener=ScriptedOpener(*cameras))
+    worker.open()
+    worker.start()
+    try:
+        wait_until(lambda: worker.state == "idle")
+        assert cameras[0].released                       # the camera's light goes off
+        version = worker.output.version
+        assert worker.output.get_newer(version, timeout=0.3) is None    # and nothing is read
+        with viewers.watching():
+            assert worker.output.get_newer(version, timeout=1.0) is not None
+            assert worker.state == "live"
+    finally:
+        worker.stop()
+
+
+def test_an_idle_video_file_pauses_where_it_is_instead_of_closing(shared_file):
+    viewers = Viewers(idle_after_s=0.2)
+    worker = CaptureWorker(parse_source(str(shared_file(SELFIE))), LatestBuffer(), viewers)
+    worker.open()
+    worker.start()
+    try:
+        wait_until(lambda: worker.state == "idle")
+        assert worker._reader is not None                # kept open, unlike a camera
+        paused_at = worker._reader.capture.get(cv2.CAP_PROP_POS_FRAMES)
+        with viewers.watching():
+            wait_until(lambda: worker.state == "live")
+            assert worker._reader.capture.get(cv2.CAP_PROP_POS_FRAMES) >= paused_at
+    finally:
+        worker.stop()

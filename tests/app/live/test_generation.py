@@ -15,8 +15,8 @@ from app.live.generation import FaceGenerator, GenerationWorker
 from app.live.params import apply_update, default_params, load_presets
 from app.projection.store import ProjectionStore
 from stylegan2.inference import InferenceGenerator
-from stylegan2.latents import seed_to_ws
-from stylegan2.testing import make_random_generator
+from stylegan2.latents import scale_layers, seed_to_ws
+from stylegan2.testing import make_random_generator, make_random_stylegan3
 from tests.app.projection_helpers import fake_result
 
 
@@ -250,6 +250,18 @@ def test_seed_and_psi_do_not_rerender_the_projection_face(me_generator, generato
     assert generator.synthesis.calls == 1
     worker.face_for(apply_update(me, {"projection": "friend"}, presets, projections.check))
     assert generator.synthesis.calls == 2
+
+
+def test_a_stylegan3_generator_shows_faces_with_every_slider_on_its_own_layers(presets, params):
+    generator = FaceGenerator(InferenceGenerator(make_random_stylegan3("t", resolution=16, channel_base=512,
+                                                                        channel_max=16)), presets)
+    assert generator.generator.num_ws == 16
+    assert [generator.layers(preset) for preset in presets] == [scale_layers(preset.layers, preset.num_ws, 16)
+                                                                for preset in presets]
+    plain = generator.render(params)
+    edited = generator.render(update(params, presets, sliders={preset.name: 1.0 for preset in presets}))
+    assert plain.shape == (16, 16, 3) and plain.dtype == np.uint8
+    assert np.abs(edited.astype(int) - plain.astype(int)).mean() > 1
 
 
 # --- faces of their own ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,9 +21,10 @@ from app.live.pipeline import LiveConfig
 from app.live.sources import SourceError
 from app.live.virtual_camera import VirtualCameraError
 from detectors import create_detector
-from stylegan2.testing import make_random_generator
+from stylegan2.testing import make_random_generator, make_random_stylegan3
 from tests.app.clock_helpers import wait_until
 from tests.app.detector_helpers import BrokenDetector, CountingDetector
+from tests.app.projection_helpers import fake_result
 
 SELFIE = "media/videos/selfie_webcam_10s.mp4"
 YUNET = "weights/face_detection_yunet_2026may.onnx"
@@ -117,6 +119,16 @@ def test_status_is_plain_json_with_the_live_figures(running):
     assert status["generation_ms"] > 0
     for figure in ("camera_fps", "stream_fps", "detection_ms", "faces"):
         assert figure in status
+
+
+def test_status_and_saved_projections_name_the_weights_file_never_a_server_folder(config, weights_file):
+    stylecam = StyleCam(config)
+    store = stylecam.projection.store
+    saved = store.save(fake_result(store.generator), "me", source="camera")
+    shown = [json.dumps(stylecam.status()), (saved / "meta.json").read_text()]
+    assert stylecam.status()["model"]["weights"] == json.loads(shown[1])["model"]["weights"] == weights_file.name
+    for folder in (weights_file.parent, Path(config.source).parent, Path(config.projections_dir)):
+        assert not any(str(folder) in text for text in shown)
 
 
 def test_the_stream_follows_the_camera_not_a_slower_detector(config):
@@ -263,3 +275,15 @@ def test_a_virtual_camera_that_cannot_be_used_fails_before_anything_starts(confi
     with pytest.raises(VirtualCameraError, match="modprobe v4l2loopback"):
         stylecam.start()
     stylecam.stop()
+
+
+def test_a_stylegan3_model_runs_live_like_a_stylegan2_one(config, tmp_path):
+    weights_file = tmp_path / "sg3.pt"
+    stylegan2.save(make_random_stylegan3("t", resolution=16, channel_base=512, channel_max=16), weights_file)
+    with StyleCam(StyleCamConfig(**{**config.__dict__, "weights": str(weights_file)})) as stylecam:
+        frame_showing(stylecam, params_version(stylecam))
+        deadline = time.monotonic() + 30
+        while stylecam.status()["compositing_ms"] is None:     # set once a face has been pasted
+            assert time.monotonic() < deadline, "no StyleGAN3 face pasted onto the selfie clip"
+            next_frame(stylecam)
+        assert stylecam.status()["model"]["num_ws"] == 16

@@ -183,3 +183,14 @@ def test_a_file_opencv_cannot_decode_fails_to_open_with_a_hint(tmp_path):
     junk.write_bytes(b"this is not a video" * 10)
     with pytest.raises(SourceError, match="cannot open video junk.mp4"):
         open_source(parse_source(str(junk)))
+
+
+@pytest.mark.parametrize("sample", [SELFIE, PHOTO])
+def test_a_file_deleted_after_it_was_given_fails_to_open_saying_it_is_gone(shared_file, tmp_path, sample):
+    copy = tmp_path / shared_file(sample).name
+    copy.write_bytes(shared_file(sample).read_bytes())
+    source = parse_source(str(copy))
+    copy.unlink()
+    with pytest.raises(SourceError) as caught:
+        open_source(source)
+    assert str(caught.value) == f"cannot open {source.kind} file {copy.name}: No such file or directory"

@@ -1,5 +1,8 @@
-"""Who watches what: the loop runs while anyone watches any view, each view is wanted only while someone
-watches it (or looked at it a moment ago), and the count of viewers is kept per view."""
+"""Who watches what: the loop runs while anyone watches any view (and for a while after the last one
+left), each view is wanted only while someone watches it (or looked at it a moment ago), and the count of
+viewers is kept per view."""
+import threading
+
 import pytest
 
 from app.live.viewers import DEFAULT_VIEW, Viewers
@@ -16,6 +19,58 @@ def viewers(clock):
     viewers = Viewers(idle_after_s=10.0, clock=clock)
     clock.now += 11.0                 # past the start-up visit: nobody watches
     return viewers
+
+
+def test_a_new_pipeline_runs_until_nobody_has_come_for_the_idle_time(clock):
+    viewers = Viewers(idle_after_s=10, clock=clock)
+    clock.now += 9.9
+    assert viewers.wanted()
+    clock.now += 0.2
+    assert not viewers.wanted()
+
+
+def test_a_watching_client_keeps_it_wanted_however_long_it_stays(clock):
+    viewers = Viewers(idle_after_s=10, clock=clock)
+    with viewers.watching():
+        clock.now += 3600
+        assert viewers.wanted() and viewers.count == 1
+    assert viewers.count == 0 and viewers.wanted()       # the idle time counts from when it left
+    clock.now += 10.1
+    assert not viewers.wanted()
+
+
+def test_the_first_viewer_after_a_quiet_spell_is_told_the_loop_was_idle(clock):
+    viewers = Viewers(idle_after_s=10, clock=clock)
+    clock.now += 11
+    with viewers.watching() as was_idle:
+        assert was_idle
+        with viewers.watching() as second_was_idle:
+            assert not second_was_idle
+
+
+def test_a_visit_keeps_it_wanted_for_the_idle_time(clock):
+    viewers = Viewers(idle_after_s=10, clock=clock)
+    clock.now += 11
+    assert viewers.visit() is True                       # it was idle: the snapshot waits for a fresh frame
+    clock.now += 9
+    assert viewers.wanted() and viewers.visit() is False
+
+
+def test_without_an_idle_time_it_never_idles(clock):
+    viewers = Viewers(idle_after_s=None, clock=clock)
+    clock.now += 10 ** 6
+    assert viewers.wanted()
+
+
+def test_a_waiting_capture_thread_wakes_when_a_viewer_arrives(clock):
+    viewers = Viewers(idle_after_s=10, clock=clock)
+    clock.now += 11
+    woke = []
+    waiter = threading.Thread(target=lambda: woke.append(viewers.wait_until_wanted(timeout=30)))
+    waiter.start()
+    with viewers.watching():
+        waiter.join(10)
+    assert woke == [True]
 
 
 def test_nobody_watching_means_idle_and_no_view_wanted(viewers):
@@ -72,6 +127,7 @@ def test_never_idle_wants_the_default_view_always_and_the_others_when_watched():
         assert viewers.wants("camera")
 
 
-def test_idle_after_must_be_positive():
-    with pytest.raises(ValueError, match="positive or None"):
-        Viewers(idle_after_s=0)
+def test_an_idle_time_that_is_not_positive_is_refused():
+    for idle_after_s in (0, -1.0):
+        with pytest.raises(ValueError, match="positive or None"):
+            Viewers(idle_after_s=idle_after_s)

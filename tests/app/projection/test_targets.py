@@ -93,6 +93,14 @@ def test_a_truncated_image_is_a_clear_error(astronaut):
         decode_image(jpeg[: len(jpeg) // 3])
 
 
+@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n" + bytes(30), b"\xff\xd8\xff" + b"junk" * 8,
+                                  b"RIFF\0\0\0\0WEBPjunk"])
+def test_an_image_pillow_cannot_identify_is_refused_without_a_memory_address(data):
+    with pytest.raises(TargetError) as caught:
+        decode_image(data)
+    assert str(caught.value).endswith("cannot be decoded (truncated or damaged?): cannot identify image file")
+
+
 def test_an_empty_upload_is_a_clear_error():
     with pytest.raises(TargetError, match="empty"):
         decode_image(b"")

@@ -15,7 +15,7 @@ from app.projection.store import ProjectionStore
 from stylegan2.inference import InferenceGenerator
 from stylegan2.latents import seed_to_ws
 from stylegan2.studio.directions import load_directions
-from stylegan2.testing import make_random_generator
+from stylegan2.testing import make_random_generator, make_random_stylegan3
 from tests.app.projection_helpers import fake_result
 
 COMMAND = {command.name: command for command in (generate, mix, interpolate, blend, directions)}
@@ -261,3 +261,13 @@ def test_labelled_directions_run_end_to_end_and_say_which_measures_were_left_out
 def test_directions_refuse_bad_arguments_in_one_line(random_weights, tmp_path, args, phrase):
     assert_clean_failure(run("directions", random_weights, *args, "--out", tmp_path / "d.pt"), phrase)
     assert not (tmp_path / "d.pt").exists()
+
+
+def test_generate_renders_a_stylegan3_model_as_the_engine_does(tmp_path):
+    G = make_random_stylegan3("r", resolution=16, channel_base=1024, channel_max=32)
+    weights_file = tmp_path / "sg3.pt"
+    stylegan2.save(G, weights_file)
+    result = run("generate", "--seeds", "4", "--out", tmp_path / "faces", "--weights", weights_file)
+    assert result.exit_code == 0, result.output
+    written = cv2.imread(str(tmp_path / "faces" / "seed0004.png"))
+    assert np.abs(written.astype(int) - seed_image(stylegan2.load(weights_file).generator, 4)).max() <= 1

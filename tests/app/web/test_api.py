@@ -61,9 +61,22 @@ def test_bad_params_get_400_naming_the_field_and_change_nothing(client, backend,
     assert backend.params.current().params == before
 
 
-def test_a_body_that_is_not_json_gets_400_and_changes_nothing(client, backend):
+@pytest.mark.parametrize("body, content_type", [
+    ("seed=42", "application/x-www-form-urlencoded"),          # what a form on another site sends
+    ('{"seed": 42}', "text/plain"),                            # JSON in disguise, as a cross-site fetch sends it
+    ('{"seed": 42}', None),
+])
+def test_a_body_not_sent_as_json_gets_415_and_changes_nothing(client, backend, body, content_type):
     before = backend.params.current().params
-    answer = client.post("/api/params", data="seed=42", content_type="application/x-www-form-urlencoded")
+    answer = client.post("/api/params", data=body, content_type=content_type)
+    assert answer.status_code == 415
+    assert answer.get_json()["field"] == "body"
+    assert backend.params.current().params == before
+
+
+def test_a_json_body_that_does_not_parse_gets_400_and_changes_nothing(client, backend):
+    before = backend.params.current().params
+    answer = client.post("/api/params", data='{"seed": 42', content_type="application/json")
     assert answer.status_code == 400
     assert answer.get_json()["field"] == "body"
     assert backend.params.current().params == before

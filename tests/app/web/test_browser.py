@@ -15,7 +15,6 @@ import threading
 import time
 import urllib.request
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,11 +25,9 @@ from app.live.face_paste import prepare_face
 from app.live.generation import FaceGenerator
 from app.web.streams import read_parts
 from stylegan2.inference import InferenceGenerator
+from tests.app.browser_helpers import CHROMIUM, launch
 from tests.app.projection_helpers import shrink
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RECENT_PARTS = 90       # parts the recorder keeps: three seconds of stream
 SAME_IMAGE = 3.0        # mean absolute difference below which a grab and a part are the same frame
 
@@ -56,9 +53,7 @@ def chromium(missing):
 def browser_page(live_server, token, tmp_path_factory):
     """A fresh Chromium profile with the page opened from the link StyleCam prints."""
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path_factory.mktemp("chromium-profile"), executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS,
-            viewport={"width": 1200, "height": 900})
+        context = launch(playwright, tmp_path_factory.mktemp("chromium-profile"))
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{live_server.port}/?token={token}")
         yield page

@@ -4,6 +4,7 @@ What a client sees: live JPEG frames, a slider change that shows up as the new f
 frames whose ``X-Params-Version`` says so, a stalled client that holds up no one, and a shutdown that
 ends every stream and leaves no thread behind.
 """
+import dataclasses
 import errno
 import json
 import socket
@@ -163,3 +164,22 @@ def test_a_port_in_use_is_a_clear_oserror(selfie_pipeline_config, token):
         with pytest.raises(OSError) as caught:
             StyleCamServer(ServerConfig(host="127.0.0.1", port=port, token=token), StyleCam(selfie_pipeline_config))
     assert caught.value.errno == errno.EADDRINUSE
+
+
+def test_with_nobody_watching_the_pipeline_idles_and_the_first_client_gets_fresh_frames(selfie_pipeline_config,
+                                                                                         token):
+    config = dataclasses.replace(selfie_pipeline_config, idle_after_s=0.5)
+    server = StyleCamServer(ServerConfig(host="127.0.0.1", port=0, token=token), StyleCam(config))
+    server.start_in_thread()
+    def status():
+        return json.load(request(server, "/api/status", token))
+
+    try:
+        wait_until(lambda: status()["live"] == "idle", timeout=30.0)
+        assert status()["source"]["state"] == "idle"
+        before = server.backend.live.frames.version
+        headers, _ = next(open_stream(server, token))
+        assert int(headers["X-Frame-Version"]) > before                 # not the frame from before the pause
+        assert status()["live"] == "running" and status()["viewers"] == 1
+    finally:
+        server.stop()

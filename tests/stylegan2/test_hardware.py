@@ -1,8 +1,8 @@
-"""Choosing the torch device: "auto", "cpu", "cuda", "cuda:N", each checked against this machine."""
+"""Choosing the torch device ("auto", "cpu", "cuda", "cuda:N", each checked against this machine)."""
 import pytest
 import torch
 
-from app.device import DeviceError, resolve_device
+from stylegan2.hardware import DeviceError, resolve_device
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -12,7 +12,7 @@ def test_auto_device_is_the_cpu_without_cuda():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_asking_for_cuda_without_cuda_says_what_to_do():
-    with pytest.raises(DeviceError, match="--device cpu"):
+    with pytest.raises(DeviceError, match="or run on the cpu device"):
         resolve_device("cuda")
 
 

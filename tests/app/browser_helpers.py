@@ -1,0 +1,12 @@
+"""Driving Debian's chromium with Playwright (no browser download), for the browser tests."""
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def launch(playwright, profile: Path):
+    """A fresh persistent Chromium context in ``profile``, the size of a laptop screen."""
+    return playwright.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS,
+                                                         viewport={"width": 1200, "height": 900})
