@@ -235,10 +235,13 @@ def get_projection_file(name: str, filename: str) -> Response:
 
 @bp.patch("/projections/<name>")
 def rename_projection(name: str) -> Response:
-    """Rename a saved projection; JSON only (``{"name": "new-name"}``), so no form on another site can send it."""
-    payload = request.get_json(silent=True) if request.is_json else None
+    """Rename a saved projection; JSON only (``{"name": "new-name"}``), read as every JSON body is."""
+    try:
+        payload = json_body()
+    except BodyError as error:
+        return json_error(error.status, f'{error}; send {{"name": "the new name"}}', error.field)
     if not isinstance(payload, dict) or set(payload) != {"name"}:
-        return json_error(400, 'the body must be JSON: {"name": "the new name"}', "name")
+        return json_error(400, 'the body must be a JSON object: {"name": "the new name"}', "name")
     try:
         return jsonify(projection_json(context.projection().rename(name, payload["name"])))
     except ProjectionUnavailable as error:

@@ -365,6 +365,13 @@ def test_a_rename_must_be_json_not_a_form(client, backend, saved):
     assert backend.store.exists(saved) and not backend.store.exists("other")
 
 
+@pytest.mark.parametrize("data", [b'{"name": "other"', b'{"name": ' + b"[" * 40 + b"]" * 40 + b"}"])
+def test_a_rename_body_that_is_not_valid_or_too_deep_json_is_400_naming_the_body(client, backend, saved, data):
+    answer = client.patch(f"/api/projections/{saved}", data=data, content_type="application/json")
+    assert answer.status_code == 400 and answer.get_json()["field"] == "body"
+    assert backend.store.exists(saved) and not backend.store.exists("other")
+
+
 def test_renaming_to_a_name_that_is_taken_or_being_made_is_409(client, backend, projector, saved, photo):
     projector.release.clear()
     assert upload(client, photo, name="pending").status_code == 202     # a job that will save under "pending"
