@@ -131,6 +131,20 @@ def test_status_and_saved_projections_name_the_weights_file_never_a_server_folde
         assert not any(str(folder) in text for text in shown)
 
 
+def test_what_the_live_additions_show_names_projections_never_a_server_folder(config, weights_file):
+    stylecam = StyleCam(config)
+    store = stylecam.projection.store
+    store.save(fake_result(store.generator), "me", source="camera")
+    stylecam.params.update({"mode": "me", "projection": "me", "faces": {"3": {"projection": "me"}}})
+    renamed = stylecam.projection.rename("me", "me-too")
+    shown = [json.dumps(stylecam.status()), json.dumps(stylecam.pipeline.tracked_faces()),
+             json.dumps(stylecam.projection.projections()), json.dumps(renamed),
+             json.dumps(stylecam.params.current().params.to_json()), (store.path("me-too") / "meta.json").read_text()]
+    assert stylecam.params.current().params.faces[3].to_json() == {"projection": "me-too"}
+    for folder in (weights_file.parent, Path(config.source).parent, Path(config.projections_dir)):
+        assert not any(str(folder) in text for text in shown)
+
+
 def test_the_stream_follows_the_camera_not_a_slower_detector(config):
     # YuNet made to take 0.2 s a frame: six times slower than the selfie clip's 30 frames a second.
     detector = CountingDetector(create_detector("yunet", model_path=config.detector_model), delay_s=0.2)
