@@ -49,8 +49,9 @@ SELFIE = "media/videos/selfie_webcam_10s.mp4"
 YUNET = "weights/face_detection_yunet_2026may.onnx"
 
 TOKEN = "test-token-1234"
-STATUS = {"source": {"state": "live"}, "camera_fps": 30.0, "stream_fps": 30.0, "detection_ms": 4.0,
-          "generation_ms": 120.0, "faces": 1, "device": "cpu"}
+STATUS = {"source": {"state": "live"}, "live": "running", "viewers": 1, "views": {"stylized": 1},
+          "camera_fps": 30.0, "stream_fps": 30.0, "detection_ms": 4.0, "generation_ms": 120.0, "faces": 1,
+          "device": "cpu", "errors": []}      # the keys the page reads, as LivePipeline.status() has them
 
 
 class WebBackend:
