@@ -9,18 +9,15 @@ the number of viewers the server counts is the test's own. Screenshots of what a
 the test's folder (``--basetemp`` keeps them) for a person to look at.
 """
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from app.projection.jobs import ProjectorUnavailable
 from app.projection.projectors import NO_PERCEPTUAL_NETWORK
+from tests.app.browser_helpers import CHROMIUM, CHROMIUM_FLAGS
 from tests.app.projection_helpers import fake_result
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 LONG_NAME = "my-face-projected-on-a-windy-hilltop-wearing-a-helmet-and-glass"   # 63 characters (64 at most)
@@ -174,7 +171,8 @@ def test_fullscreen_shows_the_video_alone(open_page):
     page.click("#fullscreen")
     wait_for(page, lambda: page.evaluate("document.fullscreenElement && document.fullscreenElement.id") == "stage",
              what="fullscreen")
-    assert page.inner_text("#fullscreen") == "Exit fullscreen"
+    # The button follows the page's fullscreenchange event, which comes a frame after fullscreenElement is set.
+    wait_for(page, lambda: page.inner_text("#fullscreen") == "Exit fullscreen", what="the button to say so")
     page.evaluate("document.exitFullscreen()")
     wait_for(page, lambda: page.evaluate("document.fullscreenElement") is None, what="the end of fullscreen")
 
