@@ -1,8 +1,8 @@
 """What a real Chromium does with StyleCam's defences: a page from another port of the same host (same
 site, so the SameSite=Strict token cookie goes along) cannot change the params or start a projection;
 StyleCam's own page works under its Content-Security-Policy and still writes, and so do its live
-features (another view, recording to a download, a face of its own, renaming a projection); a photo
-over the upload limit is stopped by the page with a message.
+features (another view, recording to a download, a face of its own, renaming and deleting a
+projection); a photo over the upload limit is stopped by the page with a message.
 
 The server is the real one over ``WebBackend`` (the real web parts, no camera); a thread publishes
 frames for the page's stream.
@@ -209,10 +209,17 @@ def test_the_live_features_run_under_the_content_security_policy(browser, victim
     tile.locator(".rename").click()
     wait_for(page, lambda: backend.store.exists("ours"), what="the rename")
     assert backend.params.current().params.faces[3].projection == "ours"
+
+    page.select_option('#face-list select[data-track="3"]', "")        # no longer in use: deleted from its tile
+    wait_for(page, lambda: 3 not in backend.params.current().params.faces, what="everyone's face again")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator('#projections .projection[data-name="ours"] .delete').click()
+    wait_for(page, lambda: page.locator('#projections .projection[data-name="ours"]').count() == 0,
+             what="the tile to go")
+    assert not backend.store.exists("ours")
+    assert page.locator("#projections-error").is_hidden(), "a deletion's empty answer (204) is no error"
     assert page.evaluate("window.violations") == []
     page.close()
-    backend.params.update({"faces": {"3": None}})
-    backend.store.delete("ours")
 
 
 def test_a_photo_over_the_upload_limit_is_stopped_by_the_page_with_its_size(browser, victim):
