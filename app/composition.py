@@ -28,7 +28,7 @@ from app.projection.store import ProjectionStore, default_projections_dir
 from app.projection.targets import DETECT_WIDTH, FaceFinder
 from app.rendering import make_renderer
 from app.web.interfaces import LiveControls
-from detectors import Detector, create_detector
+from detectors import Detector
 from stylegan2.hardware import resolve_device
 
 
@@ -44,6 +44,8 @@ class StyleCamConfig:
     detect_width: Optional[int] = None      # Detect on frames shrunk to this width (e.g. 320); None = full size.
     max_faces: Optional[int] = None         # Find at most this many faces (the largest); None = all.
     jpeg_quality: int = 80                  # Stream JPEG quality, 1-100.
+    detect_every: int = 1                   # Detect faces on every K-th frame; they follow the heads in between.
+    virtual_camera: Optional[str] = None    # Also write the stylized stream to this v4l2loopback device.
     idle_after_s: Optional[float] = 10.0    # The live loop idles once nobody watched this long; None = never.
     presets_path: Optional[str] = None      # Slider presets file; None = app/live/presets.json.
     loop: bool = True                       # Video files start again at their end.
@@ -88,12 +90,13 @@ class StyleCam:
         self.model: Dict[str, Any] = {"weights": weights_name, "format": meta.get("format"),
                                       "resolution": generator.img_resolution, "num_ws": generator.num_ws,
                                       "renderer": self.renderer.describe()}
-        detector = detector or create_detector(config.detector, model_path=config.detector_model,
-                                               max_faces=config.max_faces, detect_width=config.detect_width)
+        detector = detector or models.face_detector(config.detector, model_path=config.detector_model,
+                                                    max_faces=config.max_faces, detect_width=config.detect_width)
         store = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
                                 model={"weights": weights_name})
         self.params = ParamsStore(presets, check_projection=store.check)
-        self.pipeline = LivePipeline(LiveConfig(config.jpeg_quality, config.idle_after_s), source,
+        self.pipeline = LivePipeline(LiveConfig(config.jpeg_quality, config.idle_after_s, config.detect_every,
+                                                config.virtual_camera), source,
                                      self.renderer, detector, self.params, latents=store)
         on_cpu = self.device.type == "cpu"
         jobs = ProjectionJobs(
@@ -105,7 +108,8 @@ class StyleCam:
         self.projection = ProjectionService(store, jobs, face_finder(config.detector, config.detector_model,
                                                                      generator.img_resolution),
                                             self.params, self.pipeline.newest_faces)
-        self.live = LiveControls(self.params, self.pipeline.frames, self.pipeline.viewers, self.status)
+        self.live = LiveControls(self.params, self.pipeline.frames, self.pipeline.viewers, self.status,
+                                 views=self.pipeline.views, faces=self.pipeline.tracked_faces)
 
     def start(self) -> None:
         """Open the source and start every thread (SourceError for a file or image that cannot be opened)."""
@@ -131,7 +135,7 @@ class StyleCam:
 
 def face_finder(detector: str, detector_model: Optional[str], resolution: int) -> FaceFinder:
     """The photo face finder: a detector of its own (the live one is busy), at photo size."""
-    return FaceFinder(lambda: create_detector(detector, model_path=detector_model, detect_width=DETECT_WIDTH),
+    return FaceFinder(lambda: models.face_detector(detector, model_path=detector_model, detect_width=DETECT_WIDTH),
                       resolution)
 
 

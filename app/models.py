@@ -1,5 +1,7 @@
 """The model files the app runs, given by registry name (``weights``) or as a file, with messages a user
-can act on: which command downloads a missing model, and which option takes a file instead."""
+can act on: which command downloads a missing model, and which option takes a file instead. The face
+detector is built here too (``face_detector``): ``detectors`` name the file they could not use, and this
+adds how to get one."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +11,7 @@ import torch
 
 import stylegan2
 import weights
+from detectors import Detector, DetectorUnavailable, create_detector, this_machines_plan
 from stylegan2.metrics.inception import InceptionFeatures, load_inception
 from stylegan2.projection.perceptual import PerceptualNetwork, load_perceptual
 
@@ -50,6 +53,34 @@ def display_name(name_or_path: Union[str, Path]) -> str:
     name, or its file's name, never the folders it lives in."""
     name = str(name_or_path)
     return name if name in weights.REGISTRY else Path(name).name
+
+
+def yunet_model() -> str:
+    """The registry's YuNet model this machine's OpenCV (or onnxruntime) can run."""
+    plan = this_machines_plan()
+    return plan.model if plan else DEFAULT_DETECTOR
+
+
+def detector_model(detector: str) -> str:
+    """The registry model a detector ("yunet" or "haar") runs on this machine."""
+    return yunet_model() if detector == "yunet" else "haarcascade"
+
+
+def face_detector(name: str = "auto", model_path: Union[str, Path, None] = None, **options) -> Detector:
+    """``detectors.create_detector``, with a message that says how to get the model (which command downloads
+    it, which option takes a file) when it cannot run."""
+    try:
+        return create_detector(name, model_path=model_path, **options)
+    except DetectorUnavailable as error:
+        raise DetectorUnavailable(f"{error}. {detector_hint(name, model_path)}") from None
+
+
+def detector_hint(name: str, model_path: Union[str, Path, None]) -> str:
+    if model_path is not None:
+        return f"Check the file given with {DETECTOR}, or leave it out to use the registry's model"
+    needed = [detector_model(detector) for detector in (("yunet", "haar") if name == "auto" else (name,))]
+    commands = " or ".join(f"`python -m app weights fetch {model}`" for model in needed)
+    return f"Download the model with {commands}, or give the file with {DETECTOR} FILE"
 
 
 def load_generator(name_or_path: Union[str, Path], device: torch.device) -> stylegan2.LoadedGenerator:

@@ -2,7 +2,7 @@
 
 ``cv2.CascadeClassifier`` exists in OpenCV 4.x (whose wheels also ship the cascade XML under
 ``cv2.data.haarcascades``) but not in OpenCV 5. Where the wheel lacks the XML, the registry's
-"haarcascade" file is used (``python -m app weights fetch haarcascade``).
+"haarcascade" file is used.
 
 The cascade finds frontal faces only, misses small and turned ones, gives no landmarks and no
 confidence. Every face it returns has score 1.0 and five landmarks placed at fixed proportions of its
@@ -62,8 +62,7 @@ class HaarDetector:
             cascade = None
         if cascade is None or cascade.empty():
             raise DetectorUnavailable(
-                f"could not load the Haar cascade {path} (missing or not a cascade XML); "
-                f"run: python -m app weights fetch haarcascade (or pass model_path=)")
+                f"could not load the Haar cascade {path} (missing or not a cascade XML)")
         self.model_path = path
         self.max_faces = max_faces
         self.scale_factor = scale_factor

@@ -99,6 +99,11 @@ class FaceTracker:
         self._states = []
         self._last_timestamp = None
 
+    def known_ids(self) -> set[int]:
+        """The ids of every track still followed: on show, held, or lost but remembered (it may come back).
+        An id not in it has ended for good."""
+        return {state.id for state in self._states}
+
     def update(self, faces: list[Face], timestamp: float) -> list[Track]:
         """Feed one frame's detections, taken at ``timestamp`` seconds; return the tracks on show,
         largest (smoothed) face first: those seen in this frame and those held with ``missed > 0``."""

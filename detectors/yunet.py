@@ -1,7 +1,7 @@
 """YuNet (OpenCV's ``cv2.FaceDetectorYN``): boxes, five landmarks and scores, fast on a CPU.
 
-The model file comes from the weights registry (``python -m app weights fetch yunet``); any other
-path can be given. One detector object serves frames of any size: it resets YuNet's input size
+The model file is the weights registry's "yunet" by default; any other path can be given. Messages name
+the file; how to get one is for the application to say (it knows its own commands and options). One detector object serves frames of any size: it resets YuNet's input size
 whenever the frame size changes. A detector object is not thread-safe; give each thread its own.
 """
 from __future__ import annotations
@@ -25,7 +25,6 @@ from .yunet_models import min_opencv_for
 # model runs from 4.5.4 (yunet_models.min_opencv_for).
 MIN_OPENCV = (4, 8)
 NEEDS = "YuNet's model needs OpenCV >= {}.{}".format(*MIN_OPENCV)
-FETCH_HINT = "run: python -m app weights fetch yunet (or pass model_path=)"
 INSTALL_HINT = "install a newer OpenCV: pip install 'opencv-python-headless>={}.{}'".format(*MIN_OPENCV)
 TOP_K = 5000  # Candidates kept before non-maximum suppression (YuNet's own default).
 
@@ -53,7 +52,7 @@ class YuNetDetector:
             raise DetectorUnavailable(
                 f"OpenCV {cv2.__version__} is too old for YuNet ({NEEDS}); {INSTALL_HINT}")
         if not path.is_file():
-            raise DetectorUnavailable(f"YuNet model file not found: {path}; {FETCH_HINT}")
+            raise DetectorUnavailable(f"YuNet model file not found: {path}")
         self.model_path = path
         self.description = f"YuNet ({path.name}) in OpenCV {cv2.__version__}"
         self.score_threshold = score_threshold
@@ -71,7 +70,7 @@ class YuNetDetector:
         except cv2.error as error:
             raise DetectorUnavailable(
                 f"could not run the YuNet model {path} ({_first_line(error)}). Either the file is damaged "
-                f"(delete it and fetch it again: {FETCH_HINT}) or OpenCV {cv2.__version__} cannot read it "
+                f"(replace it with a good copy) or OpenCV {cv2.__version__} cannot read it "
                 f"({NEEDS}; {INSTALL_HINT})") from error
 
     def detect(self, image: np.ndarray) -> list[Face]:

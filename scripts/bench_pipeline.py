@@ -9,6 +9,9 @@ in the FFHQ-256 layout, on the CPU, and measures over HTTP:
   frame whose ``X-Params-Version`` shows it, next to the generator's run time;
 - the stream rate each of 10 concurrent clients receives.
 
+Motion compensation is always on (it runs whenever a frame is shown with faces found in an earlier one);
+the mouth and eye masks are on unless ``--no-masks``; ``--detect-every K`` runs ``serve --detect-every K``.
+
 Targets on a 2-core CPU: >= 25 FPS to one client, >= 20 FPS to each of 10, and a latency of at most
 one generator run + 100 ms.
 
@@ -54,6 +57,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each rate measurement (default 10)")
     parser.add_argument("--clients", type=int, default=10, help="concurrent clients in the load test (default 10)")
     parser.add_argument("--changes", type=int, default=6, help="slider changes timed for latency (default 6)")
+    parser.add_argument("--detect-every", type=int, default=1, help="serve --detect-every K (default 1)")
+    parser.add_argument("--no-masks", dest="masks", action="store_false",
+                        help="leave the mouth and eye masks off (default: both fully on)")
     return parser.parse_args()
 
 
@@ -158,7 +164,8 @@ def measure_latency(server: Server, client: StreamClient, changes: int) -> List[
 
 
 def stage_figures(status: dict) -> dict:
-    keys = ("camera_fps", "stream_fps", "detection_ms", "generation_ms", "compositing_ms", "encoding_ms", "faces")
+    keys = ("camera_fps", "stream_fps", "detection_ms", "generation_ms", "compositing_ms", "motion_ms", "encoding_ms",
+            "faces")
     return {key: status[key] for key in keys}
 
 
@@ -178,9 +185,11 @@ def main() -> None:
     args = parse_args()
     with tempfile.TemporaryDirectory() as folder:
         load_at_start = os.getloadavg()
-        server = start_server(args.shared, Path(folder))
+        server = start_server(args.shared, Path(folder), options=["--detect-every", str(args.detect_every)])
         try:
             server.wait_for_first_face()
+            if args.masks:
+                server.request("/api/params", {"keep_mouth": 1.0, "keep_eyes": 1.0}).close()
             one = StreamClient(server)
             one.start()
             one_fps = measure_rates([one], args.seconds)[0]
@@ -205,7 +214,8 @@ def main() -> None:
             "source": "selfie_webcam_10s.mp4, 640x480, 30 FPS, looping",
             "generator": "random weights, FFHQ-256 layout (256x256, 14 W layers)",
             "device": "cpu", "cpu_count": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in load_at_start],
-            "seconds_per_rate": args.seconds,
+            "seconds_per_rate": args.seconds, "detect_every": args.detect_every, "masks": args.masks,
+            "motion_compensation": True,
         },
         "one_client": {"stream_fps": one_fps, "stages": stages},
         "slider_latency_ms": {

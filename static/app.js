@@ -4,19 +4,23 @@
 // update, at most one request is in flight, and the next one leaves SEND_INTERVAL_MS after the last,
 // carrying only the newest values.
 //
-// "Your face": a projection job (from the camera or an uploaded photo) is followed by polling until
-// it ends; a finished one is selected at once (mode "me"). The saved projections are listed to pick
-// from, and can be the style source instead of the style seed.
+// Beside it: projections.js (making projections, the saved ones), faces.js (a face of its own for each
+// face in view), recorder.js (recording what this viewer sees).
+//
+// What the face looks like is shared by everyone watching (the page says how many); what this viewer
+// looks at is not: the view (stylized, camera, before | after), fullscreen and recording are this page's.
 "use strict";
 
 const SEND_INTERVAL_MS = 60;
 const STATUS_INTERVAL_MS = 1000;
-const JOB_POLL_MS = 500;
-const JOB_FINISHED = ["done", "failed", "cancelled"];
 const STREAM_RETRY_MS = 2000;
 const MAX_SEED = 4294967295;
+const VIEW_KEY = "stylecam-view";    // localStorage: the view this browser chose
+const VIEWS = ["stylized", "camera", "side"];
+const SEED_FIELDS = ["seed", "style_seed"];
 const SOURCE_WARNINGS = {
   starting: "Opening the camera…",
+  not_found: "No camera found: is it plugged in, and not in use by another program? Still looking…",
   reconnecting: "Camera lost: reconnecting…",
   lost: "Camera lost: still trying to reconnect. Check the cable or the stream address.",
   ended: "The video source has ended.",
@@ -70,11 +74,13 @@ class ParamsSender {
 }
 
 let currentParams = null;   // what the server holds, as last seen
-let projections = [];       // the usable saved projections, oldest first
-let trackedJob = null;      // id of the projection job this page follows
+let view = "stylized";      // what this viewer watches
+let recorder = null;        // StreamRecorder, once made
+let faceChoices = null;     // FaceChoices, once made
+let trackedFaces = { frame_size: null, faces: [] };
 
 const sender = new ParamsSender(
-  (params) => { showError(null); showParams(params); },
+  (params) => { showError(null); clearFieldErrors(); showParams(params); },
   (answer) => { showError(answer); refreshParams(); },  // nothing changed on the server: show what it holds
 );
 
@@ -88,6 +94,7 @@ async function sendJson(url, options) {
   } catch (error) {
     return { ok: false, answer: { error: "the server did not answer: " + error.message } };
   }
+  if (response.status === 204) return { ok: response.ok, answer: {} };     // no content, by design
   try {
     return { ok: response.ok, answer: await response.json() };
   } catch (error) {
@@ -106,9 +113,34 @@ async function getJson(url) {
   return response.json();
 }
 
+// An error next to the field it is about (restored to the value the server holds), else at the bottom.
 function showError(answer) {
-  if (answer === null) $("error").textContent = "";
-  else $("error").textContent = answer.field ? `${answer.field}: ${answer.error}` : answer.error;
+  if (answer === null) {
+    $("error").textContent = "";
+  } else if (answer.field && $(`${answer.field}-error`)) {
+    showFieldError(answer.field, answer.error);
+  } else {
+    $("error").textContent = answer.field ? `${answer.field}: ${answer.error}` : answer.error;
+  }
+}
+
+function showFieldError(field, message) {
+  const element = $(`${field}-error`);
+  element.textContent = message;
+  element.hidden = false;
+  const input = $(field === "style_projection" ? "style-source" : field);
+  input.setAttribute("aria-invalid", "true");
+  if (currentParams && field in currentParams) {
+    input.value = field === "style_projection" ? currentParams[field] || "" : currentParams[field];
+  }
+}
+
+function clearFieldErrors() {
+  for (const element of document.querySelectorAll(".controls .field-error")) {
+    element.hidden = true;
+    element.textContent = "";
+  }
+  for (const input of document.querySelectorAll('[aria-invalid="true"]')) input.removeAttribute("aria-invalid");
 }
 
 async function refreshParams() {
@@ -142,6 +174,15 @@ function buildSliders(presets) {
     });
     $("sliders").append(field);
   }
+  $("reset-edits").addEventListener("click", () => {
+    const sliders = {};
+    for (const input of document.querySelectorAll("#sliders input")) {
+      input.value = 0;
+      showSliderValue(input);
+      sliders[input.dataset.preset] = 0;
+    }
+    sender.update({ sliders });
+  });
 }
 
 function showSliderValue(input) {
@@ -155,10 +196,11 @@ function showParams(params) {
   const busy = document.activeElement;
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.checked = radio.value === params.mode;
   showMode(params.mode);
-  for (const id of ["seed", "style_seed", "psi"]) {
+  for (const id of ["seed", "style_seed", "psi", "keep_mouth", "keep_eyes"]) {
     if ($(id) !== busy) $(id).value = params[id];
   }
   $("psi-value").textContent = Number(params.psi).toFixed(2);
+  for (const id of ["keep_mouth", "keep_eyes"]) showSliderValue($(id));
   for (const input of document.querySelectorAll("#sliders input")) {
     if (input !== busy && input.dataset.preset in params.sliders) {
       input.value = params.sliders[input.dataset.preset];
@@ -168,11 +210,14 @@ function showParams(params) {
   if ($("style-source") !== busy) $("style-source").value = params.style_projection || "";
   showStyleSource(params.style_projection);
   showSelectedProjection();
+  showProjectionsInUse();
+  if (faceChoices) faceChoices.show(trackedFaces, params, projections);
 }
 
-// The face controls do nothing in camera-only mode: show them dimmed there.
+// The face controls do nothing in passthrough mode (set through the API): dimmed, and the page says so.
 function showMode(mode) {
   document.body.dataset.mode = mode;
+  $("mode-note").hidden = mode !== "passthrough";
 }
 
 // The style seed does nothing while a projection is the style source: dimmed too.
@@ -196,6 +241,12 @@ function bindControls() {
     showStyleSource($("style-source").value);
     sender.update({ style_projection: $("style-source").value || null });
   });
+  for (const id of ["keep_mouth", "keep_eyes"]) {
+    $(id).addEventListener("input", () => {
+      showSliderValue($(id));
+      sender.update({ [id]: Number($(id).value) });
+    });
+  }
   $("project-camera").addEventListener("click", () => submitProjection(null));
   $("project-upload-button").addEventListener("click", () => $("project-upload").click());
   $("project-upload").addEventListener("change", () => {
@@ -217,10 +268,14 @@ function bindControls() {
     $("psi-value").textContent = Number($("psi").value).toFixed(2);
     sender.update({ psi: Number($("psi").value) });
   });
-  for (const id of ["seed", "style_seed"]) {
+  for (const id of SEED_FIELDS) {
     $(id).addEventListener("change", () => {
-      if ($(id).validity.valid && $(id).value !== "") sender.update({ [id]: Number($(id).value) });
-      else showError({ field: id, error: `a whole number from 0 to ${MAX_SEED}` });
+      if ($(id).validity.valid && $(id).value !== "") {
+        sender.update({ [id]: Number($(id).value) });
+      } else {
+        showFieldError(id, `${$(id).value || "An empty field"} is not a seed: give a whole number from 0 to ` +
+          `${MAX_SEED}. The face keeps its seed.`);
+      }
     });
   }
   for (const [button, id] of [["seed-random", "seed"], ["style-seed-random", "style_seed"]]) {
@@ -230,137 +285,6 @@ function bindControls() {
     });
   }
   $("controls").addEventListener("submit", (event) => event.preventDefault());
-}
-
-// --- your face: projection jobs and saved projections ----------------------------------------------
-
-async function submitProjection(form) {
-  showJobMessage("Sending…", true);
-  const fromCamera = { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ source: "camera" }) };
-  const { ok, answer } = await sendJson("api/project", { method: "POST", ...(form ? { body: form } : fromCamera) });
-  if (ok) track(answer);
-  else showJobMessage(answer.error, false);
-}
-
-function track(job) {
-  trackedJob = job.id;
-  showJob(job);
-  pollJob(job.url);
-}
-
-async function pollJob(url) {
-  let job;
-  try {
-    job = await getJson(url);
-  } catch (error) {
-    showJobMessage(error.message, false);
-    return;
-  }
-  if (job.id !== trackedJob) return;
-  showJob(job);
-  if (!JOB_FINISHED.includes(job.state)) {
-    setTimeout(() => pollJob(url), JOB_POLL_MS);
-  } else if (job.state === "done") {
-    await loadProjections();
-    sender.update({ mode: "me", projection: job.projection });
-  }
-}
-
-async function cancelProjection() {
-  if (trackedJob === null) return;
-  const response = await fetch(`api/project/${encodeURIComponent(trackedJob)}`, { method: "DELETE" });
-  if (!response.ok) showJobMessage((await response.json()).error, false);
-}
-
-function jobText(job) {
-  const loss = job.loss === null ? "" : ` · loss ${Number(job.loss).toFixed(3)}`;
-  const text = {
-    queued: "Waiting for the projector…",
-    running: job.cancel_requested ? "Cancelling…" : `Step ${job.step} of ${job.num_steps}${loss}`,
-    done: `Done in ${Number(job.seconds).toFixed(0)} s: your face is selected.`,
-    failed: `Failed: ${job.error}`,
-    cancelled: "Cancelled.",
-  }[job.state];
-  return job.note ? `${text} (${job.note})` : text;
-}
-
-function showJob(job) {
-  const active = !JOB_FINISHED.includes(job.state);
-  $("project-job").hidden = false;
-  $("project-progress").hidden = false;
-  $("project-progress").max = job.num_steps;
-  $("project-progress").value = job.state === "done" ? job.num_steps : job.step;
-  $("project-status").textContent = jobText(job);
-  $("project-preview").hidden = !job.preview_url;
-  if (job.preview_url) $("project-preview").src = job.preview_url;
-  $("project-cancel").hidden = !active;
-  setProjecting(active);
-}
-
-function showJobMessage(text, busy) {
-  $("project-job").hidden = false;
-  $("project-progress").hidden = true;
-  $("project-preview").hidden = true;
-  $("project-cancel").hidden = true;
-  $("project-status").textContent = text;
-  setProjecting(busy);
-}
-
-function setProjecting(busy) {
-  $("project-camera").disabled = busy;
-  $("project-upload-button").disabled = busy;
-}
-
-async function loadProjections() {
-  try {
-    projections = (await getJson("api/projections")).filter((projection) => projection.compatible);
-  } catch (error) {
-    showError({ error: error.message });
-    return;
-  }
-  const template = $("projection-template");
-  const items = projections.map((projection) => {
-    const item = template.content.firstElementChild.cloneNode(true);
-    const pick = item.querySelector(".pick");
-    pick.dataset.name = projection.name;
-    pick.title = `${projection.name}: from ${projection.source}, ${projection.steps} steps`;
-    pick.querySelector("img").src = projection.result_url;
-    pick.querySelector("span").textContent = projection.name;
-    pick.addEventListener("click", () => sender.update({ mode: "me", projection: projection.name }));
-    item.querySelector(".delete").addEventListener("click", () => deleteProjection(projection.name));
-    return item;
-  });
-  $("projections").replaceChildren(...items);
-  document.querySelector('input[name="mode"][value="me"]').disabled = projections.length === 0;
-  const choice = currentParams ? currentParams.style_projection || "" : "";
-  $("style-source").replaceChildren(new Option("Style seed", ""),
-    ...projections.map((projection) => new Option(`Projection ${projection.name}`, projection.name)));
-  $("style-source").value = choice;
-  showSelectedProjection();
-}
-
-function showSelectedProjection() {
-  for (const pick of document.querySelectorAll("#projections .pick")) {
-    const params = currentParams || {};
-    pick.setAttribute("aria-checked", String(params.mode === "me" && pick.dataset.name === params.projection));
-  }
-}
-
-async function deleteProjection(name) {
-  if (!confirm(`Delete the projection "${name}"?`)) return;
-  const response = await fetch(`api/projections/${encodeURIComponent(name)}`, { method: "DELETE" });
-  if (!response.ok) showError(await response.json());
-  loadProjections();
-}
-
-// Follow a projection that is still running (e.g. started before this page was reloaded).
-async function resumeProjection() {
-  try {
-    const active = (await getJson("api/project")).find((job) => !JOB_FINISHED.includes(job.state));
-    if (active) track(active);
-  } catch (error) {
-    showError({ error: error.message });
-  }
 }
 
 // --- live figures ----------------------------------------------------------------------------------
@@ -381,6 +305,25 @@ function showStatus(status) {
   $("fig-device").textContent = status.device;
   const problems = [SOURCE_WARNINGS[state], status.source.error, ...status.errors];
   showWarning(problems.filter(Boolean).join(" "));
+  showWatchers(status.viewers);
+  if ("projection_ready" in status) showProjectionReady(status.projection_ready, status.projection_unavailable);
+  if (status.faces > 0 || trackedFaces.faces.length > 0) refreshFaces();
+}
+
+// Everyone watching shares the edits; the page says how many that is.
+function showWatchers(count) {
+  const people = count === 1 ? "1 person watching (you)" : `${count} people watching`;
+  $("shared-note").textContent = `${people}; edits here apply to everyone. Your view, fullscreen and ` +
+    "recording are yours alone.";
+}
+
+async function refreshFaces() {
+  try {
+    trackedFaces = await getJson("api/faces");
+  } catch (error) {
+    return;
+  }
+  if (currentParams) faceChoices.show(trackedFaces, currentParams, projections);
 }
 
 function showWarning(text) {
@@ -400,18 +343,100 @@ async function pollStatus() {
   }
 }
 
-// --- stream ----------------------------------------------------------------------------------------
+// --- stream: this viewer's view, fullscreen, recording ---------------------------------------------
 
 function keepStreamAlive() {
   const img = $("stream");
   img.addEventListener("error", () => {
-    setTimeout(() => { img.src = `stream.mjpg?retry=${Date.now()}`; }, STREAM_RETRY_MS);
+    setTimeout(() => { img.src = `stream.mjpg?view=${view}&retry=${Date.now()}`; }, STREAM_RETRY_MS);
   });
+}
+
+function showView(chosen) {
+  view = VIEWS.includes(chosen) ? chosen : "stylized";
+  for (const radio of document.querySelectorAll('input[name="view"]')) radio.checked = radio.value === view;
+  const img = $("stream");
+  img.dataset.view = view;
+  const wanted = view === "stylized" ? "stream.mjpg" : `stream.mjpg?view=${view}`;
+  if (img.getAttribute("src") !== wanted && !img.src.endsWith(`/${wanted}`)) img.src = wanted;
+  $("snapshot").href = `snapshot.jpg?view=${view}`;
+  $("snapshot").download = `stylecam-${view}.jpg`;
+}
+
+function bindViewer() {
+  showView(localStorage.getItem(VIEW_KEY) || "stylized");
+  for (const radio of document.querySelectorAll('input[name="view"]')) {
+    radio.addEventListener("change", () => {
+      localStorage.setItem(VIEW_KEY, radio.value);
+      showView(radio.value);
+    });
+  }
+  $("fullscreen").addEventListener("click", toggleFullscreen);
+  document.addEventListener("fullscreenchange", () => {
+    $("fullscreen").textContent = document.fullscreenElement ? "Exit fullscreen" : "Fullscreen";
+  });
+  if (StreamRecorder.type() === null) {
+    $("record").disabled = true;
+    $("record").title = "This browser cannot record video";
+  }
+  $("record").addEventListener("click", toggleRecording);
+  $("stream").addEventListener("click", (event) => {
+    const point = framePoint($("stream"), event, trackedFaces.frame_size, view === "side");
+    if (view !== "camera" && point) faceChoices.pickAt(point.x, point.y);
+  });
+  faceChoices = new FaceChoices({
+    fieldset: $("faces"), list: $("face-list"), template: $("face-template"),
+    choose: (track, choice) => sender.update({ faces: { [track]: choice } }),
+  });
+}
+
+async function toggleFullscreen() {
+  try {
+    if (document.fullscreenElement) await document.exitFullscreen();
+    else await $("stage").requestFullscreen();
+  } catch (error) {
+    showRecordMessage(`Fullscreen is not available here (${error.message}).`);
+  }
+}
+
+function toggleRecording() {
+  if (recorder === null) {
+    recorder = new StreamRecorder($("stream"), {
+      onTick: (seconds) => { $("recording").textContent = `REC ${clockText(seconds)}`; },
+      onStop: (reason, bytes) => {
+        $("recording").hidden = true;
+        $("record").textContent = "Record";
+        $("record").setAttribute("aria-pressed", "false");
+        const why = { time: " (the longest a clip may be)", size: " (the largest a clip may be)" }[reason] || "";
+        showRecordMessage(`Saved a clip of ${(bytes / 1048576).toFixed(1)} MB${why}.`);
+      },
+    });
+  }
+  if (recorder.recording) {
+    recorder.stop();
+    return;
+  }
+  try {
+    recorder.start();
+  } catch (error) {
+    showRecordMessage(error.message);
+    return;
+  }
+  showRecordMessage(null);
+  $("recording").hidden = false;
+  $("record").textContent = "Stop recording";
+  $("record").setAttribute("aria-pressed", "true");
+}
+
+function showRecordMessage(text) {
+  $("record-message").textContent = text || "";
+  $("record-message").hidden = !text;
 }
 
 async function start() {
   // The token has done its work (the server answered with a cookie): keep it out of the address bar.
   if (new URLSearchParams(location.search).has("token")) history.replaceState(null, "", location.pathname);
+  bindViewer();
   keepStreamAlive();
   bindControls();
   pollStatus();

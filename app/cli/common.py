@@ -15,10 +15,11 @@ from app import models
 from app.images import OutputError
 from app.live.params import PresetsError
 from app.live.sources import SourceError
+from app.live.virtual_camera import VirtualCameraError
 from app.projection.store import ProjectionUnavailable
 from app.projection.targets import TargetError
 from app.rendering import RenderingUnavailable
-from detectors import DetectorUnavailable, this_machines_plan
+from detectors import DetectorUnavailable
 from stylegan2.hardware import DeviceError
 from stylegan2.inference import BackendUnavailable
 from stylegan2.metrics import DatasetReadError, InceptionWeightsError, UnsupportedGenerator
@@ -32,7 +33,7 @@ PERCEPTUAL_ENV = "STYLECAM_PERCEPTUAL"   # The perceptual network for projection
 USER_ERRORS = (SourceError, stylegan2.WeightsFormatError, weights.WeightsError, PresetsError, DeviceError,
                DetectorUnavailable, TargetError, ProjectionUnavailable, PerceptualNetworkError, ProjectionError,
                DirectionsFormatError, OutputError, DatasetReadError, InceptionWeightsError, UnsupportedGenerator,
-               TrainingError, RenderingUnavailable, BackendUnavailable)
+               TrainingError, RenderingUnavailable, BackendUnavailable, VirtualCameraError)
 
 
 def model_options(command: Callable) -> Callable:
@@ -61,8 +62,7 @@ def models_to_fetch(weights_name: str, detector: str, detector_model: Optional[s
     """The registry models this run needs that are not downloaded yet."""
     needed = [weights_name] if weights_name in weights.REGISTRY else []
     if detector in ("auto", "yunet") and detector_model is None:
-        plan = this_machines_plan()         # the YuNet model this OpenCV (or onnxruntime) can run
-        needed.append(plan.model if plan else models.DEFAULT_DETECTOR)
+        needed.append(models.yunet_model())
     return [name for name in needed if not weights.is_available(name)]
 
 

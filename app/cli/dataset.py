@@ -16,9 +16,8 @@ import click
 
 import weights
 from app.cli.common import ProgressBar, fetch_model, user_errors
-from app.models import DEFAULT_DETECTOR
+from app.models import DEFAULT_DETECTOR, face_detector
 from app.training.dataset_builder import DatasetOptions, DatasetSourceError, NoUsableFaces, build_dataset
-from detectors import create_detector
 
 
 @click.command("dataset")
@@ -49,7 +48,7 @@ def dataset_command(sources: Sequence[Path], out: Path, size: int, min_face: Opt
         fetch_model(DEFAULT_DETECTOR)
     options = DatasetOptions(size=size, min_side=min_face, frame_step=frame_step)
     with user_errors():
-        detector = create_detector("yunet", detector_model)
+        detector = face_detector("yunet", detector_model)
         try:
             with ProgressBar("Finding faces") as bar:
                 report = build_dataset(sources, out, detector, options, progress=bar)

@@ -27,10 +27,10 @@ from app.cli.studio_options import (
     still_option,
 )
 from app.images import write_image
+from app.models import face_detector
 from app.studio.grids import GridCanvas
 from app.studio.labelled import find_labelled_directions
 from app.studio.measurements import LANDMARK_MEASURES, FaceMeasurer
-from detectors import create_detector
 from stylegan2.studio.directions import DirectionSet, import_directions, save_directions
 from stylegan2.studio.sampling import seeds_to_ws
 from stylegan2.studio.unsupervised_directions import pca, sefa
@@ -132,7 +132,7 @@ def find_directions(G: torch.nn.Module, method: str, layers: slice, top: int, sa
         given = [name.strip() for name in names.split(",")] if names else None
         found = import_directions(source, G, given, layers)
         return found.subset(range(min(top, len(found))))
-    measurer = FaceMeasurer(create_detector("yunet", model_path=detector_model))
+    measurer = FaceMeasurer(face_detector("yunet", model_path=detector_model))
     count = samples or 1000
     with ProgressBar("measuring faces") as progress:
         result = find_labelled_directions(G, measurer, count, layers, regression, psi, seed, batch_size=batch_size,

@@ -14,7 +14,8 @@ import click
 import weights
 from app.cli.common import fetch_model, model_options, models_to_fetch, user_errors
 from app.composition import StyleCam, StyleCamConfig
-from app.live.pipeline import LivePipeline
+from app.live.pipeline import MAX_DETECT_EVERY, LivePipeline
+from app.models import DETECTOR, GENERATOR
 from app.projection.jobs import DEFAULT_STEPS, MAX_STEPS, MIN_STEPS
 from app.rendering import BACKEND_CHOICES
 from app.web.auth import generate_token
@@ -38,6 +39,13 @@ from stylegan2.inference import PRECISIONS
               help="Face detector; auto = YuNet, or the Haar cascade (with a warning) where YuNet cannot run.")
 @click.option("--detect-width", type=click.IntRange(32), help="Detect on frames shrunk to this width (e.g. 320).")
 @click.option("--max-faces", type=click.IntRange(1), help="Replace at most this many faces, the largest.")
+@click.option("--detect-every", default=1, show_default=True, type=click.IntRange(1, MAX_DETECT_EVERY), metavar="K",
+              help="Detect faces on every K-th frame only; optical flow moves them with the heads in between "
+                   "(a slow board spends its CPU on the rest).")
+@click.option("--virtual-camera", metavar="DEVICE",
+              help="Also write the stylized stream to this v4l2loopback device (e.g. /dev/video10), a webcam for "
+                   "video calls; needs: sudo modprobe v4l2loopback devices=1 video_nr=10 card_label=StyleCam "
+                   "exclusive_caps=1.")
 @click.option("--presets", "presets_path", type=click.Path(dir_okay=False), help="Slider presets file (JSON).")
 @click.option("--jpeg-quality", default=80, show_default=True, type=click.IntRange(1, 100))
 @click.option("--idle-after", default=10.0, show_default=True, type=click.FloatRange(0),
@@ -65,7 +73,8 @@ from stylegan2.inference import PRECISIONS
                    "runs by itself.")
 def serve(source: str, weights_name: str, device: str, detector_model: Optional[str], perceptual: str,
           projections_dir: Optional[str], host: str, port: int, token: Optional[str], no_token: bool,
-          detector: str, detect_width: Optional[int], max_faces: Optional[int], presets_path: Optional[str],
+          detector: str, detect_width: Optional[int], max_faces: Optional[int], detect_every: int,
+          virtual_camera: Optional[str], presets_path: Optional[str],
           jpeg_quality: int, idle_after: float, loop: bool, threads: int, offline: bool,
           projector_url: Optional[str], projector_token: Optional[str], projector_fallback: bool,
           projection_steps: int, backend: str, precision: str) -> None:
@@ -80,17 +89,22 @@ def serve(source: str, weights_name: str, device: str, detector_model: Optional[
     for name in models_to_fetch(weights_name, detector, detector_model):
         if not offline:
             click.echo(f"{name} is not downloaded yet: fetching it now (once).")
-            fetch_model(name)
+            try:
+                fetch_model(name)
+            except click.ClickException as error:
+                raise click.ClickException(f"{error.message}. {without_download(name)}") from None
         elif not (weights.get(name).kind == "detector" and detector == "auto"):   # auto falls back to Haar
             raise click.ClickException(f"model '{name}' is not downloaded and --offline forbids fetching it; "
-                                       f"run: python -m app weights fetch {name}")
+                                       f"run: python -m app weights fetch {name} where there is a connection, "
+                                       f"or give the file with {model_option(name)} FILE")
 
     config = ServerConfig(host=host, port=port, token=None if no_token else token or generate_token(),
                           threads=threads)
     with user_errors():
         stylecam = StyleCam(StyleCamConfig(
             source=source, weights=weights_name, device=device, detector=detector, detector_model=detector_model,
-            detect_width=detect_width, max_faces=max_faces, jpeg_quality=jpeg_quality,
+            detect_width=detect_width, max_faces=max_faces, detect_every=detect_every, virtual_camera=virtual_camera,
+            jpeg_quality=jpeg_quality,
             idle_after_s=idle_after or None, presets_path=presets_path, loop=loop, projections_dir=projections_dir,
             perceptual=perceptual, projector_url=projector_url, projector_token=projector_token,
             projector_fallback=projector_fallback, projection_steps=projection_steps, backend=backend,
@@ -107,6 +121,19 @@ def serve(source: str, weights_name: str, device: str, detector_model: Optional[
     announce(config, server.port, stylecam)
     server.serve_forever()
     click.echo("StyleCam stopped.")
+
+
+def model_option(name: str) -> str:
+    """The option that gives the registry model ``name`` as a file instead."""
+    return DETECTOR if weights.get(name).kind == "detector" else GENERATOR
+
+
+def without_download(name: str) -> str:
+    """What to do when a model cannot be downloaded: give the files StyleCam needs, and say it is offline."""
+    return (f"Without a connection, give the model as a file: {model_option(name)} FILE (copy it from a machine "
+            f"that has one, where `python -m app weights fetch {name}` saves it); give every model StyleCam needs "
+            f"this way ({GENERATOR} FILE for the generator, {DETECTOR} FILE for the face detector) and add "
+            f"--offline, so that it never tries to download")
 
 
 class StopSignals:
@@ -140,6 +167,9 @@ def announce(config: ServerConfig, port: int, stylecam: StyleCam) -> None:
     if config.token is None:
         click.secho(f"warning: no access token (--no-token): anyone who can reach port {port} can watch "
                     f"the camera", fg="yellow", err=True)
+    if stylecam.pipeline.virtual_camera is not None:
+        click.echo(f"Virtual camera: {stylecam.pipeline.virtual_camera.path} (choose it as the camera in the video "
+                   f"call; it shows the stylized stream)")
     projection = stylecam.projection
     click.echo(f"Projections (\"Project my face\"): {projection.jobs.projector.describe()}, saved in "
                f"{projection.store.root}")

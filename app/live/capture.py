@@ -5,10 +5,11 @@ internal queue: the worker drains the source as fast as it delivers and publishe
 ``LatestBuffer``, where the next stage takes the newest. A video file is paced to its own frame rate
 (and loops), as if it were a camera.
 
-When a live source is lost (unplugged camera, dropped stream), or is not there at start-up, the worker
-publishes a placeholder frame that says so, reports "reconnecting" (then "lost" once the retries have
-slowed to their cap) and tries again with exponential back-off. Nothing it meets is raised out of the
-thread.
+When a live source is lost (unplugged camera, dropped stream), the worker publishes a placeholder frame
+that says so, reports "reconnecting" (then "lost" once the retries have slowed to their cap) and tries
+again with exponential back-off. A live source that has never delivered a frame (a camera that is not
+there at all, a wrong index or address) is "not_found", with a placeholder that says so: a camera that
+never was cannot be "lost". Nothing it meets is raised out of the thread.
 
 When nobody watches (``app.live.viewers``) the worker idles: it stops reading, releases a live source
 (the camera's light goes off) or pauses a file where it is, and reports "idle"; the first viewer wakes it.
@@ -32,6 +33,7 @@ from app.live.worker import POLL_STOP_S, Worker
 log = logging.getLogger(__name__)
 
 PLACEHOLDER_TEXT = "camera disconnected - reconnecting..."  # ASCII: OpenCV 4 fonts lack "—" and "…".
+NOT_FOUND_TEXT = "camera not found - retrying..."
 PLACEHOLDER_SIZE = (640, 480)                                # Used before any frame was seen.
 
 
@@ -42,18 +44,17 @@ class CapturedFrame:
     placeholder: bool = False  # True for the "camera disconnected" frame.
 
 
-def placeholder_frame(size: Tuple[int, int], detail: str) -> np.ndarray:
-    """A dark frame at ``size`` (width, height) saying the camera is gone, with ``detail`` below."""
+def placeholder_frame(size: Tuple[int, int], detail: str, text: str = PLACEHOLDER_TEXT) -> np.ndarray:
+    """A dark frame at ``size`` (width, height) saying ``text`` (the camera is gone), with ``detail`` below."""
     width, height = size
     image = np.full((height, width, 3), 32, np.uint8)
     scale = max(width / 900, 0.35)
     thickness = max(int(round(scale * 2)), 1)
     y = height // 2
-    for text, text_scale, colour in ((PLACEHOLDER_TEXT, scale, (230, 230, 230)),
-                                     (detail, scale * 0.8, (150, 150, 150))):
-        (text_width, text_height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, text_scale, thickness)
+    for line, text_scale, colour in ((text, scale, (230, 230, 230)), (detail, scale * 0.8, (150, 150, 150))):
+        (text_width, text_height), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, text_scale, thickness)
         origin = (max((width - text_width) // 2, 4), y)
-        cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, text_scale, colour, thickness, cv2.LINE_AA)
+        cv2.putText(image, line, origin, cv2.FONT_HERSHEY_SIMPLEX, text_scale, colour, thickness, cv2.LINE_AA)
         y += int(text_height * 2.5)
     return image
 
@@ -75,7 +76,9 @@ class CaptureWorker(Worker):
         self.first_retry = first_retry        # Seconds before the first reconnection attempt...
         self.max_retry = max_retry            # ...doubling up to this cap.
         self.fps = RateMeter()
-        self.state = "starting"   # "starting" | "live" | "idle" | "reconnecting" | "lost" | "ended" | "stopped"
+        self.state = "starting"   # "starting" | "live" | "idle" | "not_found" | "reconnecting" | "lost" | "ended" |
+                                  # "stopped"
+        self.delivered = False    # Whether the source has ever delivered a frame (else it is "not_found").
         self.frame_size: Optional[Tuple[int, int]] = None
         self._reader: Optional[FrameSource] = None
         self._retry_delay = first_retry
@@ -169,9 +172,13 @@ class CaptureWorker(Worker):
         self._retry_delay = min(self._retry_delay * 2, self.max_retry)
 
     def _show_placeholder(self) -> None:
-        self.state = "lost" if self._retry_delay >= self.max_retry else "reconnecting"
+        if not self.delivered:
+            self.state, text = "not_found", NOT_FOUND_TEXT
+        else:
+            self.state = "lost" if self._retry_delay >= self.max_retry else "reconnecting"
+            text = PLACEHOLDER_TEXT
         size = self.frame_size or PLACEHOLDER_SIZE
-        self.output.put(CapturedFrame(placeholder_frame(size, self.source.describe()), self.clock(),
+        self.output.put(CapturedFrame(placeholder_frame(size, self.source.describe(), text), self.clock(),
                                       placeholder=True))
 
     def _wait_until_due(self, due: Optional[float], period: float) -> float:
@@ -185,6 +192,7 @@ class CaptureWorker(Worker):
     def _publish(self, frame: np.ndarray) -> None:
         self.frame_size = (frame.shape[1], frame.shape[0])
         self.state = "live"
+        self.delivered = True
         self.error = None
         self._retry_delay = self.first_retry
         self.fps.tick()

@@ -11,6 +11,12 @@ points of the aligned layout in the generated face and in the camera's face (``S
 under the whole mask they would count eyes, brows, mouth, glasses and beard, and a face with sunglasses
 would be given a skin as dark as its lenses.
 
+The person's own mouth and eyes can be kept (``keep_mouth``, ``keep_eyes``: how much, 0 to 1), so that
+talking and blinking show through the generated face: the face's mask is cut back, with a feathered edge,
+over ellipses drawn from that frame's landmarks (``feature_mask``), and the camera's pixels show there.
+They need no colour matching of their own: the generated face around them has just been matched to this
+very skin, so the person's lips and eyes sit in a face of their own colour.
+
 It runs for every frame, so everything that depends only on the generated face (the mask, the face's
 colour statistics, the mask's bounding box) is computed once per face by ``prepare_face``, and the
 per-frame work touches only each face's region of interest and a few hundred skin samples, never the
@@ -40,6 +46,14 @@ MEASURE_THRESHOLD = 0.5       # The face's colour range is measured where the ma
 SKIN_REGIONS = ((0.35, 0.65, 0.055, 0.04), (0.65, 0.65, 0.055, 0.04), (0.5, 0.335, 0.09, 0.025))
 SKIN_SAMPLE_STEP = 0.01       # Spacing of the skin samples, as a fraction of the size: about 200 samples.
 MIN_SKIN_SAMPLES = 20         # A face with fewer skin samples inside the frame is not pasted (nothing to match).
+# The person's features that can be kept, as ellipses sized by the face's own landmarks: each eye around its
+# landmark (half-axes as fractions of the eye-to-eye distance), the mouth around the mouth corners' midpoint,
+# moved down (a mouth opens downwards), with half-axes as fractions of the corner-to-corner distance.
+EYE_AXES = (0.32, 0.2)
+MOUTH_AXES = (0.7, 0.42)
+MOUTH_DROP = 0.15             # The mouth ellipse's centre lies this fraction of the mouth width below the corners.
+FEATURE_FEATHER = 0.07        # Gaussian sigma of their soft edge, as a fraction of the eye-to-eye distance.
+FEATURE_MASK_EYE_DISTANCE = 24  # The mask is drawn at a scale where the eyes are this many pixels apart.
 
 
 @dataclass(frozen=True)
@@ -109,16 +123,19 @@ def prepare_face(image: np.ndarray) -> PreparedFace:
     return PreparedFace(image, lab, mask, mean, std, low, high, box)
 
 
-def composite(frame: np.ndarray, landmarks: Iterable[np.ndarray], face: PreparedFace) -> np.ndarray:
+def composite(frame: np.ndarray, landmarks: Iterable[np.ndarray], face: PreparedFace, keep_mouth: float = 0.0,
+              keep_eyes: float = 0.0) -> np.ndarray:
     """A copy of ``frame`` with ``face`` pasted onto every face given by its five landmarks."""
     out = frame.copy()
     for points in landmarks:
-        paste_face(out, points, face)
+        paste_face(out, points, face, keep_mouth, keep_eyes)
     return out
 
 
-def paste_face(frame: np.ndarray, landmarks: np.ndarray, face: PreparedFace) -> None:
-    """Warp, colour-match and blend ``face`` onto the face at ``landmarks``, in place, inside its ROI only."""
+def paste_face(frame: np.ndarray, landmarks: np.ndarray, face: PreparedFace, keep_mouth: float = 0.0,
+               keep_eyes: float = 0.0) -> None:
+    """Warp, colour-match and blend ``face`` onto the face at ``landmarks``, in place, inside its ROI only;
+    ``keep_mouth`` and ``keep_eyes`` (0 to 1) let that much of the person's own mouth and eyes show."""
     size = face.image.shape[0]
     to_frame = invert(alignment_matrix(landmarks, size))
     roi = region_of_interest(to_frame, face.box, frame.shape)
@@ -135,9 +152,55 @@ def paste_face(frame: np.ndarray, landmarks: np.ndarray, face: PreparedFace) -> 
                             borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(face.mask, to_roi, (width, height), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if keep_mouth > 0 or keep_eyes > 0:
+        roi_landmarks = np.asarray(landmarks, np.float32) - np.array([x0, y0], np.float32)
+        alpha = alpha * (1 - feature_mask(roi_landmarks, (height, width), keep_mouth, keep_eyes))
     target = frame[y0:y1, x0:x1]
     matched = cv2.cvtColor(cv2.transform(warped, colour_transfer(face, skin_mean, skin_std)), cv2.COLOR_LAB2BGR)
     target[:] = cv2.blendLinear(matched, target, alpha, 1 - alpha)
+
+
+def feature_mask(landmarks: np.ndarray, shape: Tuple[int, int], keep_mouth: float, keep_eyes: float) -> np.ndarray:
+    """float32 ``shape`` mask: ``keep_eyes`` over each eye, ``keep_mouth`` over the mouth, feathered; the
+    ellipses follow the five ``landmarks`` (pixels of the mask), so they turn and scale with the face.
+
+    A soft mask needs no detail: it is drawn and blurred at a scale where the eyes are
+    ``FEATURE_MASK_EYE_DISTANCE`` pixels apart, then stretched to ``shape``."""
+    points = np.asarray(landmarks, np.float64)
+    eye_distance = float(np.hypot(*(points[1] - points[0])))
+    if eye_distance < 2:
+        return np.zeros(shape, np.float32)
+    scale = min(FEATURE_MASK_EYE_DISTANCE / eye_distance, 1.0)
+    small_shape = (max(int(round(shape[0] * scale)), 1), max(int(round(shape[1] * scale)), 1))
+    mask = np.zeros(small_shape, np.float32)
+    right_eye, left_eye, _, right_mouth, left_mouth = points * scale
+    small_eye_distance = eye_distance * scale
+    if keep_eyes > 0:
+        eye_line = left_eye - right_eye
+        angle = float(np.degrees(np.arctan2(eye_line[1], eye_line[0])))
+        for eye in (right_eye, left_eye):
+            draw_ellipse(mask, eye, (EYE_AXES[0] * small_eye_distance, EYE_AXES[1] * small_eye_distance), angle,
+                         keep_eyes)
+    if keep_mouth > 0:
+        mouth_line = left_mouth - right_mouth
+        mouth_width = float(np.hypot(*mouth_line))
+        down = np.array([-mouth_line[1], mouth_line[0]]) / max(mouth_width, 1e-6)   # Towards the chin.
+        centre = (right_mouth + left_mouth) / 2 + MOUTH_DROP * mouth_width * down
+        angle = float(np.degrees(np.arctan2(mouth_line[1], mouth_line[0])))
+        draw_ellipse(mask, centre, (MOUTH_AXES[0] * mouth_width, MOUTH_AXES[1] * mouth_width), angle, keep_mouth)
+    mask = cv2.GaussianBlur(mask, (0, 0), FEATURE_FEATHER * small_eye_distance)
+    if small_shape == tuple(shape):
+        return mask
+    return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def draw_ellipse(mask: np.ndarray, centre: np.ndarray, axes: Tuple[float, float], angle: float, value: float) -> None:
+    """A filled, anti-aliased ellipse of ``value`` (sub-pixel centre and axes)."""
+    shift = 4                                     # cv2.ellipse takes fixed-point coordinates with this many bits.
+    scale = 1 << shift
+    cv2.ellipse(mask, (int(round(centre[0] * scale)), int(round(centre[1] * scale))),
+                (max(int(round(axes[0] * scale)), 1), max(int(round(axes[1] * scale)), 1)), angle, 0, 360,
+                float(value), thickness=-1, lineType=cv2.LINE_AA, shift=shift)
 
 
 def region_of_interest(to_frame: np.ndarray, box: Tuple[int, int, int, int],

@@ -11,13 +11,20 @@ small LRU cache, so dragging a slider costs one synthesis and nothing else. It r
 "me": a saved projection's latent, the user's own face), and ``source_ws`` the one that says what the
 sliders mix in (the style seed's latent, or a saved projection chosen as the style source); each slider
 is applied with ``stylegan2.latents.mix`` over its preset's layer range scaled to the model's layer count.
+
+A tracked face with a face of its own (``Params.faces``: a seed or a projection in place of the mode's
+face, with the same edits) gets a render of its own. The worker renders everyone's face first and
+publishes it at once, then each face of its own that changed, publishing again after each (until then a
+face keeps the one it had), and stops early when newer params arrive. It keeps the faces the current
+params show, by their image key (at most ``MAX_FACE_CHOICES`` + 1), and no others: a projection can only
+be deleted or renamed while no params show it, so a kept face is never one of a projection that is gone.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import List, Optional, Protocol, Tuple
+from typing import Dict, List, Mapping, Optional, Protocol, Tuple
 
 import numpy as np
 import torch
@@ -25,7 +32,7 @@ import torch
 from app.images import from_engine
 from app.live.buffers import LatestBuffer
 from app.live.face_paste import PreparedFace, prepare_face
-from app.live.params import Params, Preset
+from app.live.params import FaceChoice, Params, Preset
 from app.live.stats import SmoothedValue
 from app.live.worker import Worker
 from stylegan2.inference import InferenceGenerator
@@ -36,7 +43,12 @@ from stylegan2.latents import mix, scale_layers, seed_to_ws
 class GeneratedFace:
     params: Params                   # The params this result shows (its mode tells the compositor what to do).
     params_version: int              # Version of those params in the pipeline's params buffer.
-    face: Optional[PreparedFace]     # None in passthrough mode: nothing to paste.
+    face: Optional[PreparedFace]     # Everyone's face; None in passthrough mode: nothing to paste.
+    track_faces: Mapping[int, PreparedFace] = field(default_factory=dict)   # Faces of their own, by track id.
+
+    def face_for(self, track_id: int) -> Optional[PreparedFace]:
+        """The face to paste on the tracked face ``track_id``."""
+        return self.track_faces.get(track_id, self.face)
 
 
 class SavedLatents(Protocol):
@@ -60,20 +72,26 @@ class FaceGenerator:
         self.device = generator.device
         self.seed_ws = lru_cache(maxsize=ws_cache_size)(self._seed_ws)
 
-    def image_key(self, params: Params) -> Optional[tuple]:
-        """What determines the rendered image: equal keys, equal images. None = nothing to render."""
+    def image_key(self, params: Params, choice: Optional[FaceChoice] = None) -> Optional[tuple]:
+        """What determines the rendered image (of a face with its own ``choice``): equal keys, equal images.
+        None = nothing to render."""
         if params.mode == "passthrough":
             return None
         sliders = tuple((preset.name, params.sliders[preset.name], self.source_key(preset, params))
                         for preset in self.presets if params.sliders.get(preset.name, 0.0) > 0.0)
-        return self.target_key(params), sliders
+        return self.target_key(params, choice), sliders
 
     @staticmethod
-    def target_key(params: Params) -> Tuple:
-        """The latent of the face before the sliders: a seed and psi, or a projection (psi does not apply).
+    def target_key(params: Params, choice: Optional[FaceChoice] = None) -> Tuple:
+        """The latent of the face before the sliders: a seed and psi, or a projection (psi does not apply);
+        a face's own ``choice`` in place of the mode's face.
 
         A latent key is ("seed", seed, psi) or ("projection", name); ``latent_ws`` turns it into W+.
         """
+        if choice is not None:
+            if choice.projection is not None:
+                return "projection", choice.projection
+            return "seed", choice.seed, params.psi
         if params.mode == "seed":
             return "seed", params.seed, params.psi
         if params.mode == "me":
@@ -86,14 +104,15 @@ class FaceGenerator:
             return "projection", params.style_projection
         return "seed", self.source_seed(preset, params), params.psi
 
-    def render(self, params: Params) -> np.ndarray:
-        """Synthesise the face ``params`` describe (noise "const", so the same params give the same face)."""
+    def render(self, params: Params, choice: Optional[FaceChoice] = None) -> np.ndarray:
+        """Synthesise the face ``params`` describe (noise "const", so the same params give the same face), or
+        the face of its own ``choice`` with the same edits."""
         with torch.inference_mode():
-            return from_engine(self.generator.synthesis(self.edited_ws(params), noise_mode="const"))
+            return from_engine(self.generator.synthesis(self.edited_ws(params, choice), noise_mode="const"))
 
-    def edited_ws(self, params: Params) -> torch.Tensor:
+    def edited_ws(self, params: Params, choice: Optional[FaceChoice] = None) -> torch.Tensor:
         """The target W+ with every non-zero slider mixed in, in preset order."""
-        ws = self.target_ws(params)
+        ws = self.latent_ws(self.target_key(params, choice))
         for preset in self.presets:
             strength = params.sliders.get(preset.name, 0.0)
             if strength > 0.0:
@@ -152,22 +171,42 @@ class GenerationWorker(Worker):
         self.output = output                 # LatestBuffer of GeneratedFace.
         self.generation_ms = SmoothedValue(weight=0.5)
         self.renders = 0                     # Synthesis runs so far.
-        self._last_key: Optional[tuple] = None
-        self._last_face: Optional[PreparedFace] = None
+        self._faces: Dict[tuple, PreparedFace] = {}                        # The faces shown now, by image key.
+        self._track_faces: Dict[int, PreparedFace] = {}                    # What each face of its own shows now.
 
     def run(self) -> None:
-        self.consume(self.params, lambda version, params: self.output.put(
-            GeneratedFace(params, version, self.face_for(params))))
+        self.consume(self.params, self.generate)
 
-    def face_for(self, params: Params) -> Optional[PreparedFace]:
-        """The face for ``params``: the last one if its image key is unchanged, else a new render."""
-        key = self.face_generator.image_key(params)
+    def generate(self, version: int, params: Params) -> None:
+        """Publish everyone's face for ``params`` at once, then each face of its own as it is rendered."""
+        face = self.face_for(params)
+        if face is None:
+            self._track_faces = {}
+            self.output.put(GeneratedFace(params, version, None))
+            return
+        keys = {track: self.face_generator.image_key(params, choice) for track, choice in params.faces.items()}
+        self._track_faces = {track: self._faces.get(keys[track]) or self._track_faces.get(track) or face
+                             for track in keys}
+        self.output.put(GeneratedFace(params, version, face, dict(self._track_faces)))
+        for track, choice in sorted(params.faces.items()):
+            if keys[track] in self._faces:
+                continue
+            if self.params.version > version:
+                break                         # Newer params are waiting: they come first.
+            self._track_faces[track] = self.face_for(params, choice)
+            self.output.put(GeneratedFace(params, version, face, dict(self._track_faces)))
+        shown = {self.face_generator.image_key(params), *keys.values()}
+        self._faces = {key: kept for key, kept in self._faces.items() if key in shown}
+
+    def face_for(self, params: Params, choice: Optional[FaceChoice] = None) -> Optional[PreparedFace]:
+        """The face for ``params`` (or a face's own ``choice``): a kept one if its image key is unchanged, else
+        a new render."""
+        key = self.face_generator.image_key(params, choice)
         if key is None:
             return None
-        if key != self._last_key:
+        if key not in self._faces:
             started = time.perf_counter()
-            face = prepare_face(self.face_generator.render(params))
+            self._faces[key] = prepare_face(self.face_generator.render(params, choice))
             self.generation_ms.add((time.perf_counter() - started) * 1000)
             self.renders += 1
-            self._last_key, self._last_face = key, face
-        return self._last_face
+        return self._faces[key]

@@ -1,4 +1,4 @@
-"""What the user controls (seed, truncation, style sliders, mode), validated in one place.
+"""What the user controls (seed, truncation, style sliders, mode, per-face choices), validated in one place.
 
 ``Params`` is immutable: an update builds a new one, so the worker threads that read the current params
 never see half an update. ``apply_update`` checks a whole partial update from the API first and raises
@@ -11,6 +11,14 @@ saved projection chosen as ``style_projection``.
 Mode "me" shows a saved projection (the user's own face, ``projection``) instead of a seed's face. Which
 projections exist is not the params' business: the caller passes a ``check_projection`` function that
 raises ValueError, with the reason, for a name that cannot be selected.
+
+``keep_mouth`` and ``keep_eyes`` say how much of the person's own mouth and eyes show through the pasted
+face (``app.live.face_paste``); they change the compositing only, never the generated face.
+
+``faces`` gives tracked faces (by track id, ``detectors.Track.id``) a face of their own instead of the one
+the mode shows: ``{"3": {"seed": 42}, "5": {"projection": "me"}}``; an update merges into the choices there
+are, and ``null`` removes one. At most ``MAX_FACE_CHOICES`` faces have one (each costs a render of its own),
+and a choice is forgotten when its track ends (``without_tracks_other_than``).
 """
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Union
+from typing import Any, Callable, Collection, Dict, List, Mapping, NamedTuple, Optional, Union
 
 from stylegan2.latents import parse_layers
 
@@ -29,6 +37,8 @@ SEED_MAX = 2 ** 32 - 1
 PSI_MAX = 1.0                      # Truncation above 1 pushes away from the average face: mostly artefacts.
 DEFAULT_PRESETS = Path(__file__).with_name("presets.json")
 PRESET_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_FACE_CHOICES = 4               # Tracked faces that may have a face of their own (each is a render).
+TRACK_ID = re.compile(r"[1-9][0-9]{0,8}")
 
 
 class ParamsError(ValueError):
@@ -59,6 +69,17 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class FaceChoice:
+    """The face one tracked face gets instead of everyone's: a seed's or a saved projection's."""
+
+    seed: Optional[int] = None
+    projection: Optional[str] = None
+
+    def to_json(self) -> dict:
+        return {"seed": self.seed} if self.projection is None else {"projection": self.projection}
+
+
+@dataclass(frozen=True)
 class Params:
     mode: str = "seed"                       # One of MODES.
     seed: int = 0                            # The generated face, 0 .. SEED_MAX.
@@ -67,14 +88,47 @@ class Params:
     sliders: Mapping[str, float] = field(default_factory=dict)   # Preset name -> strength in [0, 1].
     projection: Optional[str] = None         # The saved projection mode "me" shows.
     style_projection: Optional[str] = None   # A saved projection as the style source instead of style_seed.
+    keep_mouth: float = 0.0                  # How much of the person's own mouth shows, 0 .. 1.
+    keep_eyes: float = 0.0                   # How much of the person's own eyes show, 0 .. 1.
+    faces: Mapping[int, FaceChoice] = field(default_factory=dict)   # Track id -> its own face.
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sliders", MappingProxyType(dict(self.sliders)))
+        object.__setattr__(self, "faces", MappingProxyType(dict(self.faces)))
 
     def to_json(self) -> dict:
         return {"mode": self.mode, "seed": self.seed, "psi": self.psi, "style_seed": self.style_seed,
                 "sliders": dict(self.sliders), "projection": self.projection,
-                "style_projection": self.style_projection}
+                "style_projection": self.style_projection, "keep_mouth": self.keep_mouth,
+                "keep_eyes": self.keep_eyes,
+                "faces": {str(track): choice.to_json() for track, choice in sorted(self.faces.items())}}
+
+    def projections_in_use(self) -> Dict[str, str]:
+        """Each saved projection these params show, with the role it has (for refusing to delete it)."""
+        roles = {}
+        for track, choice in sorted(self.faces.items()):
+            if choice.projection is not None:
+                roles.setdefault(choice.projection, f"the face of face {track}")
+        if self.style_projection is not None:
+            roles[self.style_projection] = "the style source"
+        if self.projection is not None and self.mode == "me":
+            roles[self.projection] = "the face shown"
+        elif self.projection is not None:
+            roles.setdefault(self.projection, "the face of mode 'me'")
+        return roles
+
+    def renamed(self, old: str, new: str) -> "Params":
+        """These params with every reference to projection ``old`` made to ``new``."""
+        def name(value: Optional[str]) -> Optional[str]:
+            return new if value == old else value
+
+        faces = {track: FaceChoice(choice.seed, name(choice.projection)) for track, choice in self.faces.items()}
+        return replace(self, projection=name(self.projection), style_projection=name(self.style_projection),
+                       faces=faces)
+
+    def without_tracks_other_than(self, tracks: Collection[int]) -> "Params":
+        """These params with the face choices of every track not in ``tracks`` forgotten."""
+        return replace(self, faces={track: choice for track, choice in self.faces.items() if track in tracks})
 
 
 class VersionedParams(NamedTuple):
@@ -168,6 +222,39 @@ def check_projection(name: str, value: Any, current: Params, context: UpdateCont
     return value
 
 
+def check_keep(name: str, value: Any, current: Params, context: UpdateContext) -> float:
+    return check_fraction(name, value, 1.0)
+
+
+def check_faces(name: str, value: Any, current: Params, context: UpdateContext) -> Dict[int, FaceChoice]:
+    """Per-face choices merged into the current ones: track id -> {"seed": n} or {"projection": name}, or
+    null to give that face everyone's face again."""
+    if not isinstance(value, dict):
+        raise ParamsError(name, 'must be an object of track id -> {"seed": n} or {"projection": name} or null, '
+                                f"got {shown(value)}")
+    faces = dict(current.faces)
+    for key, choice in value.items():
+        where = f"{name}.{key}"
+        if not isinstance(key, str) or not TRACK_ID.fullmatch(key):
+            raise ParamsError(where, "a track id is a whole number from 1 (see GET /api/faces)")
+        if choice is None:
+            faces.pop(int(key), None)
+            continue
+        if not isinstance(choice, dict) or len(choice) != 1 or not {"seed", "projection"} & set(choice):
+            raise ParamsError(where, f'must be {{"seed": n}} or {{"projection": name}} or null, got {shown(choice)}')
+        if "seed" in choice:
+            faces[int(key)] = FaceChoice(seed=check_seed(f"{where}.seed", choice["seed"], current, context))
+        else:
+            projection = check_projection(f"{where}.projection", choice["projection"], current, context)
+            if projection is None:
+                raise ParamsError(f"{where}.projection", "must be the name of a saved projection")
+            faces[int(key)] = FaceChoice(projection=projection)
+    if len(faces) > MAX_FACE_CHOICES:
+        raise ParamsError(name, f"at most {MAX_FACE_CHOICES} faces can have a face of their own; give one "
+                                f"back (null) first")
+    return faces
+
+
 def check_fraction(name: str, value: Any, maximum: float) -> float:
     """A number in [0, maximum]. JSON integers have no size limit, so ``value`` may be far beyond any float:
     it is compared as it is (Python compares int and float exactly) and converted only once in range."""
@@ -186,7 +273,8 @@ def shown(value: Any, limit: int = 40) -> str:
 
 
 FIELD_CHECKS = {"mode": check_mode, "seed": check_seed, "psi": check_psi, "style_seed": check_seed,
-                "sliders": check_sliders, "projection": check_projection, "style_projection": check_projection}
+                "sliders": check_sliders, "projection": check_projection, "style_projection": check_projection,
+                "keep_mouth": check_keep, "keep_eyes": check_keep, "faces": check_faces}
 
 
 def load_presets(path: Union[str, Path, None] = None) -> List[Preset]:

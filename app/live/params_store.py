@@ -3,13 +3,14 @@
 Whoever renders follows ``changes`` (a ``LatestBuffer`` whose version is the params version, what the
 stream's ``X-Params-Version`` header carries). Whoever must act on the params atomically (the projection
 service, which may not delete a projection while it is selected) holds ``locked()``: no update can
-come in between its check and its action.
+come in between its check and its action. Renaming a projection renames it in the params too, in the same
+step (``rename_projection``), and a face choice is forgotten once its track has ended (``forget_tracks``).
 """
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Collection, Iterator, List
 
 from app.live.buffers import LatestBuffer
 from app.live.params import Params, Preset, VersionedParams, apply_update, default_params, no_projections
@@ -37,6 +38,28 @@ class ParamsStore:
         with self._lock:
             self._params = apply_update(self._params, payload, self.presets, self.check_projection)
             return VersionedParams(self._params, self.changes.put(self._params))
+
+    def forget_tracks(self, tracks: Collection[int]) -> None:
+        """Forget the face choices of every track not in ``tracks`` (the tracks the detector still follows);
+        a new version only if one was forgotten. Called for every detection, so it costs nothing without
+        face choices."""
+        if not self._params.faces or all(track in tracks for track in self._params.faces):
+            return
+        with self._lock:
+            kept = self._params.without_tracks_other_than(tracks)
+            if kept.faces != self._params.faces:
+                self._params = kept
+                self.changes.put(kept)
+
+    def rename_projection(self, old: str, new: str, rename: Callable[[], None]) -> None:
+        """Run ``rename`` (which renames projection ``old`` to ``new`` where it is kept) with every update held
+        off, then make the params that select ``old`` select ``new``: nobody sees the one without the other."""
+        with self._lock:
+            rename()
+            renamed = self._params.renamed(old, new)
+            if renamed != self._params:
+                self._params = renamed
+                self.changes.put(renamed)
 
     @contextmanager
     def locked(self) -> Iterator[Params]:

@@ -15,15 +15,18 @@ Accepted specs (``parse_source``):
 
 ``open_source`` opens a parsed ``Source`` and returns a ``FrameSource``: ``read()`` gives the next BGR
 frame or None when the source is gone (or a non-looping video ended), ``fps`` the rate to pace a file
-at (None for live sources, which pace themselves), ``release()`` frees the device.
+at (None for live sources, which pace themselves), ``release()`` frees the device. Opening is quiet:
+OpenCV's own console warnings about a camera it cannot open (several lines per attempt, and a lost camera
+is tried again and again) are held back; the SourceError says what happened instead.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Protocol, Union
+from typing import Iterator, Optional, Protocol, Union
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import cv2
@@ -222,8 +225,10 @@ def open_source(source: Source) -> FrameSource:
     if source.kind == "device" and not os.path.exists(source.target):
         raise SourceError(f"camera device {source.target} does not exist: is the camera plugged in? "
                           "(list devices with: ls /dev/video*)")
-    capture = open_capture(source)
-    if not capture.isOpened():
+    with quiet_opencv():
+        capture = open_capture(source)
+        opened = capture.isOpened()
+    if not opened:
         capture.release()
         raise SourceError(f"cannot open {source.kind} {source.describe()}: {open_hint(source)}")
     if source.kind in ("camera", "device"):
@@ -240,6 +245,22 @@ def check_readable(source: Source) -> None:
     except OSError as error:
         raise SourceError(f"cannot open {source.kind} file {source.describe()}: "
                           f"{error.strerror or error}") from None
+
+
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Only errors from OpenCV's own logging inside the block (where it has cv2.utils.logging: OpenCV 4.8
+    builds without it print no such warnings either)."""
+    logging = getattr(cv2.utils, "logging", None)
+    if logging is None:
+        yield
+        return
+    previous = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(previous)
 
 
 def open_capture(source: Source) -> cv2.VideoCapture:

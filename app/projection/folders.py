@@ -175,6 +175,15 @@ def delete_projection(folder: PathLike) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def rename_projection(folder: PathLike, new_folder: PathLike) -> None:
+    """Give a saved projection another folder name in one rename, so a reader sees it under the old name or
+    the new one, never under neither; FileExistsError if the new name is taken."""
+    folder, new_folder = Path(folder), Path(new_folder)
+    if new_folder.exists():
+        raise FileExistsError(f"a projection named '{new_folder.name}' already exists")
+    os.rename(folder, new_folder)
+
+
 def remove_leftovers(root: PathLike, stale_after_s: float = STALE_AFTER_S) -> List[str]:
     """Remove the staging folders under ``root`` that a crash left behind; return their names.
 

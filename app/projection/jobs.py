@@ -27,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Deque, Dict, List, Optional, Protocol
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol
 
 import cv2
 import torch
@@ -69,7 +69,14 @@ class OptionError(ValueError):
 
 
 class ProjectorUnavailable(RuntimeError):
-    """Projection cannot run here at all (e.g. the perceptual network is not downloaded); says what to do."""
+    """Projection cannot run here at all (e.g. the perceptual network is not downloaded); says what to do.
+
+    The message is for whoever runs StyleCam (a path, a command); ``reason`` says the same to someone who
+    only has the page, on a phone, say, and can do nothing about it but ask."""
+
+    def __init__(self, message: str, reason: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,9 @@ class ProjectionJob:
         self._state = "queued"
         self._step = 0
         self._num_steps = options.steps
+        self._phase = "waiting"             # "start" (searching the start latent), then "optimise".
+        self._phase_step = 0
+        self._phase_steps = 0
         self._loss: Optional[float] = None
         self._error: Optional[str] = None
         self._note: Optional[str] = None
@@ -133,14 +143,19 @@ class ProjectionJob:
         with self._lock:
             return self._preview
 
-    def report(self, step: int, num_steps: int, loss: float, preview: Optional[torch.Tensor] = None) -> None:
-        """Progress from the projector: steps done, planned total, total loss, and maybe a preview image."""
+    def report(self, step: int, num_steps: int, loss: float, preview: Optional[torch.Tensor] = None,
+               phase: str = "optimise", phase_step: Optional[int] = None, phase_steps: Optional[int] = None) -> None:
+        """Progress from the projector: steps done, planned total, total loss, and maybe a preview image; the
+        phase ("start": scoring start latents, ``phase_step`` of ``phase_steps``; "optimise": the steps)."""
         jpeg = None
         if preview is not None:
             ok, encoded = cv2.imencode(".jpg", from_engine(preview), [cv2.IMWRITE_JPEG_QUALITY, PREVIEW_JPEG_QUALITY])
             jpeg = encoded.tobytes() if ok else None
         with self._lock:
             self._step, self._num_steps, self._loss = step, num_steps, float(loss)
+            self._phase = phase
+            self._phase_step = step if phase_step is None else phase_step
+            self._phase_steps = num_steps if phase_steps is None else phase_steps
             if jpeg is not None:
                 self._preview, self._preview_step = jpeg, step
 
@@ -168,6 +183,9 @@ class ProjectionJob:
                 "state": self._state,
                 "step": self._step,
                 "num_steps": self._num_steps,
+                "phase": self._phase if self._state == "running" else None,
+                "phase_step": self._phase_step,
+                "phase_steps": self._phase_steps,
                 "loss": self._loss,
                 "source": self.target.source,
                 "steps": self.options.steps,
@@ -240,6 +258,15 @@ class ProjectionJobs(Worker):
             self._forget_old_jobs()
             self._condition.notify_all()
         return job
+
+    def while_name_free(self, name: str, action: Callable[[], None]) -> None:
+        """Run ``action`` (which takes ``name`` for a saved projection) unless a saved projection or a pending
+        job has that name (FileExistsError); no job can take the name in between."""
+        with self._condition:
+            pending = name in self._jobs and self._jobs[name].state not in FINISHED
+            if pending or self.store.exists(name):
+                raise FileExistsError(f"a projection named '{name}' already exists or is being made")
+            action()
 
     def get(self, job_id: str) -> ProjectionJob:
         with self._condition:

@@ -43,6 +43,8 @@ from stylegan2.projection.schedule import ProjectionConfig
 log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = 64 << 20    # Largest file accepted from a remote projector (a latent is a few KB).
+NO_PERCEPTUAL_NETWORK = ("This StyleCam cannot make projections: the network that compares faces (vgg16) is not "
+                         "installed on it. Whoever runs StyleCam can install it; its log says how.")
 
 
 class LocalProjector:
@@ -65,14 +67,16 @@ class LocalProjector:
         try:
             models.model_path(self.perceptual_name, models.PERCEPTUAL)
         except models.ModelUnavailable as error:
-            raise ProjectorUnavailable(f"projection needs the perceptual network: {error}") from None
+            raise ProjectorUnavailable(f"projection needs the perceptual network: {error}",
+                                       reason=NO_PERCEPTUAL_NETWORK) from None
 
     def project(self, job: ProjectionJob) -> ProjectionResult:
         job.use_backend(self.describe())
         return project(self.generator, to_engine(job.target.image, self.device), self.perceptual(),
                        job.options.config().replace(precision=self.precision),
                        progress=lambda step: job.report(step.step, step.num_steps, step.losses["total"],
-                                                        step.preview),
+                                                        step.preview, step.phase, step.phase_step,
+                                                        step.phase_steps),
                        cancel=job.cancel_event)
 
     def perceptual(self) -> PerceptualNetwork:
@@ -158,11 +162,13 @@ class RemoteProjector:
             if state["state"] in ("failed", "cancelled"):
                 reason = state.get("error") or "cancelled there"
                 raise RemoteProjectorError(f"the remote projector {self.url} {state['state']}: {reason}")
+            phase = {"phase": state.get("phase") or "optimise", "phase_step": state.get("phase_step"),
+                     "phase_steps": state.get("phase_steps")}
             if state.get("preview_step") not in (None, preview_step):
                 preview_step = state["preview_step"]
-                job.report(state["step"], state["num_steps"], state["loss"], self._preview(remote_id))
+                job.report(state["step"], state["num_steps"], state["loss"], self._preview(remote_id), **phase)
             elif state.get("loss") is not None:
-                job.report(state["step"], state["num_steps"], state["loss"])
+                job.report(state["step"], state["num_steps"], state["loss"], **phase)
             if time.monotonic() > deadline:
                 self._cancel(remote_id)
                 raise RemoteProjectorError(f"the remote projector {self.url} did not finish within "

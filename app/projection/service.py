@@ -1,9 +1,11 @@
 """What the page and the API may do with projections, and the rules that go with it.
 
 Make a projection of the camera's face or of a photo (a background job), follow and cancel jobs, list,
-download and delete saved projections. The rules are kept here, not in the views: a photo is decoded
-only in a free photo slot; a pre-aligned face must come for this generator's weights; a projection that
-the live params select cannot be deleted (checked and done while no params update can come in between).
+download, rename and delete saved projections. The rules are kept here, not in the views: a photo is
+decoded only in a free photo slot; a pre-aligned face must come for this generator's weights; a projection
+that the live params select (as the face, the style source, or a face's own) cannot be deleted, checked
+and done while no params update can come in between; renaming one the params select renames it there too,
+in the same step, and a name a pending job will save under is taken.
 """
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from app.live.params_store import ParamsStore
-from app.projection.jobs import JobOptions, ProjectionJob, ProjectionJobs
-from app.projection.store import ProjectionStore, ProjectionUnavailable
+from app.projection.jobs import JobOptions, ProjectionJob, ProjectionJobs, ProjectorUnavailable
+from app.projection.store import ProjectionStore, ProjectionUnavailable, check_name
 from app.projection.targets import (
     PHOTO_SLOTS,
     FaceFinder,
@@ -58,7 +60,16 @@ class ProjectionService:
         return self.jobs.default_options
 
     def status(self) -> Dict[str, Any]:
-        return {"projector": self.jobs.projector.describe()}
+        """Where projections run, and whether they can: ``projection_unavailable`` is the reason a viewer
+        is given when they cannot (the page disables its projection buttons and shows it)."""
+        try:
+            self.check_ready()
+        except ProjectorUnavailable as error:
+            reason: Optional[str] = error.reason
+        else:
+            reason = None
+        return {"projector": self.jobs.projector.describe(), "projection_ready": reason is None,
+                "projection_unavailable": reason}
 
     def check_ready(self) -> None:
         """ProjectorUnavailable, saying what to do, when no projection can run here at all."""
@@ -120,7 +131,19 @@ class ProjectionService:
     def delete(self, name: str) -> None:
         """Delete a saved projection, unless the live params select it (ProjectionInUse)."""
         with self.params.locked() as params:
-            if name in (params.projection, params.style_projection):
-                role = "the face shown" if name == params.projection else "the style source"
+            role = params.projections_in_use().get(name)
+            if role is not None:
                 raise ProjectionInUse(f"projection '{name}' is selected as {role}; select another one first")
             self.store.delete(name)
+
+    def rename(self, name: str, new_name: str) -> Dict[str, Any]:
+        """Give a saved projection another name, and the params that select it the new name with it.
+
+        ValueError for a name that breaks the rule, FileExistsError if it is taken (by a saved projection
+        or a job still running), ProjectionNotFound if there is no ``name``. Returns its new summary.
+        """
+        check_name(new_name)
+        self.store.get(name)
+        self.params.rename_projection(name, new_name, lambda: self.jobs.while_name_free(
+            new_name, lambda: self.store.rename(name, new_name)))
+        return self.store.get(new_name)

@@ -38,6 +38,7 @@ from app.projection.folders import (
     load_latent,
     read_meta,
     remove_leftovers,
+    rename_projection,
     save_projection,
 )
 from stylegan2.projection.projector import ProjectionResult
@@ -199,6 +200,12 @@ class ProjectionStore:
     def delete(self, name: str) -> None:
         """Remove a projection (``folders.delete_projection``) and forget its cached latent."""
         delete_projection(self._existing(name))
+        self.load_ws.cache_clear()
+
+    def rename(self, name: str, new_name: str) -> None:
+        """Give projection ``name`` the name ``new_name`` (ValueError for a bad name, FileExistsError if taken)."""
+        folder = self._existing(name)
+        rename_projection(folder, self.path(check_name(new_name)))
         self.load_ws.cache_clear()
 
     def _compatible_meta(self, name: str) -> Dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The JSON API the page (and any script) drives StyleCam with: params, status, presets.
+"""The JSON API the page (and any script) drives StyleCam with: params, status, presets, tracked faces.
 
 ``POST /api/params`` takes a partial update; the params store validates all of it before anything
 changes, so a bad request (unknown field, wrong type, out of range, not JSON) gets a 400 (415 for
@@ -47,6 +47,12 @@ def get_status() -> Response:
     status = context.live().status()
     status["stream_clients"] = context.streams().count
     return jsonify(status)
+
+
+@bp.get("/faces")
+def get_faces() -> Response:
+    """The tracked faces of the newest frame: id, box (frame pixels) and the face chosen for it, if any."""
+    return jsonify(context.live().faces())
 
 
 @bp.get("/presets")

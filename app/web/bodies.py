@@ -2,7 +2,7 @@
 
 Python's parser recurses once per level of nesting, so a few kilobytes of ``[[[[...`` exhaust the
 recursion limit (a RecursionError, not a ValueError, that would end as a 500). The API's bodies are at
-most two levels deep (``{"sliders": {"smile": 0.5}}``), so anything nested deeper than
+most three levels deep (``{"faces": {"7": {"seed": 5}}}``), so anything nested deeper than
 ``MAX_JSON_DEPTH`` is refused, well before later steps (validation, error messages) could recurse too far.
 """
 from __future__ import annotations

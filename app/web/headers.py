@@ -1,10 +1,13 @@
 """The security headers on every response: what a browser may do with StyleCam's pages and files.
 
 The page loads only its own script, style sheet and images (the MJPEG stream, previews, projections),
-and fetches only its own API, so the policy allows exactly 'self'. No other site may frame it (a
-framing page could trick a click on a slider), none may embed its images or files, nothing is
-sniffed into a type it was not sent as, and no address is passed on as a referrer: the first one
-carries the access token.
+and fetches only its own API, so the policy allows exactly 'self'. Recording needs nothing more: the
+stream is drawn onto a canvas and recorded with MediaRecorder (neither is a load the policy governs),
+and the clip is saved through a download link to a blob: URL, a download rather than a load of media
+or an image (tests/app/web/test_browser_security.py records one and sees no violation). No other site
+may frame it (a framing page could trick a click on a slider), none may embed its images or files,
+nothing is sniffed into a type it was not sent as, and no address is passed on as a referrer: the
+first one carries the access token.
 """
 from __future__ import annotations
 

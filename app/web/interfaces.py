@@ -1,29 +1,37 @@
 """What the web layer is given to work with: narrow, typed views of the live pipeline and the app."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, List, Protocol
+from dataclasses import dataclass, field
+from typing import Callable, List, Mapping, Optional, Protocol
 
 from app.live.buffers import LatestBuffer
 from app.live.params import Preset
 from app.live.params_store import ParamsStore
 from app.live.viewers import Viewers
+from app.live.views import STYLIZED
 from app.projection.service import ProjectionService
 
 
 @dataclass(frozen=True)
 class LiveControls:
     """The parts of the live pipeline a browser reaches: the params it edits, the frames it watches
-    (``EncodedFrame``s), the viewer count that keeps the pipeline awake, and the live figures."""
+    (``EncodedFrame``s: ``frames`` of the stylized view, ``views`` of each view), the viewers that keep the
+    pipeline awake, the live figures, and the tracked faces (``app.live.pipeline.LivePipeline.tracked_faces``)."""
 
     params: ParamsStore
     frames: LatestBuffer
     viewers: Viewers
     status: Callable[[], dict]
+    views: Mapping[str, LatestBuffer] = field(default_factory=dict)    # View name -> its frames; {} = stylized only.
+    faces: Callable[[], dict] = lambda: {"frame_size": None, "faces": []}
 
     @property
     def presets(self) -> List[Preset]:
         return self.params.presets
+
+    def view_frames(self, view: str) -> Optional[LatestBuffer]:
+        """The frames of ``view`` (``app.live.views``), or None if this StyleCam has no such view."""
+        return self.views.get(view, self.frames if view == STYLIZED else None)
 
 
 class Backend(Protocol):

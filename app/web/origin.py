@@ -2,8 +2,8 @@
 
 The token cookie is ``SameSite=Strict``, but a site is a host, not a host and port: a page served from
 another port of the same machine (any other web app on it) is "same-site" and its requests carry the
-cookie. So every request that changes something (POST, DELETE, ...; GET and HEAD never do) must come
-from the page's own origin:
+cookie. So every request that changes something (POST, PATCH, PUT, DELETE: every method but GET, HEAD
+and OPTIONS, which never do) must come from the page's own origin:
 
 - ``Sec-Fetch-Site`` (sent by every current browser) must be ``same-origin`` or ``none``; ``same-site``
   and ``cross-site`` are refused. The browser decides it from the address it used, so it holds behind a

@@ -9,7 +9,10 @@
     GET    /api/projections                  the saved projections, oldest first
     GET    /api/projections/<name>           one of them
     GET    /api/projections/<name>/<file>    latent.pt, target.png, result.png or meta.json
+    PATCH  /api/projections/<name>           rename one: JSON {"name": "new-name"} (the params follow)
     DELETE /api/projections/<name>           delete one (not while it is selected)
+
+Each saved projection says whether the live params use it (``in_use``: its role, or null).
 
 Options (JSON fields or form fields): ``steps``, ``space`` ("w" or "w+"), both defaulting to the
 server's settings, and ``name`` (what to save it as; default: a new name, which is also the job's
@@ -93,7 +96,7 @@ def submit_job() -> Response:
     except QueueFull as error:
         return retry_later(json_error(429, str(error)), QUEUE_RETRY_AFTER_S)
     except ProjectorUnavailable as error:
-        return json_error(503, str(error))
+        return json_error(503, error.reason)
     response = jsonify(job_json(job))
     response.status_code = 202
     response.headers["Location"] = url_for(".get_job", job_id=job.id)
@@ -230,6 +233,25 @@ def get_projection_file(name: str, filename: str) -> Response:
     return send_file(path, mimetype=DOWNLOADS[filename], max_age=0)
 
 
+@bp.patch("/projections/<name>")
+def rename_projection(name: str) -> Response:
+    """Rename a saved projection; JSON only (``{"name": "new-name"}``), read as every JSON body is."""
+    try:
+        payload = json_body()
+    except BodyError as error:
+        return json_error(error.status, f'{error}; send {{"name": "the new name"}}', error.field)
+    if not isinstance(payload, dict) or set(payload) != {"name"}:
+        return json_error(400, 'the body must be a JSON object: {"name": "the new name"}', "name")
+    try:
+        return jsonify(projection_json(context.projection().rename(name, payload["name"])))
+    except ProjectionUnavailable as error:
+        return unavailable(error)
+    except FileExistsError as error:
+        return json_error(409, str(error), "name")
+    except ValueError as error:
+        return json_error(400, str(error), "name")
+
+
 @bp.delete("/projections/<name>")
 def delete_projection(name: str) -> Response:
     try:
@@ -243,7 +265,8 @@ def delete_projection(name: str) -> Response:
 
 def projection_json(entry: Dict[str, Any]) -> Dict[str, Any]:
     name = entry["name"]
-    return {**entry, "url": url_for(".get_projection", name=name),
+    in_use = context.live().params.current().params.projections_in_use().get(name)
+    return {**entry, "in_use": in_use, "url": url_for(".get_projection", name=name),
             "result_url": url_for(".get_projection_file", name=name, filename=RESULT_FILE),
             "target_url": url_for(".get_projection_file", name=name, filename=TARGET_FILE)}
 

@@ -3,7 +3,8 @@
 Every frame is JPEG-encoded once by the pipeline and shared: each stream client waits on the
 pipeline's frame buffer for anything newer than what it sent last, so a client that is slow to
 receive simply skips the frames it missed, and never holds up the pipeline or the other clients.
-A client counts as a viewer for as long as its stream is open (``app.live.viewers``).
+A client counts as a viewer of its view for as long as its stream is open (``app.live.viewers``): each
+view is encoded only while someone watches it, once for all of them.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from contextlib import ExitStack
 from typing import BinaryIO, Dict, Iterator, Tuple
 
 from app.live.buffers import LatestBuffer
-from app.live.viewers import Viewers
+from app.live.viewers import DEFAULT_VIEW, Viewers
 
 BOUNDARY = "stylecam-frame"
 
@@ -51,15 +52,16 @@ class MjpegStream:
     goes away, even before the first frame) always gives the client's slot back.
     """
 
-    def __init__(self, frames: LatestBuffer, clients: StreamClients, viewers: Viewers, wait_s: float) -> None:
+    def __init__(self, frames: LatestBuffer, clients: StreamClients, viewers: Viewers, wait_s: float,
+                 view: str = DEFAULT_VIEW) -> None:
         self._frames = frames
         self._clients = clients
         self._wait_s = wait_s
         self._released = False
         self._watching = ExitStack()
-        was_idle = self._watching.enter_context(viewers.watching())
-        # Woken from idle, the buffer still holds the frame from before: wait for a fresh one.
-        self._start_after = frames.version if was_idle else 0
+        was_unwanted = self._watching.enter_context(viewers.watching(view))
+        # A view nobody wanted (or woken from idle): its buffer holds a frame from before; wait for a fresh one.
+        self._start_after = frames.version if was_unwanted else 0
 
     def __iter__(self) -> Iterator[bytes]:
         sent_version = self._start_after

@@ -45,15 +45,20 @@ class ProjectionCancelled(Exception):
 
 @dataclass
 class ProjectionProgress:
-    """What the progress callback gets after every optimisation step."""
+    """What the progress callback gets after every optimisation step, and before the first one while the
+    start latent is searched (``phase`` "start": no step done yet, ``phase_step`` of ``phase_steps``
+    candidates scored, the best score so far as the "total" loss)."""
 
-    step: int                       # Steps done so far over all stages (1-based).
+    step: int                       # Steps done so far over all stages (1-based; 0 while searching the start).
     num_steps: int                  # Planned total (early stopping may end sooner).
     stage: int                      # Index of the current stage in the config.
     space: str                      # "w" or "w+".
     learning_rate: float
     losses: Dict[str, float]        # "total", "lpips", "pixel", "noise" for this step.
     preview: Optional[torch.Tensor]  # [1, 3, H, W] image of the current latent every preview_every steps.
+    phase: str = "optimise"         # "start" (scoring the candidate start latents) or "optimise".
+    phase_step: int = 0             # Work done in this phase: candidates scored, or steps.
+    phase_steps: int = 0            # Work the phase plans: candidates to score, or steps.
 
 
 @dataclass
@@ -86,7 +91,8 @@ def project(G: torch.nn.Module, target: torch.Tensor, perceptual: PerceptualNetw
             cancel: Optional[threading.Event] = None) -> ProjectionResult:
     """Optimise a latent so that G's image matches ``target``; see the module docstring.
 
-    ``target``: see ``prepare_target``. ``progress(ProjectionProgress)`` is called after every step;
+    ``target``: see ``prepare_target``. ``progress(ProjectionProgress)`` is called after every step, and
+    after every batch of start candidates scored (phase "start", which can take a while on a CPU);
     returning False cancels, as does setting ``cancel``: both raise ``ProjectionCancelled`` within one
     step. Deterministic for a fixed ``config.seed``: the same inputs give a bit-identical result on the
     same device with the same torch version and the same number of torch threads (the thread count
@@ -112,7 +118,7 @@ def project(G: torch.nn.Module, target: torch.Tensor, perceptual: PerceptualNetw
     w_avg, w_std, samples = w_statistics(working, config.w_avg_samples, rng)
     _stop_if_cancelled(cancel, 0)
     if config.start == "candidates":
-        w = _best_candidate(working, objective, w_avg, samples, config, cancel)
+        w = _best_candidate(working, objective, w_avg, samples, config, cancel, progress)
     else:
         w = w_avg.expand(1, working.num_ws, -1).clone()
 
@@ -300,7 +306,8 @@ class _StageRunner:
         preview = images[:1].detach().float().cpu() if wants_preview else None
         report = ProjectionProgress(step=self.steps_done, num_steps=self.config.num_steps, stage=index,
                                     space=stage.space, learning_rate=learning_rate, losses=losses,
-                                    preview=preview)
+                                    preview=preview, phase_step=self.steps_done,
+                                    phase_steps=self.config.num_steps)
         if self.progress(report) is False:
             raise ProjectionCancelled(self.steps_done)
 
@@ -337,7 +344,7 @@ class _BestLatent:
 
 def _best_candidate(G: torch.nn.Module, objective: _Objective, w_avg: torch.Tensor,
                     samples: torch.Tensor, config: ProjectionConfig,
-                    cancel: Optional[threading.Event]) -> torch.Tensor:
+                    cancel: Optional[threading.Event], progress: Optional[ProgressFn] = None) -> torch.Tensor:
     """The start latent [1, num_ws, w_dim] that scores best among w_avg and truncated samples."""
     sampled = samples[: config.num_candidates - 1]
     candidates = torch.cat([w_avg[0], w_avg[0] + config.candidate_psi * (sampled - w_avg[0])])
@@ -347,6 +354,14 @@ def _best_candidate(G: torch.nn.Module, objective: _Objective, w_avg: torch.Tens
             _stop_if_cancelled(cancel, 0)
             images = _synthesize(G, batch[:, None, :].expand(-1, G.num_ws, -1), config)
             scores.append(objective.score(images))
+            if progress is not None:
+                scored = torch.cat(scores)
+                report = ProjectionProgress(step=0, num_steps=config.num_steps, stage=0,
+                                            space=config.stages[0].space, learning_rate=0.0,
+                                            losses={"total": float(scored.min())}, preview=None, phase="start",
+                                            phase_step=len(scored), phase_steps=len(candidates))
+                if progress(report) is False:
+                    raise ProjectionCancelled(0)
     best = int(torch.cat(scores).argmin())
     return candidates[best][None, None, :].expand(1, G.num_ws, -1).clone()
 

@@ -49,8 +49,9 @@ SELFIE = "media/videos/selfie_webcam_10s.mp4"
 YUNET = "weights/face_detection_yunet_2026may.onnx"
 
 TOKEN = "test-token-1234"
-STATUS = {"source": {"state": "live"}, "camera_fps": 30.0, "stream_fps": 30.0, "detection_ms": 4.0,
-          "generation_ms": 120.0, "faces": 1, "device": "cpu"}
+STATUS = {"source": {"state": "live"}, "live": "running", "viewers": 1, "views": {"stylized": 1},
+          "camera_fps": 30.0, "stream_fps": 30.0, "detection_ms": 4.0, "generation_ms": 120.0, "faces": 1,
+          "device": "cpu", "errors": []}      # the keys the page reads, as LivePipeline.status() has them
 
 
 class WebBackend:
@@ -61,7 +62,10 @@ class WebBackend:
         store = ProjectionStore(folder, generator)
         self.params = ParamsStore(load_presets(), check_projection=store.check)
         self.frames: LatestBuffer = LatestBuffer()
-        self.live = LiveControls(self.params, self.frames, Viewers(idle_after_s=None), lambda: self.status())
+        self.views = {"stylized": self.frames, "camera": LatestBuffer()}      # no side-by-side view here
+        self.tracked = {"frame_size": None, "faces": []}                       # what GET /api/faces answers
+        self.live = LiveControls(self.params, self.frames, Viewers(idle_after_s=None), lambda: self.status(),
+                                 views=self.views, faces=lambda: self.tracked)
         self.camera_frame: Optional[np.ndarray] = None       # What the "camera" shows (a BGR photo), if any.
         self.projection = ProjectionService(store, ProjectionJobs(projector, store, **jobs_options), face_finder,
                                             self.params, self.camera_faces)
@@ -85,18 +89,20 @@ class WebBackend:
 
     def stop(self) -> None:
         self.running = False
-        self.frames.close()
+        for frames in self.views.values():
+            frames.close()
         self.params.close()
         self.projection.jobs.stop()
 
-    def publish(self, shade: int) -> EncodedFrame:
-        """Put a small grey frame of the given shade, as the pipeline's encoder would."""
+    def publish(self, shade: int, view: str = "stylized") -> EncodedFrame:
+        """Put a small grey frame of the given shade into a view, as the pipeline's encoder would."""
         image = np.full((48, 64, 3), shade, np.uint8)
-        captured_version = 100 + self.frames.version      # the camera's count, unlike the buffer's
+        frames = self.views[view]
+        captured_version = 100 + frames.version           # the camera's count, unlike the buffer's
         frame = EncodedFrame(jpeg=cv2.imencode(".jpg", image)[1].tobytes(), version=captured_version,
                              faces_version=captured_version - 1,      # as when detection is a frame behind
                              params_version=self.params.changes.version, timestamp=time.time())
-        self.frames.put(frame)
+        frames.put(frame)
         return frame
 
 
@@ -194,9 +200,8 @@ class SelfieClip:
     """The selfie clip as the pipeline reads it, and the faces YuNet finds in each frame (faces.json).
 
     ``X-Frame-Version`` n is the clip's frame (n - 1) modulo its length (the source loops), so a test
-    can rebuild what any streamed frame should show: that camera frame with a given face pasted on at
-    the faces found in the clip's frame of its ``X-Faces-Version`` (the same frame, unless detection fell
-    behind the camera).
+    can rebuild what any streamed frame should show: that camera frame with a given face pasted on where
+    the heads are in it (``distances``).
     """
 
     KEPT_FRAMES = 64
@@ -237,14 +242,18 @@ class SelfieClip:
     def distances(self, shown: np.ndarray, frame_version: int, faces_version: int,
                   faces: List[PreparedFace]) -> List[float]:
         """How far ``shown`` (a streamed frame with those ``X-Frame-Version`` and ``X-Faces-Version``) is
-        from that camera frame with each of ``faces`` pasted on at the faces found in the faces frame, over
-        the pixels where those candidates differ (mean absolute difference, summed over channels).
+        from that camera frame with each of ``faces`` pasted on where the heads are in it, over the pixels
+        where those candidates differ (mean absolute difference, summed over channels).
 
-        Compared at a quarter of the size: the pipeline pastes at tracked (smoothed) landmarks, a few
-        pixels off the raw ones used here, and that must not count as a different face.
+        Where the heads are: the faces found in the shown frame itself. The pipeline pastes those when
+        detection keeps up, and otherwise moves the faces of the frame ``faces_version`` to where the heads
+        are in the shown frame (motion compensation), which is the same place give or take a few pixels;
+        only a frame in which YuNet found no face falls back to the faces of ``faces_version``.
+        Compared at a quarter of the size: the pipeline pastes at tracked (smoothed, moved) landmarks, a
+        few pixels off the raw ones used here, and that must not count as a different face.
         """
         camera = self.camera_frame(frame_version)
-        landmarks = self.landmarks[self.index(faces_version)]
+        landmarks = self.landmarks[self.index(frame_version)] or self.landmarks[self.index(faces_version)]
         candidates = [shrink(composite(camera, landmarks, face)) for face in faces]
         differs = np.zeros(candidates[0].shape[:2], bool)
         for other in candidates[1:]:

@@ -7,6 +7,7 @@ import torch
 import stylegan2
 import weights
 from app import models
+from detectors import DetectorUnavailable
 from stylegan2.projection import perceptual
 from stylegan2.testing import make_random_generator, save_standin
 
@@ -86,6 +87,23 @@ def test_the_real_weights_load_strictly_and_give_features():
         features = network(torch.rand(2, 3, 64, 64) * 255)
     assert features.shape == (2, 2048) and torch.isfinite(features).all() and (features >= 0).all()
     assert network.weights_sha256 == weights.get("inception-fid").sha256
+
+
+def test_a_missing_detector_model_says_how_to_download_it_or_give_a_file(weights_dir):
+    with pytest.raises(DetectorUnavailable) as caught:
+        models.face_detector("yunet")
+    message = str(caught.value)
+    assert "python -m app weights fetch yunet" in message and "--detector-model FILE" in message
+    assert "model_path" not in message
+
+
+def test_a_detector_file_that_cannot_be_used_points_at_the_option(tmp_path):
+    with pytest.raises(DetectorUnavailable, match="absent.onnx.*Check the file given with --detector-model"):
+        models.face_detector("yunet", tmp_path / "absent.onnx")
+
+
+def test_a_detector_that_can_run_is_built_as_detectors_builds_it(yunet_file):
+    assert models.face_detector("yunet", yunet_file, detect_width=320).name == "yunet"
 
 
 @pytest.mark.parametrize("given, shown", [("ffhq-256", "ffhq-256"), ("/home/someone/models/mine.pkl", "mine.pkl"),

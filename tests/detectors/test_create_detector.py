@@ -17,7 +17,7 @@ def test_auto_picks_yunet_where_it_can_run(yunet_path):
 
 
 def test_yunet_by_name_does_not_fall_back(tmp_path):
-    with pytest.raises(DetectorUnavailable, match="weights fetch yunet"):
+    with pytest.raises(DetectorUnavailable, match="YuNet model file not found"):
         create_detector("yunet", model_path=tmp_path / "absent.onnx")
 
 
@@ -42,7 +42,7 @@ def test_auto_gives_the_fallback_its_own_options(haar, tmp_path):
 
 def test_auto_explains_both_failures_when_nothing_can_run(tmp_path, monkeypatch):
     monkeypatch.delattr(cv2, "CascadeClassifier", raising=False)
-    both_reasons = "YuNet: .*weights fetch yunet.* Haar: .*opencv-python-headless<5"
+    both_reasons = "YuNet: .*absent.onnx.* Haar: .*opencv-python-headless<5"
     with pytest.raises(DetectorUnavailable, match=both_reasons):
         create_detector("auto", model_path=tmp_path / "absent.onnx")
 

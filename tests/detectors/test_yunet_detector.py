@@ -158,9 +158,10 @@ def test_rejects_what_is_not_an_8_bit_picture(image, yunet):
         yunet.detect(image)
 
 
-def test_missing_model_says_how_to_fetch_it(tmp_path):
-    with pytest.raises(DetectorUnavailable, match="weights fetch yunet"):
+def test_a_missing_model_names_the_file_and_no_application_command(tmp_path):
+    with pytest.raises(DetectorUnavailable, match="YuNet model file not found: .*absent.onnx") as caught:
         YuNetDetector(tmp_path / "absent.onnx")
+    assert "model_path" not in str(caught.value) and "python -m" not in str(caught.value)
 
 
 @pytest.mark.parametrize("model_path", [None, "yunet"], ids=["default", "registry-name"])
@@ -173,7 +174,7 @@ def test_model_comes_from_the_weights_folder_by_default_or_by_name(model_path, t
 def test_damaged_model_is_reported_as_unavailable_naming_both_possible_causes(tmp_path):
     damaged = tmp_path / "damaged.onnx"
     damaged.write_bytes(b"not an ONNX model")
-    with pytest.raises(DetectorUnavailable, match="damaged.*fetch yunet.*OpenCV >= 4.8.*pip install"):
+    with pytest.raises(DetectorUnavailable, match="damaged.*replace it with a good copy.*OpenCV >= 4.8.*pip install"):
         YuNetDetector(damaged)
 
 

@@ -127,6 +127,26 @@ def test_progress_is_reported_every_step_with_previews_every_k(G, target, percep
     assert all(report.num_steps == 7 for report in reports)
 
 
+def test_the_start_search_reports_its_own_phase_before_the_first_step(G, target, perceptual):
+    reports = []
+    project(G, target, perceptual, config(Stage("w", 2), start="candidates", num_candidates=10),
+            progress=reports.append)
+    searching = [report for report in reports if report.phase == "start"]
+    assert [(report.phase_step, report.phase_steps, report.step) for report in searching] == [
+        (4, 10, 0), (8, 10, 0), (10, 10, 0)]
+    assert reports[:3] == searching, "the search comes before the first step"
+    assert searching[-1].losses["total"] <= searching[0].losses["total"]
+    assert [(report.phase, report.phase_step, report.phase_steps) for report in reports[3:]] == [
+        ("optimise", 1, 2), ("optimise", 2, 2)]
+
+
+def test_progress_returning_false_during_the_start_search_cancels_before_any_step(G, target, perceptual):
+    with pytest.raises(ProjectionCancelled) as cancelled:
+        project(G, target, perceptual, config(start="candidates", num_candidates=8),
+                progress=lambda report: report.phase != "start")
+    assert cancelled.value.step == 0
+
+
 def test_progress_returning_false_cancels_at_that_step(G, target, perceptual):
     with pytest.raises(ProjectionCancelled) as cancelled:
         project(G, target, perceptual, config(Stage("w+", 50)), progress=lambda report: report.step < 3)

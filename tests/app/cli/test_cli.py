@@ -195,9 +195,18 @@ def test_serve_on_a_cuda_device_the_machine_lacks_fails_cleanly(serve_args, monk
     assert_clean_failure(result, "'cuda:3'", "has 1 CUDA device (cuda:0)")
 
 
-def test_serve_offline_without_the_default_model_says_how_to_fetch_it(serve_args, weights_dir):
+def test_serve_offline_without_the_default_model_says_how_to_fetch_it_or_give_the_file(serve_args, weights_dir):
     result = run(*with_option(serve_args, "--weights", "ffhq-256"))
-    assert_clean_failure(result, "--offline", "python -m app weights fetch ffhq-256")
+    assert_clean_failure(result, "--offline", "python -m app weights fetch ffhq-256", "--weights FILE")
+
+
+def test_serve_that_cannot_download_says_how_to_give_the_files_and_run_offline(weights_dir, monkeypatch):
+    def fetch_model(name):
+        raise click.ClickException(f"cannot download {name}: network unreachable")
+
+    monkeypatch.setattr("app.cli.serve.fetch_model", fetch_model)
+    result = run("serve", "--source", "missing.mp4")
+    assert_clean_failure(result, "cannot download ffhq-256", "--weights FILE", "--detector-model FILE", "--offline")
 
 
 def test_serve_fetches_missing_registry_models_before_anything_else(weights_dir, monkeypatch):
@@ -214,6 +223,13 @@ def test_serve_fetches_missing_registry_models_before_anything_else(weights_dir,
     assert "fetching it now" in result.output
 
 
+def test_serve_with_a_virtual_camera_that_is_not_there_says_how_to_load_the_module(serve_args):
+    if Path("/sys/module/v4l2loopback").exists():
+        pytest.skip("v4l2loopback is loaded here")
+    result = run(*serve_args, "--virtual-camera", "/dev/video10")
+    assert_clean_failure(result, "/dev/video10", "sudo modprobe v4l2loopback devices=1 video_nr=10")
+
+
 def test_serve_refuses_a_token_and_no_token_together(serve_args):
     result = run(*serve_args, "--token", "abc", "--no-token")
     assert result.exit_code == 2
@@ -227,6 +243,7 @@ class ServerThatReturnsAtOnce:
 
     def __init__(self, config, backend):
         self.config = config
+        self.backend = backend
         self.port = 5123
         ServerThatReturnsAtOnce.started.append(self)
 
@@ -261,6 +278,11 @@ def test_serve_without_a_token_makes_a_random_one_and_prints_it_in_the_link(serv
     printed = re.search(r"http://127\.0\.0\.1:5123/\?token=([A-Za-z0-9_-]+)", result.output)
     assert printed and printed[1] == config.token and len(config.token) >= 40
     assert serve_without_serving()[1].token != config.token          # a new one every start
+
+
+def test_serve_passes_detect_every_to_the_pipeline(serve_without_serving):
+    serve_without_serving("--detect-every", "3")
+    assert ServerThatReturnsAtOnce.started[-1].backend.pipeline.detection.detect_every == 3
 
 
 def test_serve_with_no_token_warns_that_anyone_can_watch(serve_without_serving):

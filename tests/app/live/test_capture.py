@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from app.live.buffers import LatestBuffer
-from app.live.capture import CaptureWorker, placeholder_frame
-from app.live.sources import Source, SourceError, parse_source
+from app.live.capture import NOT_FOUND_TEXT, CaptureWorker, placeholder_frame
+from app.live.sources import Source, SourceError, open_source, parse_source
 from app.live.viewers import Viewers
 from tests.app.clock_helpers import FakeClock, wait_until
 
@@ -193,13 +193,28 @@ def test_open_fails_at_once_for_a_still_image_that_cannot_be_read(shared_file, t
         worker.open()
 
 
-def test_a_live_source_that_is_down_at_start_up_opens_as_reconnecting_with_the_placeholder():
+def test_a_live_source_that_is_down_at_start_up_is_not_found_with_a_placeholder_that_says_so():
     buffer = LatestBuffer()
     worker = CaptureWorker(LIVE, buffer, opener=ScriptedOpener(SourceError("cannot open camera 0")))
     worker.open()
-    assert worker.state == "reconnecting"
+    assert worker.state == "not_found"
     assert worker.status()["error"] == "cannot open camera 0"
-    assert buffer.latest()[1].placeholder
+    frame = buffer.latest()[1]
+    assert frame.placeholder
+    assert frame.image.tobytes() == placeholder_frame((640, 480), LIVE.describe(), NOT_FOUND_TEXT).tobytes()
+
+
+def test_a_camera_that_never_delivered_stays_not_found_however_long_it_is_tried(run_worker):
+    worker, _ = run_worker(LIVE, opener=ScriptedOpener(), first_retry=0.001, max_retry=0.004)
+    states = []
+    wait_until(lambda: states.append(worker.state) or len(states) > 50)
+    assert set(states) <= {"starting", "not_found"} and "not_found" in states
+
+
+def test_opening_a_camera_that_is_not_there_prints_no_opencv_warnings(capfd):
+    with pytest.raises(SourceError, match="cannot open camera"):
+        open_source(parse_source("7"))
+    assert "WARN" not in capfd.readouterr().err
 
 
 def test_a_live_source_that_is_down_at_start_up_goes_live_when_it_comes_up():

@@ -66,3 +66,40 @@ def test_a_frame_whose_detection_fails_goes_on_with_no_faces_and_the_error_shows
     result = published(worker, CapturedFrame(photo, timestamp=1.0))
     assert (result.frame_version, result.tracks) == (1, []) and result.frame.image is photo
     assert worker.error == "detection failed: detector crashed" and worker.faces == 0
+
+
+def test_with_detect_every_3_only_every_third_frame_is_looked_at(shared_file, photo):
+    detector = CountingDetector(create_detector("yunet", model_path=str(shared_file(
+        "weights/face_detection_yunet_2026may.onnx"))))
+    worker = DetectionWorker(detector, LatestBuffer(), LatestBuffer(), detect_every=3)
+    due = []
+    for version in range(1, 9):
+        due.append(worker.due(version))
+        worker.publish(version, CapturedFrame(photo, timestamp=float(version)))
+    assert due == [True, False, False, True, False, False, True, False]
+    assert detector.calls == 3 and worker.output.latest()[1].frame_version == 7
+
+
+def test_a_frame_that_comes_late_is_looked_at_and_the_count_starts_from_it(worker, photo):
+    worker.detect_every = 3
+    worker.publish(1, CapturedFrame(photo, timestamp=1.0))
+    worker.publish(5, CapturedFrame(photo, timestamp=5.0))          # the frames in between were never read
+    assert worker.detector.calls == 2 and not worker.due(7) and worker.due(8)
+
+
+def test_after_each_detection_the_tracks_still_followed_are_reported(shared_file, photo):
+    reported = []
+    detector = create_detector("yunet", model_path=str(shared_file("weights/face_detection_yunet_2026may.onnx")))
+    worker = DetectionWorker(detector, LatestBuffer(), LatestBuffer(), on_tracks=reported.append)
+    worker.publish(1, CapturedFrame(photo, timestamp=1.0))
+    ids = {track.id for track in worker.output.latest()[1].tracks}
+    worker.publish(2, CapturedFrame(photo[:, ::-1].copy(), timestamp=1.05))   # mirrored: the faces moved away
+    worker.publish(3, CapturedFrame(placeholder_frame((640, 480), "0"), 1.1, placeholder=True))
+    assert len(ids) == 3 and reported[0] == ids
+    assert ids < reported[1], "faces that moved away are still remembered, the new ones added"
+    assert reported[2] == set(), "the camera was lost: every track ended"
+
+
+def test_detect_every_must_be_a_positive_count(photo):
+    with pytest.raises(ValueError, match="at least 1"):
+        DetectionWorker(BrokenDetector(), LatestBuffer(), LatestBuffer(), detect_every=0)

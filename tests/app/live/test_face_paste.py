@@ -1,4 +1,5 @@
-"""Compositing: the face lands on each face, nothing outside the mask moves, colours follow the skin.
+"""Compositing: the face lands on each face, nothing outside the mask moves, colours follow the skin, and
+the person's own mouth and eyes show through as much as asked, wherever the landmarks put them.
 
 Real photos and the landmarks YuNet gives for them (``media/faces.json``); the "generated" face is a
 real face cut into the FFHQ layout, which is what a generator produces.
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.live.face_paste import SKIN_REGIONS, composite, face_mask, prepare_face
+from app.live.face_paste import SKIN_REGIONS, composite, face_mask, feature_mask, prepare_face
 from detectors.alignment import align_face, alignment_matrix, warp_to_frame
 
 SIZE = 128
@@ -171,3 +172,95 @@ def test_no_faces_gives_the_frame_unchanged(office, generated):
 def test_prepare_face_refuses_what_is_not_a_square_bgr_face():
     with pytest.raises(ValueError, match="square BGR uint8"):
         prepare_face(np.zeros((64, 32, 3), np.uint8))
+
+
+# --- the person's own mouth and eyes ---------------------------------------------------------------
+
+def selfie_frames(shared_file, faces_json, indices):
+    """Frames of the selfie clip with the landmarks YuNet found in each (its largest face)."""
+    described = faces_json["videos"]["videos/selfie_webcam_10s.mp4"]["frames"]
+    capture = cv2.VideoCapture(str(shared_file("media/videos/selfie_webcam_10s.mp4")))
+    frames, index = [], 0
+    while len(frames) < len(indices):
+        ok, image = capture.read()
+        assert ok
+        if index in indices:
+            faces = sorted(described[index]["faces"], key=lambda face: -face["box"][2])
+            frames.append((image, np.array(faces[0]["landmarks"], np.float32)))
+        index += 1
+    return frames
+
+
+def mouth_centre(landmarks):
+    return (landmarks[3] + landmarks[4]) / 2
+
+
+def patch_difference(a, b, point, radius=4):
+    """Mean absolute difference of two images over the small square around ``point``."""
+    x, y = np.rint(point).astype(int)
+    window = (slice(y - radius, y + radius + 1), slice(x - radius, x + radius + 1))
+    return np.abs(a[window].astype(float) - b[window].astype(float)).mean()
+
+
+def test_keeping_nothing_is_the_plain_paste(office, generated):
+    frame, landmarks = office
+    assert np.array_equal(composite(frame, landmarks, generated, keep_mouth=0.0, keep_eyes=0.0),
+                          composite(frame, landmarks, generated))
+
+
+def forehead_region(frame_shape, landmarks):
+    """Where the forehead of the face at ``landmarks`` is in the frame (far from the eyes and the mouth)."""
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    cx, cy, ax, ay = SKIN_REGIONS[2]
+    cv2.ellipse(mask, (round(cx * SIZE), round(cy * SIZE)), (round(ax * SIZE), round(ay * SIZE)), 0, 0, 360, 1.0,
+                thickness=-1)
+    return warp_to_frame(mask, alignment_matrix(landmarks, SIZE), frame_shape) > 0.5
+
+
+def test_a_kept_mouth_shows_the_persons_own_mouth_in_every_frame_and_leaves_the_rest_pasted(
+        shared_file, faces_json, generated):
+    for frame, landmarks in selfie_frames(shared_file, faces_json, {0, 60, 120, 180, 240}):
+        kept = composite(frame, [landmarks], generated, keep_mouth=1.0)
+        plain = composite(frame, [landmarks], generated)
+        mouth = mouth_centre(landmarks)
+        assert patch_difference(kept, frame, mouth, radius=8) < 1.5, "the mouth is the camera's"
+        assert patch_difference(plain, frame, mouth, radius=8) > 5, "without it, the mouth is pasted"
+        forehead = forehead_region(frame.shape, landmarks)
+        assert forehead.sum() > 100 and np.array_equal(kept[forehead], plain[forehead])
+
+
+def test_kept_eyes_show_the_persons_own_eyes(shared_file, faces_json, generated):
+    [(frame, landmarks)] = selfie_frames(shared_file, faces_json, {90})
+    kept = composite(frame, [landmarks], generated, keep_eyes=1.0)
+    for eye in landmarks[:2]:
+        assert patch_difference(kept, frame, eye, radius=2) < 1.5
+    plain = composite(frame, [landmarks], generated)
+    assert patch_difference(kept, plain, mouth_centre(landmarks)) == 0, "the mouth stays pasted"
+
+
+def test_half_a_mouth_is_a_blend_of_the_two(shared_file, faces_json, generated):
+    [(frame, landmarks)] = selfie_frames(shared_file, faces_json, {30})
+    x, y = np.rint(mouth_centre(landmarks)).astype(int)
+    plain = composite(frame, [landmarks], generated)[y, x].astype(float)
+    half = composite(frame, [landmarks], generated, keep_mouth=0.5)[y, x].astype(float)
+    assert np.abs(half - (plain + frame[y, x]) / 2).max() <= 3
+
+
+def centre_of(mask):
+    ys, xs = np.indices(mask.shape)
+    return np.array([(xs * mask).sum(), (ys * mask).sum()]) / mask.sum()
+
+
+def test_the_feature_mask_follows_the_landmarks(faces_json):
+    [face] = faces_json["images"]["images/grace_hopper.jpg"]["faces"]
+    landmarks = np.array(face["landmarks"], np.float32)
+    shape = (600, 600)
+    mask = feature_mask(landmarks, shape, 1.0, 1.0)
+    moved = feature_mask(landmarks + np.array([40, 25], np.float32), shape, 1.0, 1.0)
+    assert np.abs(centre_of(moved) - centre_of(mask) - [40, 25]).max() < 0.5
+    assert moved.sum() == pytest.approx(mask.sum(), rel=0.02)
+    for point in (*landmarks[:2], mouth_centre(landmarks)):
+        x, y = np.rint(point).astype(int)
+        assert mask[y, x] > 0.9
+    x, y = np.rint(landmarks[2]).astype(int)
+    assert mask[y, x] < 0.1, "the nose tip is not kept"

@@ -163,7 +163,7 @@ def test_the_worker_publishes_each_params_version_with_its_face(worker, generato
 
 
 def test_a_failed_render_is_reported_and_the_worker_carries_on(worker, params, presets, monkeypatch):
-    def broken(_):
+    def broken(*_):
         raise RuntimeError("out of memory")
 
     worker.start()
@@ -262,3 +262,73 @@ def test_a_stylegan3_generator_shows_faces_with_every_slider_on_its_own_layers(p
     edited = generator.render(update(params, presets, sliders={preset.name: 1.0 for preset in presets}))
     assert plain.shape == (16, 16, 3) and plain.dtype == np.uint8
     assert np.abs(edited.astype(int) - plain.astype(int)).mean() > 1
+
+
+# --- faces of their own ------------------------------------------------------------------------------------
+
+class RecordingBuffer(LatestBuffer):
+    """A LatestBuffer that keeps everything put into it."""
+
+    def __init__(self):
+        super().__init__()
+        self.items = []
+
+    def put(self, item):
+        self.items.append(item)
+        return super().put(item)
+
+
+def run_worker(face_generator, *params_list):
+    """Each of ``params_list`` handled in turn by a worker, as its thread would; every GeneratedFace published."""
+    worker = GenerationWorker(face_generator, LatestBuffer(), RecordingBuffer())
+    for params in params_list:
+        worker.generate(worker.params.put(params), params)
+    return worker.output.items
+
+
+def test_a_face_of_its_own_is_rendered_after_everyones_face_is_published(face_generator, generator, params,
+                                                                          presets):
+    own = update(params, presets, faces={"7": {"seed": 99}})
+    first, second = run_worker(face_generator, own)
+    assert first.face is not None and first.face_for(7) is first.face, "everyone's face comes first"
+    assert second.face is first.face and second.face_for(7) is not first.face
+    assert second.face_for(3) is first.face, "other faces get everyone's face"
+    expected = GenerationWorker(FaceGenerator(InferenceGenerator(generator), presets), LatestBuffer(),
+                                LatestBuffer()).face_for(update(params, presets, seed=99))
+    assert np.array_equal(second.face_for(7).image, expected.image)
+
+
+def test_a_face_of_its_own_takes_the_edits_everyone_has(face_generator, generator, params, presets):
+    own = update(params, presets, faces={"7": {"seed": 99}}, sliders={"smile": 1.0})
+    ws = face_generator.edited_ws(own, own.faces[7])
+    assert torch.equal(ws, face_generator.edited_ws(update(own, presets, seed=99)))
+
+
+def test_an_unchanged_face_of_its_own_is_not_rendered_again(face_generator, generator, params, presets):
+    own = update(params, presets, faces={"7": {"seed": 99}})
+    published = run_worker(face_generator, own, update(own, presets, style_seed=5))   # no slider: no change
+    assert generator.synthesis.calls == 2 and len(published) == 3
+    assert published[2].face_for(7) is published[1].face_for(7)
+
+
+def test_newer_params_come_before_the_faces_of_their_own_of_older_ones(face_generator, generator, params,
+                                                                         presets):
+    worker = GenerationWorker(face_generator, LatestBuffer(), RecordingBuffer())
+    own = update(params, presets, faces={"7": {"seed": 99}, "8": {"seed": 98}})
+    version = worker.params.put(own)
+    worker.params.put(update(own, presets, seed=3))           # arrives while the first is being handled
+    worker.generate(version, own)
+    assert len(worker.output.items) == 1 and generator.synthesis.calls == 1
+
+
+def test_a_face_keeps_its_own_face_until_the_new_one_is_rendered(face_generator, params, presets):
+    own = update(params, presets, faces={"7": {"seed": 99}})
+    published = run_worker(face_generator, own, update(own, presets, faces={"7": {"seed": 98}}))
+    before, during, after = published[1], published[2], published[3]
+    assert during.face_for(7) is before.face_for(7), "no flash of everyone's face in between"
+    assert after.face_for(7) is not before.face_for(7)
+
+
+def test_a_projection_can_be_a_faces_own_face(me_generator, projections, params, presets):
+    own = apply_update(params, {"faces": {"2": {"projection": "friend"}}}, presets, projections.check)
+    assert torch.equal(me_generator.edited_ws(own, own.faces[2]), projections.load_ws("friend"))

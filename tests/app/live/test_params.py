@@ -3,7 +3,18 @@ import json
 
 import pytest
 
-from app.live.params import Params, ParamsError, PresetsError, apply_update, default_params, load_presets, parse_presets
+from app.live.params import (
+    MAX_FACE_CHOICES,
+    FaceChoice,
+    Params,
+    ParamsError,
+    PresetsError,
+    apply_update,
+    default_params,
+    load_presets,
+    parse_presets,
+)
+from app.live.params_store import ParamsStore
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +83,17 @@ def test_to_json_is_plain_json(current):
     ({"projection": 3}, "projection", "name of a saved projection"),
     ({"style_projection": "abc"}, "style_projection", "no saved projections"),
     ({"mode": "me"}, "projection", "mode 'me' shows a saved projection"),
+    ({"keep_mouth": 1.5}, "keep_mouth", "between 0 and 1"),
+    ({"keep_eyes": "all"}, "keep_eyes", "must be a number"),
+    ({"faces": [3]}, "faces", "must be an object of track id"),
+    ({"faces": {"abc": {"seed": 1}}}, "faces.abc", "a track id is a whole number"),
+    ({"faces": {"0": {"seed": 1}}}, "faces.0", "a track id is a whole number"),
+    ({"faces": {"3": 7}}, "faces.3", 'must be {"seed": n} or {"projection": name} or null'),
+    ({"faces": {"3": {"seed": 1, "projection": "x"}}}, "faces.3", "or null"),
+    ({"faces": {"3": {"psi": 1}}}, "faces.3", "or null"),
+    ({"faces": {"3": {"seed": -4}}}, "faces.3.seed", "between 0 and 4294967295"),
+    ({"faces": {"3": {"projection": "ghost"}}}, "faces.3.projection", "no saved projections"),
+    ({"faces": {"3": {"projection": None}}}, "faces.3.projection", "name of a saved projection"),
 ])
 def test_each_kind_of_bad_input_names_its_field(current, presets, payload, field, message):
     with pytest.raises(ParamsError, match=message) as caught:
@@ -195,3 +217,66 @@ def test_an_invalid_entry_in_a_file_names_file_and_entry(tmp_path):
 
 def test_params_compare_by_value():
     assert Params(sliders={"a": 0.5}) == Params(sliders={"a": 0.5})
+
+
+# --- the person's own mouth and eyes, and faces of their own -----------------------------------------------
+
+def test_keeping_mouth_and_eyes_is_off_by_default_and_set_by_an_update(current, presets):
+    assert (current.keep_mouth, current.keep_eyes) == (0.0, 0.0)
+    updated = apply_update(current, {"keep_mouth": 0.8, "keep_eyes": 1}, presets)
+    assert (updated.keep_mouth, updated.keep_eyes) == (0.8, 1.0)
+    assert updated.to_json()["keep_mouth"] == 0.8
+
+
+def test_a_face_choice_is_merged_in_and_null_gives_the_face_back(current, presets):
+    one = apply_update(current, {"faces": {"3": {"seed": 42}}}, presets)
+    two = apply_update(one, {"faces": {"5": {"projection": "me"}}}, presets, saved("me"))
+    assert dict(two.faces) == {3: FaceChoice(seed=42), 5: FaceChoice(projection="me")}
+    assert two.to_json()["faces"] == {"3": {"seed": 42}, "5": {"projection": "me"}}
+    assert dict(apply_update(two, {"faces": {"3": None, "9": None}}, presets).faces) == {5: FaceChoice(projection="me")}
+
+
+def test_at_most_so_many_faces_can_have_a_face_of_their_own(current, presets):
+    full = apply_update(current, {"faces": {str(track): {"seed": track} for track in range(1, MAX_FACE_CHOICES + 1)}},
+                        presets)
+    with pytest.raises(ParamsError, match=f"at most {MAX_FACE_CHOICES} faces") as caught:
+        apply_update(full, {"faces": {"99": {"seed": 1}}}, presets)
+    assert caught.value.field == "faces"
+    assert len(apply_update(full, {"faces": {"1": None, "99": {"seed": 1}}}, presets).faces) == MAX_FACE_CHOICES
+
+
+def test_the_projections_in_use_name_their_role(current, presets):
+    params = apply_update(current, {"mode": "me", "projection": "me", "style_projection": "friend",
+                                    "faces": {"4": {"projection": "kid"}}}, presets, saved("me", "friend", "kid"))
+    assert params.projections_in_use() == {"me": "the face shown", "friend": "the style source",
+                                           "kid": "the face of face 4"}
+
+
+def test_renaming_a_projection_renames_every_reference_to_it(current, presets):
+    params = apply_update(current, {"mode": "me", "projection": "me", "style_projection": "me",
+                                    "faces": {"4": {"projection": "me"}, "6": {"seed": 2}}}, presets, saved("me"))
+    renamed = params.renamed("me", "myself")
+    assert (renamed.projection, renamed.style_projection) == ("myself", "myself")
+    assert dict(renamed.faces) == {4: FaceChoice(projection="myself"), 6: FaceChoice(seed=2)}
+
+
+def test_the_store_forgets_the_choices_of_tracks_that_ended_with_a_new_version(presets):
+    store = ParamsStore(presets)
+    store.update({"faces": {"3": {"seed": 1}, "5": {"seed": 2}}})
+    version = store.current().version
+    store.forget_tracks({3, 5, 8})
+    assert store.current().version == version, "nothing forgotten, no new version"
+    store.forget_tracks({5})
+    params, new_version = store.current()
+    assert dict(params.faces) == {5: FaceChoice(seed=2)} and new_version == version + 1
+
+
+def test_the_store_renames_a_projection_in_the_params_in_the_same_step(presets):
+    store = ParamsStore(presets, check_projection=saved("me"))
+    store.update({"mode": "me", "projection": "me"})
+    seen = []
+    store.rename_projection("me", "myself", lambda: seen.append(store.changes.version))
+    params, version = store.current()
+    assert params.projection == "myself" and version == seen[0] + 1
+    store.rename_projection("other", "another", lambda: None)
+    assert store.current().version == version, "params that do not show it do not change"

@@ -4,6 +4,7 @@ The generator is a small random-weight 64 px model saved to a temporary file and
 app loads real weights (a test fixture: the app never shows such a model).
 """
 import json
+import os
 import socket
 import threading
 import time
@@ -18,8 +19,10 @@ from app.composition import StyleCam, StyleCamConfig
 from app.live.params import ParamsError
 from app.live.pipeline import LiveConfig
 from app.live.sources import SourceError
+from app.live.virtual_camera import VirtualCameraError
 from detectors import create_detector
 from stylegan2.testing import make_random_generator, make_random_stylegan3
+from tests.app.clock_helpers import wait_until
 from tests.app.detector_helpers import BrokenDetector, CountingDetector
 from tests.app.projection_helpers import fake_result
 
@@ -128,6 +131,20 @@ def test_status_and_saved_projections_name_the_weights_file_never_a_server_folde
         assert not any(str(folder) in text for text in shown)
 
 
+def test_what_the_live_additions_show_names_projections_never_a_server_folder(config, weights_file):
+    stylecam = StyleCam(config)
+    store = stylecam.projection.store
+    store.save(fake_result(store.generator), "me", source="camera")
+    stylecam.params.update({"mode": "me", "projection": "me", "faces": {"3": {"projection": "me"}}})
+    renamed = stylecam.projection.rename("me", "me-too")
+    shown = [json.dumps(stylecam.status()), json.dumps(stylecam.pipeline.tracked_faces()),
+             json.dumps(stylecam.projection.projections()), json.dumps(renamed),
+             json.dumps(stylecam.params.current().params.to_json()), (store.path("me-too") / "meta.json").read_text()]
+    assert stylecam.params.current().params.faces[3].to_json() == {"projection": "me-too"}
+    for folder in (weights_file.parent, Path(config.source).parent, Path(config.projections_dir)):
+        assert not any(str(folder) in text for text in shown)
+
+
 def test_the_stream_follows_the_camera_not_a_slower_detector(config):
     # YuNet made to take 0.2 s a frame: six times slower than the selfie clip's 30 frames a second.
     detector = CountingDetector(create_detector("yunet", model_path=config.detector_model), delay_s=0.2)
@@ -168,14 +185,14 @@ def test_a_pipeline_starts_only_once(running):
         running.start()
 
 
-def test_a_stream_that_is_down_at_start_up_starts_reconnecting_with_the_placeholder(config):
+def test_a_stream_that_is_down_at_start_up_is_not_found_with_the_placeholder(config):
     with socket.socket() as probe:               # a port nothing listens on: the stream is down
         probe.bind(("127.0.0.1", 0))
         down = f"rtsp://127.0.0.1:{probe.getsockname()[1]}/camera"
     with StyleCam(StyleCamConfig(**{**config.__dict__, "source": down})) as pipeline:
         _, frame = next_frame(pipeline)
         source = pipeline.status()["source"]
-    assert source["state"] in ("reconnecting", "lost") and "cannot open stream" in source["error"]
+    assert source["state"] == "not_found" and "cannot open stream" in source["error"]
     placeholder = decode(frame)
     assert placeholder.shape == (480, 640, 3) and abs(np.median(placeholder) - 32) <= 2   # dark, at its default size
 
@@ -209,6 +226,69 @@ def test_every_face_in_a_still_photo_is_replaced_and_the_rest_is_left_alone(conf
         assert difference[y0 + h // 4:y1 - h // 4, x0 + w // 4:x1 - w // 4].mean() > 20
         outside[max(y0 - h // 2, 0):y1 + h // 2, max(x0 - w // 2, 0):x1 + w // 2] = False
     assert np.percentile(difference[outside], 99) < 30   # JPEG noise only
+
+
+def test_detecting_every_third_frame_still_shows_every_frame_with_the_face_on_it(config):
+    detector = CountingDetector(create_detector("yunet", model_path=config.detector_model))
+    with StyleCam(StyleCamConfig(**{**config.__dict__, "detect_every": 3}), detector=detector) as stylecam:
+        version, _ = next_frame(stylecam)
+        detections_before, shown = detector.calls, []
+        for _ in range(30):
+            version, frame = next_frame(stylecam, version)
+            shown.append((frame.version, frame.faces_version))
+        detections = detector.calls - detections_before
+        status = stylecam.status()
+    assert status["detect_every"] == 3
+    assert detections <= 12, f"{detections} detections for 30 frames"
+    pasted_from_earlier = [faces for version, faces in shown if 0 < faces < version]
+    assert len(pasted_from_earlier) >= 10, "frames in between carry the faces of an earlier one"
+
+
+def test_the_camera_view_is_encoded_only_while_watched(config):
+    with StyleCam(config) as stylecam:
+        camera = stylecam.live.views["camera"]
+        next_frame(stylecam)
+        assert camera.version == 0
+        with stylecam.live.viewers.watching("camera"):
+            got = camera.get_newer(0, timeout=30)
+            assert stylecam.status()["views"] == {"camera": 1} and stylecam.status()["viewers"] == 1
+    assert got is not None and got[1].params_version == 0
+
+
+def test_the_tracked_faces_say_where_each_face_is_and_what_it_was_given(config):
+    with StyleCam(config) as stylecam:
+        deadline = time.monotonic() + 30
+        while not stylecam.pipeline.tracked_faces()["faces"]:
+            assert time.monotonic() < deadline, "no face tracked"
+            next_frame(stylecam)
+        [face, *_] = stylecam.pipeline.tracked_faces()["faces"]
+        stylecam.params.update({"faces": {str(face["id"]): {"seed": 5}}})
+        faces = json.loads(json.dumps(stylecam.pipeline.tracked_faces()))
+    assert faces["frame_size"] == [640, 480]
+    chosen = [entry for entry in faces["faces"] if entry["id"] == face["id"]]
+    assert chosen == [] or chosen[0]["choice"] == {"seed": 5}
+    assert len(face["box"]) == 4 and face["choice"] is None
+
+
+def test_a_virtual_camera_gets_the_stylized_frames_without_any_viewer(config, tmp_path):
+    output = tmp_path / "virtual-camera.yuv"
+    idle_config = StyleCamConfig(**{**config.__dict__, "virtual_camera": str(output), "idle_after_s": 0.5})
+    with StyleCam(idle_config) as stylecam:
+        time.sleep(1.0)                                  # longer than idle_after_s, and nobody watches
+        written = stylecam.status()["virtual_camera"]["frames"]
+        wait_until(lambda: stylecam.status()["virtual_camera"]["frames"] >= written + 5)
+        live = stylecam.status()["live"]
+    assert live == "running"
+    assert output.stat().st_size % (640 * 480 * 2) == 0 and output.stat().st_size >= 5 * 640 * 480 * 2
+
+
+def test_a_virtual_camera_that_cannot_be_used_fails_before_anything_starts(config):
+    if os.path.exists("/sys/module/v4l2loopback"):
+        pytest.skip("v4l2loopback is loaded here")
+    stylecam = StyleCam(StyleCamConfig(**{**config.__dict__, "virtual_camera": "/dev/video10"}))
+    with pytest.raises(VirtualCameraError, match="modprobe v4l2loopback"):
+        stylecam.start()
+    stylecam.stop()
 
 
 def test_a_stylegan3_model_runs_live_like_a_stylegan2_one(config, tmp_path):

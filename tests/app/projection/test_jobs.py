@@ -15,11 +15,12 @@ from app.projection.jobs import (
     JobNotFound,
     JobOptions,
     OptionError,
+    ProjectionJob,
     ProjectionJobs,
     ProjectorUnavailable,
     QueueFull,
 )
-from app.projection.projectors import LocalProjector
+from app.projection.projectors import NO_PERCEPTUAL_NETWORK, LocalProjector
 from app.projection.store import ProjectionStore
 from app.projection.targets import Target
 from tests.app.projection_helpers import LOCAL_CPU, GatedProjector, wait_for_state
@@ -288,5 +289,38 @@ def test_without_the_perceptual_network_projection_says_how_to_fetch_it(projecti
                                                                          monkeypatch, store):
     monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path / "empty"))
     jobs = ProjectionJobs(LocalProjector(projection_generator, "vgg16"), store)
-    with pytest.raises(ProjectorUnavailable, match="python -m app weights fetch vgg16"):
+    with pytest.raises(ProjectorUnavailable, match="python -m app weights fetch vgg16") as caught:
         jobs.submit(Target(np.zeros((32, 32, 3), np.uint8), "camera"), JobOptions())
+    assert caught.value.reason == NO_PERCEPTUAL_NETWORK, "a viewer is told without paths and commands"
+
+
+class RecordingJob(ProjectionJob):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.phases = []
+
+    def report(self, step, num_steps, loss, preview=None, phase="optimise", phase_step=None, phase_steps=None):
+        self.phases.append((phase, phase_step, phase_steps))
+        super().report(step, num_steps, loss, preview, phase, phase_step, phase_steps)
+
+
+def test_a_local_projection_reports_the_start_search_before_its_steps(projection_generator, standin_perceptual):
+    size = projection_generator.img_resolution
+    job = RecordingJob("phases", Target(np.full((size, size, 3), 120, np.uint8), "camera"), JobOptions(steps=2))
+    LocalProjector(projection_generator, standin_perceptual).project(job)
+    starts = [entry for entry in job.phases if entry[0] == "start"]
+    assert starts and job.phases[:len(starts)] == starts and starts[-1][1] == starts[-1][2] == 16
+    assert job.phases[len(starts):] == [("optimise", 1, 2), ("optimise", 2, 2)]
+
+
+def test_a_job_says_which_phase_it_is_in():
+    job = ProjectionJob("phases", Target(np.zeros((32, 32, 3), np.uint8), "camera"), JobOptions(steps=30))
+    job.start()
+    assert job.to_json()["phase"] == "waiting"
+    job.report(0, 30, 0.9, phase="start", phase_step=4, phase_steps=16)
+    assert {key: job.to_json()[key] for key in ("phase", "phase_step", "phase_steps", "step")} == {
+        "phase": "start", "phase_step": 4, "phase_steps": 16, "step": 0}
+    job.report(3, 30, 0.5)
+    assert (job.to_json()["phase"], job.to_json()["phase_step"], job.to_json()["phase_steps"]) == ("optimise", 3, 30)
+    job.finish("done")
+    assert job.to_json()["phase"] is None

@@ -123,3 +123,15 @@ def test_a_crash_gets_a_json_500_without_details(client, backend, monkeypatch):
     answer = client.get("/api/status")
     assert answer.status_code == 500
     assert "secret" not in answer.get_json()["error"]
+
+
+def test_faces_lists_the_tracked_faces_as_the_pipeline_gives_them(client, backend):
+    backend.tracked = {"frame_size": [640, 480], "faces": [{"id": 3, "box": [10, 20, 100, 120], "choice": None}]}
+    assert client.get("/api/faces").get_json() == backend.tracked
+
+
+def test_a_face_of_its_own_is_an_ordinary_params_update(client, backend):
+    answer = client.post("/api/params", json={"faces": {"3": {"seed": 42}}})
+    assert answer.status_code == 200 and answer.get_json()["faces"] == {"3": {"seed": 42}}
+    answer = client.post("/api/params", json={"faces": {"x": {"seed": 42}}})
+    assert answer.status_code == 400 and answer.get_json()["field"] == "faces.x"

@@ -1,7 +1,8 @@
 """What a real Chromium does with StyleCam's defences: a page from another port of the same host (same
 site, so the SameSite=Strict token cookie goes along) cannot change the params or start a projection;
-StyleCam's own page works under its Content-Security-Policy and still writes; a photo over the
-upload limit is stopped by the page with a message.
+StyleCam's own page works under its Content-Security-Policy and still writes, and so do its live
+features (another view, recording to a download, a face of its own, renaming and deleting a
+projection); a photo over the upload limit is stopped by the page with a message.
 
 The server is the real one over ``WebBackend`` (the real web parts, no camera); a thread publishes
 frames for the page's stream.
@@ -19,7 +20,7 @@ from app.web.config import ServerConfig
 from app.web.server import StyleCamServer
 from tests.app.browser_helpers import CHROMIUM, launch
 from tests.app.conftest import WebBackend
-from tests.app.projection_helpers import GatedProjector
+from tests.app.projection_helpers import GatedProjector, fake_result
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -84,7 +85,8 @@ def publish_until(backend: WebBackend, stop: threading.Event) -> None:
     shade = 0
     while not stop.wait(0.1):
         shade = (shade + 10) % 250
-        backend.publish(shade)
+        for view in backend.views:
+            backend.publish(shade, view)
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +157,67 @@ def test_the_page_works_under_its_content_security_policy_and_still_writes(brows
     seed = victim.backend.params.current().params.seed
     page.click("#seed-random")
     wait_for(page, lambda: victim.backend.params.current().params.seed != seed, what="the new seed to arrive")
+    assert page.evaluate("window.violations") == []
+    page.close()
+
+
+FACE = {"id": 3, "box": [16.0, 8.0, 24.0, 24.0], "choice": None}    # in the published 64 x 48 frames
+
+
+def click_in_frame(page, x, y):
+    """Click the stream where frame pixel (x, y) is shown (the image is letterboxed: object-fit contain)."""
+    box = page.locator("#stream").bounding_box()
+    width, height = page.evaluate("[document.getElementById('stream').naturalWidth, "
+                                  "document.getElementById('stream').naturalHeight]")
+    scale = min(box["width"] / width, box["height"] / height)
+    page.mouse.click(box["x"] + (box["width"] - width * scale) / 2 + x * scale,
+                     box["y"] + (box["height"] - height * scale) / 2 + y * scale)
+
+
+def test_the_live_features_run_under_the_content_security_policy(browser, victim, tmp_path):
+    backend = victim.backend
+    backend.tracked = {"frame_size": [64, 48], "faces": [FACE]}
+    backend.store.save(fake_result(backend.store.generator), "mine", source="camera")
+    page = browser.new_page()
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    page.goto(f"http://127.0.0.1:{victim.port}/")
+    page.wait_for_selector("#slider-smile")
+
+    page.click('.views label:has(input[value="camera"])')              # another view
+    wait_for(page, lambda: "view=camera" in page.get_attribute("#stream", "src")
+             and page.evaluate("document.getElementById('stream').naturalWidth") > 0, what="the camera view")
+
+    page.click("#record")                                               # a recording, downloaded
+    wait_for(page, lambda: page.inner_text("#recording") == "REC 0:01", what="a second on the timer")
+    with page.expect_download(timeout=30000) as download:
+        page.click("#record")
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.stat().st_size > 0 and path.suffix in (".webm", ".mp4")
+
+    page.click('.views label:has(input[value="stylized"])')            # a face of its own, picked in the video
+    wait_for(page, lambda: page.locator('#face-list select[data-track="3"]').count() == 1
+             and page.evaluate("document.getElementById('stream').naturalWidth") > 0, what="the face in the video")
+    click_in_frame(page, 28, 20)
+    assert page.evaluate("document.activeElement.dataset.track") == "3"
+    page.select_option('#face-list select[data-track="3"]', "projection:mine")
+    wait_for(page, lambda: 3 in backend.params.current().params.faces, what="the face's own choice")
+    assert backend.params.current().params.faces[3].projection == "mine"
+
+    tile = page.locator('#projections .projection[data-name="mine"]')  # a rename: a PATCH from the page
+    page.once("dialog", lambda dialog: dialog.accept("ours"))
+    tile.locator(".rename").click()
+    wait_for(page, lambda: backend.store.exists("ours"), what="the rename")
+    assert backend.params.current().params.faces[3].projection == "ours"
+
+    page.select_option('#face-list select[data-track="3"]', "")        # no longer in use: deleted from its tile
+    wait_for(page, lambda: 3 not in backend.params.current().params.faces, what="everyone's face again")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator('#projections .projection[data-name="ours"] .delete').click()
+    wait_for(page, lambda: page.locator('#projections .projection[data-name="ours"]').count() == 0,
+             what="the tile to go")
+    assert not backend.store.exists("ours")
+    assert page.locator("#projections-error").is_hidden(), "a deletion's empty answer (204) is no error"
     assert page.evaluate("window.violations") == []
     page.close()
 

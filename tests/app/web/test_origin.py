@@ -16,9 +16,11 @@ def writes(backend, shared_file):
     photo = shared_file(PHOTO)
     backend.camera_frame = cv2.imread(str(photo))                  # a face for a camera job
     saved = backend.store.save(fake_result(backend.store.generator), "saved", source="camera")
+    named = backend.store.save(fake_result(backend.store.generator), "named", source="camera")
     job = backend.projection.submit_photo(photo.read_bytes(), "upload:me.png", backend.projection.default_options)
     return [("POST", "/api/params", {"seed": 4242}), ("POST", "/api/project", {"source": "camera"}),
-            ("DELETE", f"/api/project/{job.id}", None), ("DELETE", f"/api/projections/{saved.name}", None)]
+            ("DELETE", f"/api/project/{job.id}", None), ("DELETE", f"/api/projections/{saved.name}", None),
+            ("PATCH", f"/api/projections/{named.name}", {"name": "renamed"})]
 
 
 def state(backend):
@@ -48,6 +50,21 @@ def test_the_same_writes_from_the_page_itself_go_through(client, backend, writes
         answer = client.open(path, method=method, json=body, headers={"Sec-Fetch-Site": "same-origin"})
         assert answer.status_code < 300, (method, path, answer.get_json())
         assert state(backend) != before, (method, path)
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "POST", "DELETE"])
+def test_every_method_but_get_head_and_options_is_a_write_refused_from_another_origin(client, method):
+    answer = client.open("/api/params", method=method, json={"seed": 1}, headers={"Sec-Fetch-Site": "same-site"})
+    assert answer.status_code == 403           # before routing: the method need not be one a route takes
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_a_put_or_patch_body_must_be_json_like_a_post(client, backend, method):
+    before = state(backend)
+    answer = client.open("/api/projections/anything", method=method, data=b'{"name": "x"}',
+                         content_type="text/plain", headers={"Sec-Fetch-Site": "same-origin"})
+    assert answer.status_code == 415 and answer.get_json()["field"] == "body"
+    assert state(backend) == before
 
 
 def test_a_cross_origin_write_is_refused_even_without_the_token(make_client, backend):

@@ -1,4 +1,6 @@
 """The page, the snapshot and the MJPEG stream: shared frames, newest first, one slot per client."""
+import threading
+
 import pytest
 
 from app.web.streams import BOUNDARY
@@ -18,11 +20,11 @@ def read_part(chunks):
 
 @pytest.fixture
 def open_stream(client):
-    """Open /stream.mjpg and hand back (response, iterator over its parts); closed after the test."""
+    """Open /stream.mjpg (of a view) and hand back (response, iterator over its parts); closed after the test."""
     opened = []
 
-    def open_():
-        answer = client.get("/stream.mjpg", buffered=False)
+    def open_(query=""):
+        answer = client.get(f"/stream.mjpg{query}", buffered=False)
         opened.append(answer)
         return answer, iter(answer.response)
 
@@ -114,3 +116,35 @@ def test_open_streams_end_when_the_server_shuts_down(client, open_stream, backen
     read_part(parts)
     client.application.extensions["stylecam.streams"].closing.set()
     assert list(parts) == []
+
+
+def test_a_stream_of_a_view_nobody_watched_waits_for_a_fresh_frame_of_it_and_counts_its_viewer(open_stream,
+                                                                                                 backend):
+    backend.publish(shade=10)
+    backend.publish(shade=50, view="camera")             # from before anyone watched: not shown
+    fresh = []
+    later = threading.Timer(0.3, lambda: fresh.append(backend.publish(shade=90, view="camera")))
+    later.start()                                        # the test client waits for the first part as it opens
+    _, parts = open_stream("?view=camera")
+    headers, jpeg = read_part(parts)
+    later.join()
+    assert jpeg == fresh[0].jpeg and headers["X-Frame-Version"] == str(fresh[0].version)
+    assert backend.live.viewers.counts() == {"camera": 1}
+
+
+def test_a_view_that_does_not_exist_is_400_naming_the_views(client):
+    answer = client.get("/stream.mjpg?view=cartoon")
+    assert answer.status_code == 400
+    assert "stylized, camera, side" in answer.get_json()["error"]
+    assert client.get("/snapshot.jpg?view=cartoon").status_code == 400
+
+
+def test_a_view_this_stylecam_does_not_make_is_404(client):
+    assert client.get("/stream.mjpg?view=side").status_code == 404
+
+
+def test_a_snapshot_takes_the_view_asked_for(client, backend):
+    backend.publish(shade=10)
+    camera = backend.publish(shade=90, view="camera")
+    with backend.live.viewers.watching("camera"):           # someone watches it: its newest frame is fresh
+        assert client.get("/snapshot.jpg?view=camera").data == camera.jpeg

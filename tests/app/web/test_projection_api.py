@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.projection.jobs import JobOptions
+from app.projection.jobs import JobOptions, ProjectorUnavailable
+from app.projection.projectors import NO_PERCEPTUAL_NETWORK
 from app.projection.targets import MAX_CONCURRENT_DECODES, PHOTO_SLOTS
 from app.web.config import ServerConfig
 from app.web.factory import create_app
@@ -142,15 +143,28 @@ def test_a_full_queue_is_429_with_retry_after(client, backend, photo):
     assert "try again" in answer.get_json()["error"] and int(answer.headers["Retry-After"]) > 0
 
 
-def test_projection_without_the_perceptual_network_is_503_naming_the_fetch(client, backend, photo, monkeypatch):
-    from app.projection.jobs import ProjectorUnavailable
-
+def test_projection_without_the_perceptual_network_is_503_with_a_reason_a_viewer_can_read(client, backend, photo,
+                                                                                          monkeypatch):
     def missing():
-        raise ProjectorUnavailable("projection needs the perceptual network: run: python -m app weights fetch vgg16")
+        raise ProjectorUnavailable("projection needs the perceptual network: run: python -m app weights fetch vgg16",
+                                   reason=NO_PERCEPTUAL_NETWORK)
 
     monkeypatch.setattr(backend.projection.jobs.projector, "check_ready", missing)
     answer = upload(client, photo)
-    assert answer.status_code == 503 and "weights fetch vgg16" in answer.get_json()["error"]
+    assert answer.status_code == 503 and answer.get_json()["error"] == NO_PERCEPTUAL_NETWORK
+    assert "python -m app" not in NO_PERCEPTUAL_NETWORK and "/" not in NO_PERCEPTUAL_NETWORK
+
+
+def test_the_status_says_whether_projection_can_run_and_why_not(backend, monkeypatch):
+    assert backend.projection.status()["projection_ready"] is True
+    assert backend.projection.status()["projection_unavailable"] is None
+
+    def missing():
+        raise ProjectorUnavailable("projection needs the perceptual network: ...", reason=NO_PERCEPTUAL_NETWORK)
+
+    monkeypatch.setattr(backend.projection.jobs.projector, "check_ready", missing)
+    status = backend.projection.status()
+    assert status["projection_ready"] is False and status["projection_unavailable"] == NO_PERCEPTUAL_NETWORK
 
 
 # --- untrusted uploads -----------------------------------------------------------------------------------
@@ -305,6 +319,72 @@ def test_a_selected_projection_cannot_be_deleted_until_deselected(client, backen
     assert client.get("/api/projections").get_json() == []
 
 
+def test_a_projection_that_is_a_faces_own_face_cannot_be_deleted_and_says_so_in_the_listing(client, backend, saved):
+    assert client.post("/api/params", json={"faces": {"4": {"projection": saved}}}).status_code == 200
+    [entry] = client.get("/api/projections").get_json()
+    assert entry["in_use"] == "the face of face 4"
+    answer = client.delete(f"/api/projections/{saved}")
+    assert answer.status_code == 409 and "the face of face 4" in answer.get_json()["error"]
+    client.post("/api/params", json={"faces": {"4": None}})
+    assert client.get("/api/projections").get_json()[0]["in_use"] is None
+
+
+def rename(client, name, body):
+    return client.patch(f"/api/projections/{name}", json=body)
+
+
+def test_a_projection_can_be_renamed(client, backend, saved):
+    answer = rename(client, saved, {"name": "grace-hopper"})
+    assert answer.status_code == 200 and answer.get_json()["name"] == "grace-hopper"
+    assert [entry["name"] for entry in client.get("/api/projections").get_json()] == ["grace-hopper"]
+    assert client.get("/api/projections/grace-hopper/result.png").mimetype == "image/png"
+    assert client.get(f"/api/projections/{saved}").status_code == 404
+
+
+def test_renaming_the_selected_projection_renames_it_in_the_params_too(client, backend, saved):
+    client.post("/api/params", json={"mode": "me", "projection": saved, "style_projection": saved})
+    version = backend.params.current().version
+    assert rename(client, saved, {"name": "me-now"}).status_code == 200
+    params, new_version = backend.params.current()
+    assert (params.projection, params.style_projection, params.mode) == ("me-now", "me-now", "me")
+    assert new_version == version + 1
+    assert client.get("/api/projections").get_json()[0]["in_use"] == "the face shown"
+
+
+@pytest.mark.parametrize("body, status", [({"name": "../up"}, 400), ({"name": ""}, 400), ({"name": 7}, 400),
+                                          ({"title": "x"}, 400), ([], 400)])
+def test_a_bad_new_name_is_400_naming_the_field_and_changes_nothing(client, backend, saved, body, status):
+    answer = rename(client, saved, body)
+    assert answer.status_code == status and answer.get_json()["field"] == "name"
+    assert backend.store.exists(saved)
+
+
+def test_a_rename_must_be_json_not_a_form(client, backend, saved):
+    answer = client.patch(f"/api/projections/{saved}", data={"name": "other"})
+    assert answer.status_code == 415 and answer.get_json()["field"] == "body"
+    assert backend.store.exists(saved) and not backend.store.exists("other")
+
+
+@pytest.mark.parametrize("data", [b'{"name": "other"', b'{"name": ' + b"[" * 40 + b"]" * 40 + b"}"])
+def test_a_rename_body_that_is_not_valid_or_too_deep_json_is_400_naming_the_body(client, backend, saved, data):
+    answer = client.patch(f"/api/projections/{saved}", data=data, content_type="application/json")
+    assert answer.status_code == 400 and answer.get_json()["field"] == "body"
+    assert backend.store.exists(saved) and not backend.store.exists("other")
+
+
+def test_renaming_to_a_name_that_is_taken_or_being_made_is_409(client, backend, projector, saved, photo):
+    projector.release.clear()
+    assert upload(client, photo, name="pending").status_code == 202     # a job that will save under "pending"
+    for taken in (saved, "pending"):
+        answer = rename(client, saved, {"name": taken})
+        assert answer.status_code == 409 and answer.get_json()["field"] == "name"
+    assert backend.store.exists(saved)
+
+
+def test_renaming_a_projection_that_does_not_exist_is_404(client, backend):
+    assert rename(client, "ghost", {"name": "spirit"}).status_code == 404
+
+
 def test_a_selection_survives_a_restart(backend, saved, make_backend, projector):
     restarted = make_backend(projector)          # a new store and worker over the same folder
     assert [entry["name"] for entry in restarted.store.list()] == [saved]
@@ -316,7 +396,7 @@ def test_a_selection_survives_a_restart(backend, saved, make_backend, projector)
 @pytest.mark.parametrize("method, path", [("post", "/api/project"), ("get", "/api/project/x"),
                                           ("get", "/api/project/x/preview.jpg"), ("delete", "/api/project/x"),
                                           ("get", "/api/projections"), ("get", "/api/projections/x/latent.pt"),
-                                          ("delete", "/api/projections/x")])
+                                          ("delete", "/api/projections/x"), ("patch", "/api/projections/x")])
 def test_every_projection_route_needs_the_token(backend, token, method, path):
     app = create_app(ServerConfig(token=token), backend.live, backend.projection)
     answer = getattr(app.test_client(), method)(path)

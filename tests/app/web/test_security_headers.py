@@ -22,6 +22,9 @@ def crash():
 @pytest.mark.parametrize("request_kwargs, status", [
     (dict(path="/"), 200),
     (dict(path="/api/params"), 200),
+    (dict(path="/api/faces"), 200),
+    (dict(path="/stream.mjpg?view=nothing"), 400),                         # a view that does not exist
+    (dict(path="/api/projections/ghost", method="PATCH", json={"name": "spirit"}), 404),
     (dict(path="/static/app.js"), 200),
     (dict(path="/snapshot.jpg"), 503),                                       # no frame yet
     (dict(path="/api/nothing-here"), 404),
