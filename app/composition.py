@@ -10,15 +10,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 
 import weights
 from app import models
-from app.live.params import load_presets
+from app.live.direction_previews import DirectionPreviews
 from app.live.params_store import ParamsStore
 from app.live.pipeline import LiveConfig, LivePipeline
+from app.live.presets import slider_presets
 from app.live.sources import parse_source
 from app.projection.jobs import DEFAULT_STEPS, JobOptions, ProjectionJobs
 from app.projection.photos import PhotoProjector
@@ -48,6 +49,7 @@ class StyleCamConfig:
     virtual_camera: Optional[str] = None    # Also write the stylized stream to this v4l2loopback device.
     idle_after_s: Optional[float] = 10.0    # The live loop idles once nobody watched this long; None = never.
     presets_path: Optional[str] = None      # Slider presets file; None = app/live/presets.json.
+    directions_paths: Tuple[str, ...] = ()  # Directions files whose every direction becomes a slider.
     loop: bool = True                       # Video files start again at their end.
     width: Optional[int] = None             # Camera mode to ask for (None = the camera's default).
     height: Optional[int] = None
@@ -74,7 +76,6 @@ class StyleCam:
                  detector: Optional[Detector] = None) -> None:
         self.config = config
         self.device = resolve_device(config.device)
-        presets = load_presets(config.presets_path)
         source = parse_source(config.source, loop=config.loop, width=config.width, height=config.height,
                               fps=config.fps)
         if generator is None:
@@ -82,6 +83,7 @@ class StyleCam:
         else:
             generator = generator.to(self.device).eval().requires_grad_(False)
             meta = {"format": "injected"}
+        presets = slider_presets(config.presets_path, config.directions_paths, generator)
         model_path = meta.get("path")
         self.renderer = make_renderer(generator, Path(model_path) if model_path else None,
                                       config.weights if config.weights in weights.REGISTRY else None,
@@ -108,17 +110,28 @@ class StyleCam:
         self.projection = ProjectionService(store, jobs, face_finder(config.detector, config.detector_model,
                                                                      generator.img_resolution),
                                             self.params, self.pipeline.newest_faces)
+        self.direction_previews = None
+        if any(preset.direction is not None for preset in presets):
+            self.direction_previews = DirectionPreviews(
+                self.pipeline.generation.face_generator, generator, lambda: self.params.current().params,
+                self.pipeline.generation.idle, weights_name, cpu_threads=1 if on_cpu else None,
+                nice=10 if on_cpu else 0)
         self.live = LiveControls(self.params, self.pipeline.frames, self.pipeline.viewers, self.status,
-                                 views=self.pipeline.views, faces=self.pipeline.tracked_faces)
+                                 views=self.pipeline.views, faces=self.pipeline.tracked_faces,
+                                 direction_previews=self.direction_previews)
 
     def start(self) -> None:
         """Open the source and start every thread (SourceError for a file or image that cannot be opened)."""
         self.pipeline.start()
         self.projection.jobs.start()
+        if self.direction_previews is not None:
+            self.direction_previews.start()
 
     def stop(self) -> None:
         self.pipeline.stop()
         self.projection.jobs.stop()
+        if self.direction_previews is not None:
+            self.direction_previews.stop()
 
     def __enter__(self) -> "StyleCam":
         self.start()

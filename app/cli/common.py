@@ -13,7 +13,7 @@ import stylegan2
 import weights
 from app import models
 from app.images import OutputError
-from app.live.params import PresetsError
+from app.live.presets import PresetsError
 from app.live.sources import SourceError
 from app.live.virtual_camera import VirtualCameraError
 from app.projection.store import ProjectionUnavailable

@@ -28,7 +28,7 @@ from app.cli.studio_options import (
 )
 from app.images import write_image
 from app.models import face_detector
-from app.studio.grids import GridCanvas
+from app.studio.direction_sheets import direction_sheet
 from app.studio.labelled import find_labelled_directions
 from app.studio.measurements import LANDMARK_MEASURES, FaceMeasurer
 from stylegan2.studio.directions import DirectionSet, import_directions, save_directions
@@ -36,8 +36,6 @@ from stylegan2.studio.sampling import seeds_to_ws
 from stylegan2.studio.unsupervised_directions import pca, sefa
 
 PREVIEW_STRENGTHS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
-PREVIEW_CELL = 256        # px per face on the preview sheet at most: 10 directions x 3 faces of a 1024 px model
-                          # would otherwise make a sheet of 30 x 7 megapixel faces
 METHODS = ("sefa", "pca", "labelled", "import")
 
 
@@ -157,10 +155,7 @@ def describe_score(found: DirectionSet, index: int) -> str:
 def write_preview(G: torch.nn.Module, found: DirectionSet, seeds: Sequence[int], psi: float, path: Path,
                   batch_size: int) -> None:
     """Each direction (rows grouped by direction, one per seed) at each of PREVIEW_STRENGTHS (columns)."""
-    grid = found.sweep(seeds_to_ws(G, seeds, psi=psi), PREVIEW_STRENGTHS)
-    labels = [f"{name}, seed {seed}" for name in found.names for seed in seeds]
-    canvas = GridCanvas(grid.shape[0], grid.shape[1], min(G.img_resolution, PREVIEW_CELL), labels,
-                        [f"{strength:+g}" if strength else "0" for strength in PREVIEW_STRENGTHS])
-    positions = [(row, column) for row in range(grid.shape[0]) for column in range(grid.shape[1])]
-    fill(G, grid.flatten(0, 1), canvas, positions, batch_size, "preview")
-    write_image(path, canvas.image)
+    sheet = direction_sheet(found, seeds_to_ws(G, seeds, psi=psi), PREVIEW_STRENGTHS,
+                            [f"seed {seed}" for seed in seeds], G.img_resolution)
+    fill(G, sheet.latents, sheet.canvas, sheet.positions, batch_size, "preview")
+    write_image(path, sheet.canvas.image)

@@ -6,7 +6,7 @@ import os
 import signal
 import socket
 from types import FrameType
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
 import click
@@ -47,6 +47,9 @@ from stylegan2.inference import PRECISIONS
                    "video calls; needs: sudo modprobe v4l2loopback devices=1 video_nr=10 card_label=StyleCam "
                    "exclusive_caps=1.")
 @click.option("--presets", "presets_path", type=click.Path(dir_okay=False), help="Slider presets file (JSON).")
+@click.option("--directions", "directions_paths", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="A directions file (python -m app directions ... --out FILE): each of its directions becomes a "
+                   "slider (-3..+3 steps). Repeatable.")
 @click.option("--jpeg-quality", default=80, show_default=True, type=click.IntRange(1, 100))
 @click.option("--idle-after", default=10.0, show_default=True, type=click.FloatRange(0),
               help="Seconds without a viewer after which the live loop idles (camera closed, no CPU); 0 = never.")
@@ -74,7 +77,7 @@ from stylegan2.inference import PRECISIONS
 def serve(source: str, weights_name: str, device: str, detector_model: Optional[str], perceptual: str,
           projections_dir: Optional[str], host: str, port: int, token: Optional[str], no_token: bool,
           detector: str, detect_width: Optional[int], max_faces: Optional[int], detect_every: int,
-          virtual_camera: Optional[str], presets_path: Optional[str],
+          virtual_camera: Optional[str], presets_path: Optional[str], directions_paths: Tuple[str, ...],
           jpeg_quality: int, idle_after: float, loop: bool, threads: int, offline: bool,
           projector_url: Optional[str], projector_token: Optional[str], projector_fallback: bool,
           projection_steps: int, backend: str, precision: str) -> None:
@@ -105,7 +108,8 @@ def serve(source: str, weights_name: str, device: str, detector_model: Optional[
             source=source, weights=weights_name, device=device, detector=detector, detector_model=detector_model,
             detect_width=detect_width, max_faces=max_faces, detect_every=detect_every, virtual_camera=virtual_camera,
             jpeg_quality=jpeg_quality,
-            idle_after_s=idle_after or None, presets_path=presets_path, loop=loop, projections_dir=projections_dir,
+            idle_after_s=idle_after or None, presets_path=presets_path, directions_paths=tuple(directions_paths),
+            loop=loop, projections_dir=projections_dir,
             perceptual=perceptual, projector_url=projector_url, projector_token=projector_token,
             projector_fallback=projector_fallback, projection_steps=projection_steps, backend=backend,
             precision=precision))

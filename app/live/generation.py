@@ -11,6 +11,8 @@ small LRU cache, so dragging a slider costs one synthesis and nothing else. It r
 "me": a saved projection's latent, the user's own face), and ``source_ws`` the one that says what the
 sliders mix in (the style seed's latent, or a saved projection chosen as the style source); each slider
 is applied with ``stylegan2.latents.mix`` over its preset's layer range scaled to the model's layer count.
+Direction sliders come after every style-mixing edit: value x range x the direction's step is added on
+their layer range (``stylegan2.studio.directions.apply_direction``), scaled the same way.
 
 A tracked face with a face of its own (``Params.faces``: a seed or a projection in place of the mode's
 face, with the same edits) gets a render of its own. The worker renders everyone's face first and
@@ -32,11 +34,13 @@ import torch
 from app.images import from_engine
 from app.live.buffers import LatestBuffer
 from app.live.face_paste import PreparedFace, prepare_face
-from app.live.params import FaceChoice, Params, Preset
+from app.live.params import FaceChoice, Params
+from app.live.presets import Preset
 from app.live.stats import SmoothedValue
 from app.live.worker import Worker
 from stylegan2.inference import InferenceGenerator
 from stylegan2.latents import mix, scale_layers, seed_to_ws
+from stylegan2.studio.directions import apply_direction
 
 
 @dataclass(frozen=True)
@@ -71,15 +75,20 @@ class FaceGenerator:
         self.projections = projections       # Saved projections (mode "me", style_projection); None = none.
         self.device = generator.device
         self.seed_ws = lru_cache(maxsize=ws_cache_size)(self._seed_ws)
+        self.direction_steps = {preset.name: preset.direction.step().to(self.device)   # Each direction slider's
+                                for preset in presets if preset.direction is not None}  # step, on the device.
 
     def image_key(self, params: Params, choice: Optional[FaceChoice] = None) -> Optional[tuple]:
         """What determines the rendered image (of a face with its own ``choice``): equal keys, equal images.
         None = nothing to render."""
         if params.mode == "passthrough":
             return None
-        sliders = tuple((preset.name, params.sliders[preset.name], self.source_key(preset, params))
-                        for preset in self.presets if params.sliders.get(preset.name, 0.0) > 0.0)
-        return self.target_key(params, choice), sliders
+        mixes = tuple((preset.name, params.sliders[preset.name], self.source_key(preset, params))
+                      for preset in self.presets
+                      if preset.direction is None and params.sliders.get(preset.name, 0.0) > 0.0)
+        directions = tuple((preset.name, params.sliders[preset.name]) for preset in self.presets
+                           if preset.direction is not None and params.sliders.get(preset.name, 0.0) != 0.0)
+        return self.target_key(params, choice), mixes, directions
 
     @staticmethod
     def target_key(params: Params, choice: Optional[FaceChoice] = None) -> Tuple:
@@ -111,12 +120,18 @@ class FaceGenerator:
             return from_engine(self.generator.synthesis(self.edited_ws(params, choice), noise_mode="const"))
 
     def edited_ws(self, params: Params, choice: Optional[FaceChoice] = None) -> torch.Tensor:
-        """The target W+ with every non-zero slider mixed in, in preset order."""
+        """The target W+ with every non-zero style-mixing slider mixed in, in preset order, then moved along
+        every non-zero direction slider (value x range x the direction's step, on its layers)."""
         ws = self.latent_ws(self.target_key(params, choice))
         for preset in self.presets:
             strength = params.sliders.get(preset.name, 0.0)
-            if strength > 0.0:
+            if preset.direction is None and strength > 0.0:
                 ws = mix(ws, self.source_ws(preset, params), self.layers(preset), strength)
+        for preset in self.presets:
+            value = params.sliders.get(preset.name, 0.0)
+            if preset.direction is not None and value != 0.0:
+                ws = apply_direction(ws, self.direction_steps[preset.name], value * preset.direction.range,
+                                     self.layers(preset))
         return ws
 
     def target_ws(self, params: Params) -> torch.Tensor:
@@ -173,9 +188,25 @@ class GenerationWorker(Worker):
         self.renders = 0                     # Synthesis runs so far.
         self._faces: Dict[tuple, PreparedFace] = {}                        # The faces shown now, by image key.
         self._track_faces: Dict[int, PreparedFace] = {}                    # What each face of its own shows now.
+        self._handled = 0                    # The params version last handled.
+        self._generating = False             # True while params are being handled.
 
     def run(self) -> None:
-        self.consume(self.params, self.generate)
+        self.consume(self.params, self.handle)
+
+    def idle(self) -> bool:
+        """True when no render runs and no newer params wait: when a background render (a direction preview)
+        may use the device without delaying the live face."""
+        return not self._generating and self.params.version <= self._handled
+
+    def handle(self, version: int, params: Params) -> None:
+        """``generate``, marked as running (``idle``)."""
+        self._generating = True
+        try:
+            self.generate(version, params)
+        finally:
+            self._handled = version
+            self._generating = False
 
     def generate(self, version: int, params: Params) -> None:
         """Publish everyone's face for ``params`` at once, then each face of its own as it is rendered."""

@@ -4,9 +4,9 @@
 never see half an update. ``apply_update`` checks a whole partial update from the API first and raises
 ``ParamsError`` naming the first bad field before anything changes.
 
-The sliders are style-mixing edits defined by presets (``app/presets.json``, or a user's file of the
-same shape): each moves a range of W+ layers of the face toward a style source: the style seed, or a
-saved projection chosen as ``style_projection``.
+The sliders are defined by presets (``app.live.presets``): a style-mixing slider (0..1) moves a range of
+W+ layers of the face toward a style source: the style seed, or a saved projection chosen as
+``style_projection``; a direction slider (-1..+1) moves the face along a named direction.
 
 Mode "me" shows a saved projection (the user's own face, ``projection``) instead of a seed's face. Which
 projections exist is not the params' business: the caller passes a ``check_projection`` function that
@@ -26,17 +26,13 @@ import json
 import math
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Collection, Dict, List, Mapping, NamedTuple, Optional, Union
+from typing import Any, Callable, Collection, Dict, List, Mapping, NamedTuple, Optional
 
-from stylegan2.latents import parse_layers
+from app.live.presets import SEED_MAX, Preset
 
 MODES = ("seed", "me", "passthrough")   # "me": a saved projection of the user's face.
-SEED_MAX = 2 ** 32 - 1
 PSI_MAX = 1.0                      # Truncation above 1 pushes away from the average face: mostly artefacts.
-DEFAULT_PRESETS = Path(__file__).with_name("presets.json")
-PRESET_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MAX_FACE_CHOICES = 4               # Tracked faces that may have a face of their own (each is a render).
 TRACK_ID = re.compile(r"[1-9][0-9]{0,8}")
 
@@ -48,24 +44,6 @@ class ParamsError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
-
-
-class PresetsError(ValueError):
-    """A presets file that cannot be used; the message names the file and the entry at fault."""
-
-
-@dataclass(frozen=True)
-class Preset:
-    name: str                 # Key in Params.sliders and the API, e.g. "smile".
-    label: str                # Shown beside the slider, e.g. "Smile".
-    layers: slice             # W+ range it mixes, for a model with `num_ws` layers.
-    source: Union[str, int]   # "style" = the user's style seed; an int = a seed of its own.
-    num_ws: int = 14          # Layer count the range was chosen on (14 = FFHQ 256x256).
-    description: str = ""
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "label": self.label, "layers": f"{self.layers.start}:{self.layers.stop}",
-                "source": self.source, "num_ws": self.num_ws, "description": self.description}
 
 
 @dataclass(frozen=True)
@@ -85,7 +63,7 @@ class Params:
     seed: int = 0                            # The generated face, 0 .. SEED_MAX.
     psi: float = 0.7                         # Truncation: 0 = the average face, 1 = untruncated.
     style_seed: int = 1                      # The style source the sliders mix in.
-    sliders: Mapping[str, float] = field(default_factory=dict)   # Preset name -> strength in [0, 1].
+    sliders: Mapping[str, float] = field(default_factory=dict)   # Preset name -> [0, 1] (mix) or [-1, 1].
     projection: Optional[str] = None         # The saved projection mode "me" shows.
     style_projection: Optional[str] = None   # A saved projection as the style source instead of style_seed.
     keep_mouth: float = 0.0                  # How much of the person's own mouth shows, 0 .. 1.
@@ -205,7 +183,8 @@ def check_sliders(name: str, value: Any, current: Params, context: UpdateContext
     for preset_name, strength in value.items():
         if preset_name not in known:
             raise ParamsError(f"{name}.{preset_name}", f"no such preset; the presets are {', '.join(known)}")
-        sliders[preset_name] = check_fraction(f"{name}.{preset_name}", strength, 1.0)
+        preset = context.presets[known.index(preset_name)]
+        sliders[preset_name] = check_fraction(f"{name}.{preset_name}", strength, 1.0, preset.minimum)
     return sliders
 
 
@@ -255,14 +234,14 @@ def check_faces(name: str, value: Any, current: Params, context: UpdateContext) 
     return faces
 
 
-def check_fraction(name: str, value: Any, maximum: float) -> float:
-    """A number in [0, maximum]. JSON integers have no size limit, so ``value`` may be far beyond any float:
+def check_fraction(name: str, value: Any, maximum: float, minimum: float = 0.0) -> float:
+    """A number in [minimum, maximum]. JSON integers have no size limit, so ``value`` may be far beyond any float:
     it is compared as it is (Python compares int and float exactly) and converted only once in range."""
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not is_number or isinstance(value, float) and not math.isfinite(value):
         raise ParamsError(name, f"must be a number, got {shown(value)}")
-    if not 0 <= value <= maximum:
-        raise ParamsError(name, f"must be between 0 and {maximum:g}, got {shown(value)}")
+    if not minimum <= value <= maximum:
+        raise ParamsError(name, f"must be between {minimum:g} and {maximum:g}, got {shown(value)}")
     return float(value)
 
 
@@ -275,60 +254,3 @@ def shown(value: Any, limit: int = 40) -> str:
 FIELD_CHECKS = {"mode": check_mode, "seed": check_seed, "psi": check_psi, "style_seed": check_seed,
                 "sliders": check_sliders, "projection": check_projection, "style_projection": check_projection,
                 "keep_mouth": check_keep, "keep_eyes": check_keep, "faces": check_faces}
-
-
-def load_presets(path: Union[str, Path, None] = None) -> List[Preset]:
-    """The slider presets from ``path`` (default ``app/presets.json``); PresetsError says what is wrong."""
-    path = Path(path) if path is not None else DEFAULT_PRESETS
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PresetsError(f"cannot read presets file {path}: {error.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PresetsError(f"presets file {path} is not valid JSON: {error}") from None
-    try:
-        return parse_presets(document)
-    except PresetsError as error:
-        raise PresetsError(f"presets file {path}: {error}") from None
-
-
-def parse_presets(document: Any) -> List[Preset]:
-    """Validate a presets document: ``{"num_ws": 14, "presets": [{name, label, layers, source?}, ...]}``."""
-    if not isinstance(document, dict) or set(document) - {"num_ws", "presets"}:
-        raise PresetsError('expected an object with "presets" (a list) and optionally "num_ws"')
-    num_ws = document.get("num_ws", 14)
-    if isinstance(num_ws, bool) or not isinstance(num_ws, int) or num_ws < 2 or num_ws % 2:
-        raise PresetsError(f"num_ws must be an even integer >= 2 (14 for a 256x256 model), got {num_ws!r}")
-    entries = document.get("presets")
-    if not isinstance(entries, list) or not entries:
-        raise PresetsError('"presets" must be a non-empty list')
-    presets = [parse_preset(entry, num_ws, f"presets[{index}]") for index, entry in enumerate(entries)]
-    names = [preset.name for preset in presets]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise PresetsError(f"preset names must be unique; repeated: {', '.join(duplicates)}")
-    return presets
-
-
-def parse_preset(entry: Any, num_ws: int, where: str) -> Preset:
-    allowed = {"name", "label", "layers", "source", "description"}
-    if not isinstance(entry, dict):
-        raise PresetsError(f"{where}: expected an object with name, label, layers and source")
-    if set(entry) - allowed or not {"name", "label", "layers"} <= set(entry):
-        raise PresetsError(f"{where}: needs name, label and layers, may have source and description; "
-                           f"got {', '.join(sorted(entry))}")
-    name, label, description = entry["name"], entry["label"], entry.get("description", "")
-    if not isinstance(name, str) or not PRESET_NAME.fullmatch(name):
-        raise PresetsError(f"{where}.name: use lowercase letters, digits and _ (e.g. \"hair_colour\"), "
-                           f"got {name!r}")
-    if not isinstance(label, str) or not label.strip() or not isinstance(description, str):
-        raise PresetsError(f"{where}.label and description must be text, and the label not empty")
-    try:
-        layers = parse_layers(entry["layers"], num_ws)
-    except ValueError as error:
-        raise PresetsError(f"{where}.layers: {error}") from None
-    source = entry.get("source", "style")
-    if source != "style" and (isinstance(source, bool) or not isinstance(source, int)
-                              or not 0 <= source <= SEED_MAX):
-        raise PresetsError(f"{where}.source: \"style\" (the style seed) or a seed 0..{SEED_MAX}, got {source!r}")
-    return Preset(name, label.strip(), layers, source, num_ws, description)

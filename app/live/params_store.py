@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from typing import Any, Callable, Collection, Iterator, List
 
 from app.live.buffers import LatestBuffer
-from app.live.params import Params, Preset, VersionedParams, apply_update, default_params, no_projections
+from app.live.params import Params, VersionedParams, apply_update, default_params, no_projections
+from app.live.presets import Preset
 
 
 class ParamsStore:

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 
 from app.projection.service import ProjectionService
-from app.web import api, auth, headers, origin, page, projection_api
+from app.web import api, auth, directions_api, headers, origin, page, projection_api
 from app.web.config import ServerConfig
 from app.web.context import LIVE, PROJECTION, STREAMS
 from app.web.errors import register_error_handlers
@@ -43,4 +43,5 @@ def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionS
     app.register_blueprint(page.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(projection_api.bp)
+    app.register_blueprint(directions_api.bp)
     return app

@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Mapping, Optional, Protocol
 
 from app.live.buffers import LatestBuffer
-from app.live.params import Preset
+from app.live.direction_previews import DirectionPreviews
 from app.live.params_store import ParamsStore
+from app.live.presets import Preset
 from app.live.viewers import Viewers
 from app.live.views import STYLIZED
 from app.projection.service import ProjectionService
@@ -24,6 +25,7 @@ class LiveControls:
     status: Callable[[], dict]
     views: Mapping[str, LatestBuffer] = field(default_factory=dict)    # View name -> its frames; {} = stylized only.
     faces: Callable[[], dict] = lambda: {"frame_size": None, "faces": []}
+    direction_previews: Optional[DirectionPreviews] = None   # Direction preview sheets; None = no direction sliders.
 
     @property
     def presets(self) -> List[Preset]:

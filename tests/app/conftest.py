@@ -29,8 +29,9 @@ from app.live.buffers import LatestBuffer
 from app.live.compositing import EncodedFrame
 from app.live.face_paste import PreparedFace, composite, prepare_face
 from app.live.generation import FaceGenerator
-from app.live.params import Params, load_presets
+from app.live.params import Params
 from app.live.params_store import ParamsStore
+from app.live.presets import load_presets
 from app.live.viewers import Viewers
 from app.projection.jobs import ProjectionJobs
 from app.projection.service import ProjectionService

@@ -12,7 +12,8 @@ import torch
 
 from app.live.buffers import LatestBuffer
 from app.live.generation import FaceGenerator, GenerationWorker
-from app.live.params import apply_update, default_params, load_presets
+from app.live.params import apply_update, default_params
+from app.live.presets import load_presets
 from app.projection.store import ProjectionStore
 from stylegan2.inference import InferenceGenerator
 from stylegan2.latents import scale_layers, seed_to_ws

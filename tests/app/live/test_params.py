@@ -8,13 +8,11 @@ from app.live.params import (
     FaceChoice,
     Params,
     ParamsError,
-    PresetsError,
     apply_update,
     default_params,
-    load_presets,
-    parse_presets,
 )
 from app.live.params_store import ParamsStore
+from app.live.presets import PresetsError, load_presets, parse_presets
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ import threading
 
 import pytest
 
-from app.live.params import ParamsError, load_presets
+from app.live.params import ParamsError
 from app.live.params_store import ParamsStore
+from app.live.presets import load_presets
 from app.projection.jobs import ProjectionJobs
 from app.projection.service import ProjectionInUse, ProjectionService
 from app.projection.store import ProjectionStore
