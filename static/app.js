@@ -5,7 +5,8 @@
 // carrying only the newest values.
 //
 // Beside it: projections.js (making projections, the saved ones), faces.js (a face of its own for each
-// face in view), recorder.js (recording what this viewer sees).
+// face in view), recorder.js (recording what this viewer sees), directions.js (the direction sliders'
+// reset and preview sheet).
 //
 // What the face looks like is shared by everyone watching (the page says how many); what this viewer
 // looks at is not: the view (stylized, camera, before | after), fullscreen and recording are this page's.
@@ -165,6 +166,7 @@ function buildSliders(presets) {
     input.id = `slider-${preset.name}`;
     input.dataset.preset = preset.name;
     input.value = 0;
+    if (preset.kind === "direction") input.min = -1;     // -range..+range steps; 0, the middle, is no change
     field.querySelector("label").htmlFor = input.id;
     field.querySelector(".slider-label").textContent = preset.label;
     field.title = preset.description || `W layers ${preset.layers}`;
@@ -172,7 +174,7 @@ function buildSliders(presets) {
       showSliderValue(input);
       sender.update({ sliders: { [preset.name]: Number(input.value) } });
     });
-    $("sliders").append(field);
+    $(preset.kind === "direction" ? "direction-sliders" : "sliders").append(field);
   }
   $("reset-edits").addEventListener("click", () => {
     const sliders = {};
@@ -201,7 +203,7 @@ function showParams(params) {
   }
   $("psi-value").textContent = Number(params.psi).toFixed(2);
   for (const id of ["keep_mouth", "keep_eyes"]) showSliderValue($(id));
-  for (const input of document.querySelectorAll("#sliders input")) {
+  for (const input of document.querySelectorAll("#sliders input, #direction-sliders input")) {
     if (input !== busy && input.dataset.preset in params.sliders) {
       input.value = params.sliders[input.dataset.preset];
       showSliderValue(input);
