@@ -20,6 +20,7 @@ from app.cli.main import cli
 from app.cli.serve import StopSignals
 from stylegan2.files import load_tensors
 from stylegan2.stylegan3 import Generator as StyleGAN3Generator
+from tests.app.direction_helpers import write_directions
 from tests.stylegan2.conftest import read_stylegan3_golden
 from tests.stylegan2.weight_files import write_stylegan3_pickle
 
@@ -283,6 +284,20 @@ def test_serve_without_a_token_makes_a_random_one_and_prints_it_in_the_link(serv
 def test_serve_passes_detect_every_to_the_pipeline(serve_without_serving):
     serve_without_serving("--detect-every", "3")
     assert ServerThatReturnsAtOnce.started[-1].backend.pipeline.detection.detect_every == 3
+
+
+def test_serve_directions_makes_a_slider_of_each_direction_of_each_file(serve_without_serving, random_weights,
+                                                                         tmp_path):
+    traits = write_directions(tmp_path, stylegan2.load(random_weights).generator)
+    serve_without_serving("--directions", str(traits))
+    stylecam = ServerThatReturnsAtOnce.started[-1].backend
+    assert [p.name for p in stylecam.params.presets if p.kind == "direction"] == ["traits_smile", "traits_age"]
+    assert stylecam.live.direction_previews is not None
+
+
+def test_serve_directions_of_another_model_fails_cleanly_saying_what_differs(serve_args, random_weights, tmp_path):
+    traits = write_directions(tmp_path, stylegan2.load(random_weights).generator, w_dim=64)
+    assert_clean_failure(run(*serve_args, "--directions", str(traits)), "traits.pt was made for a model with w_dim 64")
 
 
 def test_serve_with_no_token_warns_that_anyone_can_watch(serve_without_serving):
