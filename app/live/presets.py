@@ -254,11 +254,19 @@ def slider_name(set_name: str, direction: str) -> str:
 
 
 def check_unique(presets: Sequence[Preset]) -> None:
-    """Raise PresetsError if two sliders share a name (a presets file and --directions sets together)."""
+    """Raise PresetsError if two sliders share a name (a presets file and --directions sets together), or two
+    directions files a name (the page asks for a set's preview by its name)."""
     names = [preset.name for preset in presets]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise PresetsError(f"preset names must be unique; repeated: {', '.join(duplicates)}")
+    files: Dict[str, Path] = {}
+    for preset in presets:
+        if preset.direction is not None:
+            known = files.setdefault(preset.direction.set_name, preset.direction.path)
+            if known.resolve() != preset.direction.path.resolve():
+                raise PresetsError(f"two directions files are called {preset.direction.set_name!r} ({known} and "
+                                   f"{preset.direction.path}); rename one")
 
 
 def check_texts(entry: Dict[str, Any], where: str) -> tuple:

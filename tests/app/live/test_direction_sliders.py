@@ -131,6 +131,14 @@ def test_a_set_given_twice_is_refused_by_its_repeated_slider_names(traits, gener
         slider_presets(None, [traits, traits], generator)
 
 
+def test_two_directions_files_of_the_same_name_are_refused(tmp_path, traits, generator):
+    (tmp_path / "other").mkdir()
+    other = write_directions(tmp_path / "other", generator, names=("pose",))
+    with pytest.raises(PresetsError, match=r"two directions files are called 'traits' \(.*traits.pt and "
+                                           r".*other/traits.pt\); rename one"):
+        slider_presets(write_presets(tmp_path, SMILE_ENTRY), [other], generator)
+
+
 # --- params -----------------------------------------------------------------------------------------------------
 def test_a_direction_slider_takes_minus_one_to_one(presets):
     params = apply_update(default_params(presets), {"sliders": {"smile_found": -1}}, presets)
