@@ -1,7 +1,7 @@
 """The composition root: every part of a running StyleCam is built and wired here, and only here.
 
 ``StyleCam(config)`` loads the generator and the detector, and builds the params, the saved projections,
-the live pipeline and the projection service around them; the web layer gets narrow views of them
+the live pipeline, the projection service and the studio around them; the web layer gets narrow views of them
 (``live``: ``app.web.interfaces.LiveControls``, ``projection``: ``ProjectionService``).
 ``photo_projector`` builds the smaller set the photo commands (``project``, ``stylize``) need.
 """
@@ -27,6 +27,8 @@ from app.projection.service import ProjectionService
 from app.projection.store import ProjectionStore, default_projections_dir
 from app.projection.targets import DETECT_WIDTH, FaceFinder
 from app.rendering import make_renderer
+from app.studio.jobs import StudioJobs
+from app.studio.service import StudioService
 from app.web.interfaces import LiveControls
 from detectors import Detector
 from stylegan2.hardware import resolve_device
@@ -61,6 +63,7 @@ class StyleCamConfig:
     projection_steps: int = DEFAULT_STEPS   # Steps of a projection that does not ask for a number.
     backend: str = "auto"                   # Renders with: "auto", "torch", "onnx" or "tensorrt" (app.rendering).
     precision: str = "auto"                 # "auto", "native", "fp32", "fp16" or "bf16" (stylegan2.inference).
+    studio_batch: int = 8                   # Faces per generator call when the studio renders a sheet.
 
 
 class StyleCam:
@@ -105,6 +108,11 @@ class StyleCam:
             store, max_queued=config.projection_queue,
             cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None, nice=10 if on_cpu else 0,
             default_options=JobOptions(steps=config.projection_steps))
+        background = dict(cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None,
+                          nice=10 if on_cpu else 0)       # what leaves the stream the CPU first
+        self.studio = StudioService(StudioJobs(lambda: self.renderer.generator, config.studio_batch,
+                                               config.precision, **background),
+                                    self.params, store.load_ws)
         self.projection = ProjectionService(store, jobs, face_finder(config.detector, config.detector_model,
                                                                      generator.img_resolution),
                                             self.params, self.pipeline.newest_faces)
@@ -115,10 +123,12 @@ class StyleCam:
         """Open the source and start every thread (SourceError for a file or image that cannot be opened)."""
         self.pipeline.start()
         self.projection.jobs.start()
+        self.studio.jobs.start()
 
     def stop(self) -> None:
         self.pipeline.stop()
         self.projection.jobs.stop()
+        self.studio.jobs.stop()
 
     def __enter__(self) -> "StyleCam":
         self.start()

@@ -10,6 +10,7 @@ from app.live.params_store import ParamsStore
 from app.live.viewers import Viewers
 from app.live.views import STYLIZED
 from app.projection.service import ProjectionService
+from app.studio.service import StudioService
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Backend(Protocol):
 
     live: LiveControls
     projection: ProjectionService
+    studio: Optional[StudioService]       # None: no studio view
 
     def start(self) -> None: ...
 
