@@ -237,6 +237,11 @@ class StudioJobs(Worker):
                 raise JobNotFound(f"no studio job '{job_id}'")
             return self._jobs[job_id]
 
+    def jobs(self) -> List[StudioJob]:
+        """Every known job, newest first."""
+        with self._condition:
+            return list(reversed(self._jobs.values()))
+
     def cancel(self, job_id: str) -> StudioJob:
         """Cancel a job: a waiting one at once, a running one after its current batch; a finished one
         stays as it ended."""
