@@ -3,7 +3,9 @@ which face each shows; bad or too big requests are 400s naming the field; the ro
 every other (token, writes from the page's own origin only, the security headers)."""
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 
 import cv2
 import numpy as np
@@ -122,3 +124,25 @@ def test_a_studio_write_from_another_origin_is_refused_and_starts_or_stops_nothi
 def test_studio_answers_carry_the_security_headers(client, method, path, body):
     answer = client.open(path, method=method, json=body)
     assert {name: answer.headers.get(name) for name in EXPECTED} == EXPECTED
+
+
+@pytest.mark.slow
+def test_the_running_stylecam_renders_the_mixing_matrix_of_its_live_face(live_server, token):
+    """The composition root wires the studio to the running app's generator and live params."""
+    def call(path, payload=None):
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        data = None if payload is None else json.dumps(payload).encode()
+        address = f"http://127.0.0.1:{live_server.port}{path}"
+        with urllib.request.urlopen(urllib.request.Request(address, data, headers), timeout=30) as answer:
+            return answer.read()
+
+    seed = live_server.backend.params.current().params.seed
+    job = json.loads(call("/api/studio/mix", {"columns": [1, 2], "layers": "coarse"}))
+    deadline = time.monotonic() + 60
+    while job["state"] not in FINISHED:
+        assert time.monotonic() < deadline, "the matrix did not finish within a minute"
+        time.sleep(0.1)
+        job = json.loads(call(job["url"]))
+    assert job["state"] == "done" and job["options"]["rows"] == [f"seed {seed}"]
+    image = cv2.imdecode(np.frombuffer(call(job["image_url"]), np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[:2] == (job["sheet"]["height"], job["sheet"]["width"])
