@@ -173,8 +173,16 @@ async function cancelSheet() {
   if (!ok) $("studio-status").textContent = answer.error;
 }
 
+// One tool's form at a time: the sheet shows under it, not below all three.
+function showTool(kind) {
+  for (const form of document.querySelectorAll(".studio-tool")) form.hidden = form.dataset.kind !== kind;
+}
+
 function startStudio() {
   bindTabs();
+  for (const radio of document.querySelectorAll('input[name="studio-tool"]')) {
+    radio.addEventListener("change", () => showTool(radio.value));
+  }
   for (const form of document.querySelectorAll(".studio-tool")) form.addEventListener("submit", submitSheet);
   $("studio-cancel").addEventListener("click", cancelSheet);
 }

@@ -75,6 +75,7 @@ def test_the_studio_tab_takes_the_place_of_the_face_controls_beside_the_video(pa
 
 def test_a_grid_renders_and_a_click_on_a_face_makes_it_the_live_face(page, stylecam):
     page.click("#tab-studio")
+    page.click('label:has(input[value="grid"])')
     page.fill("#studio-grid-seeds", "11-14")
     page.fill("#studio-grid-columns", "2")
     page.click("#studio-grid button[type=submit]")
@@ -95,6 +96,8 @@ def test_a_grid_renders_and_a_click_on_a_face_makes_it_the_live_face(page, style
 
 def test_a_bad_option_shows_its_error_beside_its_field(page):
     page.click("#tab-studio")
+    page.click('label:has(input[value="mix"])')
+    assert page.is_visible("#studio-mix") and not page.is_visible("#studio-grid")
     page.fill("#studio-mix-layers", "ears")
     page.click("#studio-mix button[type=submit]")
     page.wait_for_selector("#studio-mix-layers-error:not([hidden])")
