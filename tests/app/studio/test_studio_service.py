@@ -6,6 +6,7 @@ here) on the 32 px random-weight generator of the web tests (a test fixture, nev
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -50,9 +51,9 @@ def make_service(projection_generator, params, tmp_path):
     """A StudioService over the test generator; ``started`` False leaves its worker for the test to drive."""
     made = []
 
-    def make(generator=None, started=True, batch_size=4) -> StudioService:
+    def make(generator=None, started=True, batch_size=4, **priority) -> StudioService:
         store = ProjectionStore(tmp_path / "projections", projection_generator)
-        jobs = StudioJobs(generator or (lambda: projection_generator), batch_size=batch_size)
+        jobs = StudioJobs(generator or (lambda: projection_generator), batch_size=batch_size, **priority)
         if started:
             jobs.start()
         made.append(jobs)
@@ -236,3 +237,19 @@ def test_no_face_to_mix_when_the_live_view_shows_the_camera(make_service, params
     with pytest.raises(StudioOptionError) as refused:
         make_service(started=False).mix({"columns": [1]})
     assert refused.value.field == "rows"
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="thread priorities are a Linux feature")
+def test_sheets_render_with_fewer_threads_at_a_lower_priority_than_the_stream(make_service, projection_generator):
+    seen = []
+
+    def source():
+        if threading.current_thread().name == StudioJobs.name:
+            seen.append((torch.get_num_threads(), os.getpriority(os.PRIO_PROCESS, 0)))
+        return projection_generator
+
+    ours = torch.get_num_threads()
+    service = make_service(generator=source, cpu_threads=1, nice=5)
+    assert finished(service.grid({"seeds": [1]})).state == "done"
+    assert seen == [(1, os.getpriority(os.PRIO_PROCESS, 0) + 5)]
+    assert torch.get_num_threads() == ours       # the other threads (the live stream's) keep theirs
