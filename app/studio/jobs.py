@@ -120,14 +120,17 @@ class StudioJob:
             self._state, self._started = "running", time.time()
 
     def finish(self, state: str, error: Optional[str] = None) -> None:
+        """End the job (once: a later call changes nothing); a finished animation is encoded first."""
         assert state in FINISHED, state
         with self._lock:
-            if self._state in FINISHED:
-                return
-            self._state, self._error, self._finished = state, error, time.time()
-            if state == "done" and self.sheet.animation_fps and self._frames:
-                self._animation = gif_bytes(self._frames, self.sheet.animation_fps)
-            self._frames = []
+            frames, self._frames = self._frames, []
+        animation = None
+        if state == "done" and self.sheet.animation_fps and frames:
+            animation = gif_bytes(frames + frames[-2:0:-1], self.sheet.animation_fps)    # there and back
+        with self._lock:
+            if self._state not in FINISHED:
+                self._state, self._error, self._finished = state, error, time.time()
+                self._animation = animation
 
     def place(self, first: int, faces: List[np.ndarray]) -> None:
         """Put the BGR faces of latents ``first``, ``first + 1``, ... in their cells."""
@@ -283,10 +286,12 @@ class StudioJobs(Worker):
             if tuple(sheet.ws.shape[1:]) != (G.num_ws, G.w_dim):
                 raise RuntimeError("the model changed since this sheet was asked for: ask for it again")
             renderer = InferenceGenerator(G, precision=self.precision)
-            for first, images in iter_batches(renderer, sheet.ws, self.batch_size):
-                job.place(first, all_from_engine(images))
-                if job.cancel_event.is_set():
+            batches = iter_batches(renderer, sheet.ws, self.batch_size)
+            while not job.cancel_event.is_set():          # checked before each batch
+                batch = next(batches, None)
+                if batch is None:
                     break
+                job.place(batch[0], all_from_engine(batch[1]))
         except Exception as error:     # noqa: BLE001 (one job's failure is that job's, never the worker's)
             log.warning("studio job %s failed: %s", job.id, error)
             log.debug("studio job %s failed", job.id, exc_info=True)

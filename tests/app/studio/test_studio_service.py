@@ -6,6 +6,7 @@ here) on the 32 px random-weight generator of the web tests (a test fixture, nev
 """
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -13,6 +14,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from app.images import from_engine
 from app.live.params import load_presets
@@ -168,15 +170,31 @@ def test_an_interpolation_starts_and_ends_on_its_two_faces(make_service, project
         assert not np.array_equal(cell(job, 0, 2), cell(job, 0, 0))
 
 
-def test_an_interpolation_strip_wraps_and_can_be_a_gif(make_service):
+def test_an_interpolation_strip_wraps_and_can_be_a_looping_gif_there_and_back(make_service):
     job = finished(make_service().interpolate({"from": 1, "to": 2, "frames": 12, "animation": True}))
     body = job.to_json()
     assert (body["sheet"]["rows"], body["sheet"]["columns"]) == (2, 8)
-    assert body["animation"] and job.animation.startswith(b"GIF8")
+    assert body["animation"]
+    gif = Image.open(io.BytesIO(job.animation))
+    assert gif.format == "GIF" and gif.n_frames == 2 * 12 - 2      # there and back, each end once
     assert [(entry["row"], entry["column"], entry["seed"]) for entry in body["cells"]] == [(0, 0, 1), (1, 3, 2)]
 
 
-def test_a_cancelled_job_stops_after_its_current_batch(make_service, projection_generator):
+def test_a_job_cancelled_while_it_renders_stops_after_its_current_batch(make_service):
+    service = make_service(started=False, batch_size=2)
+    job = service.grid({"seeds": "1-16"})
+    place = job.place
+
+    def place_then_cancel(first, faces):
+        place(first, faces)
+        service.cancel(job.id)
+
+    job.place = place_then_cancel
+    service.jobs.start()
+    assert finished(job).state == "cancelled" and job.to_json()["cells_done"] == 2
+
+
+def test_a_job_cancelled_before_it_renders_renders_nothing(make_service, projection_generator):
     gate = threading.Event()
     service = make_service(generator=held_in_the_worker(projection_generator, gate), batch_size=2)
     job = service.grid({"seeds": "1-16"})
@@ -184,8 +202,7 @@ def test_a_cancelled_job_stops_after_its_current_batch(make_service, projection_
         time.sleep(0.01)
     service.cancel(job.id)
     gate.set()
-    finished(job)
-    assert job.state == "cancelled" and job.to_json()["cells_done"] == 2
+    assert finished(job).state == "cancelled" and job.to_json()["cells_done"] == 0
 
 
 def test_a_new_job_cancels_the_one_before(make_service, projection_generator):
