@@ -102,20 +102,20 @@ class StyleCam:
                                                 config.virtual_camera), source,
                                      self.renderer, detector, self.params, latents=store)
         on_cpu = self.device.type == "cpu"
+        background = dict(cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None,
+                          nice=10 if on_cpu else 0)       # background work leaves the stream the CPU first
         jobs = ProjectionJobs(
             make_projector(generator, store.fingerprint, config.perceptual, config.projector_url,
                            config.projector_token, config.projector_fallback),
-            store, max_queued=config.projection_queue,
-            cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None, nice=10 if on_cpu else 0,
-            default_options=JobOptions(steps=config.projection_steps))
-        background = dict(cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None,
-                          nice=10 if on_cpu else 0)       # what leaves the stream the CPU first
-        self.studio = StudioService(StudioJobs(lambda: self.renderer.generator, config.studio_batch,
-                                               config.precision, **background),
-                                    self.params, store.load_ws)
+            store, max_queued=config.projection_queue, default_options=JobOptions(steps=config.projection_steps),
+            **background)
         self.projection = ProjectionService(store, jobs, face_finder(config.detector, config.detector_model,
                                                                      generator.img_resolution),
                                             self.params, self.pipeline.newest_faces)
+        # The studio asks for the generator and the projections at each job: a model switch changes both.
+        self.studio = StudioService(StudioJobs(lambda: self.renderer.generator, config.studio_batch,
+                                               config.precision, **background),
+                                    self.params, lambda name: self.projection.store.load_ws(name))
         self.live = LiveControls(self.params, self.pipeline.frames, self.pipeline.viewers, self.status,
                                  views=self.pipeline.views, faces=self.pipeline.tracked_faces)
 
