@@ -64,10 +64,6 @@ class StudioService:
     def cancel(self, job_id: str) -> StudioJob:
         return self.jobs.cancel(job_id)
 
-    def limits(self) -> Dict[str, Any]:
-        return {"max_cells": MAX_CELLS, "max_sheet_side": MAX_SHEET_SIDE, "cell": [MIN_CELL, MAX_CELL],
-                "max_frames": MAX_FRAMES}
-
     # --- the three sheets -----------------------------------------------------------------------------
 
     def grid(self, options: Mapping[str, Any]) -> StudioJob:
