@@ -1,7 +1,7 @@
 """The composition root: every part of a running StyleCam is built and wired here, and only here.
 
 ``StyleCam(config)`` loads the generator and the detector, and builds the params, the saved projections,
-the live pipeline and the projection service around them; the web layer gets narrow views of them
+the live pipeline, the projection service and the studio around them; the web layer gets narrow views of them
 (``live``: ``app.web.interfaces.LiveControls``, ``projection``: ``ProjectionService``).
 ``photo_projector`` builds the smaller set the photo commands (``project``, ``stylize``) need.
 """
@@ -28,6 +28,8 @@ from app.projection.service import ProjectionService
 from app.projection.store import ProjectionStore, default_projections_dir
 from app.projection.targets import DETECT_WIDTH, FaceFinder
 from app.rendering import make_renderer
+from app.studio.jobs import StudioJobs
+from app.studio.service import StudioService
 from app.web.interfaces import LiveControls
 from detectors import Detector
 from stylegan2.hardware import resolve_device
@@ -63,6 +65,7 @@ class StyleCamConfig:
     projection_steps: int = DEFAULT_STEPS   # Steps of a projection that does not ask for a number.
     backend: str = "auto"                   # Renders with: "auto", "torch", "onnx" or "tensorrt" (app.rendering).
     precision: str = "auto"                 # "auto", "native", "fp32", "fp16" or "bf16" (stylegan2.inference).
+    studio_batch: int = 8                   # Faces per generator call when the studio renders a sheet.
 
 
 class StyleCam:
@@ -101,21 +104,25 @@ class StyleCam:
                                                 config.virtual_camera), source,
                                      self.renderer, detector, self.params, latents=store)
         on_cpu = self.device.type == "cpu"
+        background = dict(cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None,
+                          nice=10 if on_cpu else 0)       # background work leaves the stream the CPU first
         jobs = ProjectionJobs(
             make_projector(generator, store.fingerprint, config.perceptual, config.projector_url,
                            config.projector_token, config.projector_fallback),
-            store, max_queued=config.projection_queue,
-            cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None, nice=10 if on_cpu else 0,
-            default_options=JobOptions(steps=config.projection_steps))
+            store, max_queued=config.projection_queue, default_options=JobOptions(steps=config.projection_steps),
+            **background)
         self.projection = ProjectionService(store, jobs, face_finder(config.detector, config.detector_model,
                                                                      generator.img_resolution),
                                             self.params, self.pipeline.newest_faces)
+        # The studio asks for the generator and the projections at each job: a model switch changes both.
+        self.studio = StudioService(StudioJobs(lambda: self.renderer.generator, config.studio_batch,
+                                               config.precision, **background),
+                                    self.params, lambda name: self.projection.store.load_ws(name))
         self.direction_previews = None
         if any(preset.direction is not None for preset in presets):
             self.direction_previews = DirectionPreviews(
                 self.pipeline.generation.face_generator, generator, lambda: self.params.current().params,
-                self.pipeline.generation.idle, weights_name, cpu_threads=1 if on_cpu else None,
-                nice=10 if on_cpu else 0)
+                self.pipeline.generation.idle, weights_name, **background)
         self.live = LiveControls(self.params, self.pipeline.frames, self.pipeline.viewers, self.status,
                                  views=self.pipeline.views, faces=self.pipeline.tracked_faces,
                                  direction_previews=self.direction_previews)
@@ -124,12 +131,14 @@ class StyleCam:
         """Open the source and start every thread (SourceError for a file or image that cannot be opened)."""
         self.pipeline.start()
         self.projection.jobs.start()
+        self.studio.jobs.start()
         if self.direction_previews is not None:
             self.direction_previews.start()
 
     def stop(self) -> None:
         self.pipeline.stop()
         self.projection.jobs.stop()
+        self.studio.jobs.stop()
         if self.direction_previews is not None:
             self.direction_previews.stop()
 

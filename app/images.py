@@ -10,6 +10,7 @@ file under the real name or destroys an earlier one).
 """
 from __future__ import annotations
 
+import io
 import os
 import secrets
 from pathlib import Path
@@ -75,11 +76,19 @@ def write_image(path: PathLike, bgr: np.ndarray) -> None:
 def write_gif(path: PathLike, frames: Sequence[np.ndarray], fps: float, loop: bool = True) -> None:
     """Write BGR frames as a GIF (Pillow; an adaptive palette per frame), looping forever if `loop`."""
     path = check_output(path, (".gif",))
+    data = gif_bytes(frames, fps, loop)
+    _write_atomically(path, lambda partial: partial.write_bytes(data))
+
+
+def gif_bytes(frames: Sequence[np.ndarray], fps: float, loop: bool = True) -> bytes:
+    """BGR frames as the bytes of a GIF (Pillow; an adaptive palette per frame), looping forever if `loop`."""
     images = [Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)) for frame in _check_frames(frames)]
     options = dict(format="GIF", save_all=True, append_images=images[1:], duration=max(int(round(1000 / fps)), 20))
     if loop:
         options["loop"] = 0
-    _write_atomically(path, lambda partial: images[0].save(partial, **options))
+    buffer = io.BytesIO()
+    images[0].save(buffer, **options)
+    return buffer.getvalue()
 
 
 def write_mp4(path: PathLike, frames: Sequence[np.ndarray], fps: float) -> None:

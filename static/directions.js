@@ -15,6 +15,7 @@ async function startDirections() {
   }
   if (listed.sliders.length === 0 && listed.sets.length === 0) return;
   $("directions").hidden = false;
+  $("studio-directions").hidden = false;
   const select = $("direction-preview-name");
   for (const slider of listed.sliders) select.append(new Option(slider.label, slider.name));
   for (const set of listed.sets) {

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence
+
+import torch
 
 from app.live.buffers import LatestBuffer
 
@@ -107,3 +110,18 @@ def stop_workers(workers: Sequence[Worker], timeout: float = 5.0) -> List[str]:
     for worker in workers:
         worker.request_stop()
     return [worker.name for worker in workers if not worker.stop(timeout)]
+
+
+def yield_to_the_stream(cpu_threads: Optional[int], nice: int, what: str) -> None:
+    """Fewer torch threads and a lower priority for the calling thread only (torch's thread count is per
+    thread): how a background worker (projection, studio) leaves the CPU to the live stream first.
+
+    ``cpu_threads`` None keeps torch's default; ``nice`` 0 keeps the priority (Linux only; elsewhere a no-op).
+    """
+    if cpu_threads:
+        torch.set_num_threads(cpu_threads)
+    if nice and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)
+        except OSError as error:
+            log.info("could not lower the %s thread's priority: %s", what, error)

@@ -22,7 +22,6 @@ projection gets the time left over.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict, deque
@@ -33,7 +32,7 @@ import cv2
 import torch
 
 from app.images import from_engine
-from app.live.worker import Worker
+from app.live.worker import Worker, yield_to_the_stream
 from app.projection.store import ProjectionStore, check_name, new_name
 from app.projection.targets import Target
 from stylegan2.projection.projector import ProjectionCancelled, ProjectionResult
@@ -308,7 +307,7 @@ class ProjectionJobs(Worker):
             self._condition.notify_all()
 
     def run(self) -> None:
-        self._yield_to_the_stream()
+        yield_to_the_stream(self.cpu_threads, self.nice, "projection")
         while True:
             with self._condition:
                 self._condition.wait_for(lambda: self._waiting or self._stop.is_set())
@@ -335,17 +334,6 @@ class ProjectionJobs(Worker):
             job.finish("failed", str(error))
         else:
             job.finish("done")
-
-    def _yield_to_the_stream(self) -> None:
-        """Fewer threads and a lower priority for this thread only (torch's thread count is per thread)."""
-        if self.cpu_threads:
-            torch.set_num_threads(self.cpu_threads)
-        if self.nice and hasattr(os, "setpriority"):
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                               os.getpriority(os.PRIO_PROCESS, 0) + self.nice)
-            except OSError as error:
-                log.info("could not lower the projection thread's priority: %s", error)
 
     def _forget_old_jobs(self) -> None:
         finished = [job_id for job_id, job in self._jobs.items() if job.state in FINISHED]

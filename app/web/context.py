@@ -1,10 +1,13 @@
 """Where a request finds what the app was made with: the live controls, the projection service, the
-stream clients and the server settings (kept in ``app.extensions`` by ``app.web.factory.create_app``)."""
+studio, the stream clients and the server settings (kept in ``app.extensions`` by ``app.web.factory.create_app``)."""
 from __future__ import annotations
+
+from typing import Optional
 
 from flask import current_app
 
 from app.projection.service import ProjectionService
+from app.studio.service import StudioService
 from app.web.config import ServerConfig
 from app.web.interfaces import LiveControls
 from app.web.streams import StreamClients
@@ -12,6 +15,7 @@ from app.web.streams import StreamClients
 LIVE = "stylecam.live"              # app.extensions keys
 PROJECTION = "stylecam.projection"
 STREAMS = "stylecam.streams"
+STUDIO = "stylecam.studio"
 
 
 def live() -> LiveControls:
@@ -20,6 +24,11 @@ def live() -> LiveControls:
 
 def projection() -> ProjectionService:
     return current_app.extensions[PROJECTION]
+
+
+def studio() -> Optional[StudioService]:
+    """The studio's service, or None where the app was made without one."""
+    return current_app.extensions.get(STUDIO)
 
 
 def streams() -> StreamClients:

@@ -6,13 +6,15 @@ app never starts or stops what it serves: whoever made those owns them (``app.we
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from flask import Flask
 
 from app.projection.service import ProjectionService
-from app.web import api, auth, directions_api, headers, origin, page, projection_api
+from app.studio.service import StudioService
+from app.web import api, auth, directions_api, headers, origin, page, projection_api, studio_api
 from app.web.config import ServerConfig
-from app.web.context import LIVE, PROJECTION, STREAMS
+from app.web.context import LIVE, PROJECTION, STREAMS, STUDIO
 from app.web.errors import register_error_handlers
 from app.web.interfaces import LiveControls
 from app.web.streams import StreamClients
@@ -29,12 +31,14 @@ def package_data(name: str) -> Path:
     raise FileNotFoundError(f"StyleCam's {name}/ folder is missing beside {APP_PACKAGE}: reinstall StyleCam")
 
 
-def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionService) -> Flask:
+def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionService,
+               studio: Optional[StudioService] = None) -> Flask:
     app = Flask(__name__, template_folder=package_data("templates"), static_folder=package_data("static"))
     app.config.from_mapping(SERVER=config, MAX_CONTENT_LENGTH=config.max_request_bytes)
     app.json.sort_keys = False          # keep the order the pipeline gives (params, status, presets)
     app.extensions[LIVE] = live
     app.extensions[PROJECTION] = projection
+    app.extensions[STUDIO] = studio            # None: the studio routes answer 503
     app.extensions[STREAMS] = StreamClients(limit=config.max_streams)
     origin.init_app(app)                # before the token: a cross-origin write is refused whoever sends it
     auth.init_app(app)
@@ -44,4 +48,5 @@ def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionS
     app.register_blueprint(api.bp)
     app.register_blueprint(projection_api.bp)
     app.register_blueprint(directions_api.bp)
+    app.register_blueprint(studio_api.bp)
     return app

@@ -11,6 +11,7 @@ from app.live.presets import Preset
 from app.live.viewers import Viewers
 from app.live.views import STYLIZED
 from app.projection.service import ProjectionService
+from app.studio.service import StudioService
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Backend(Protocol):
 
     live: LiveControls
     projection: ProjectionService
+    studio: Optional[StudioService]       # None: no studio view
 
     def start(self) -> None: ...
 

@@ -38,6 +38,8 @@ from app.projection.service import ProjectionService
 from app.projection.store import ProjectionStore
 from app.projection.targets import FaceFinder
 from app.rendering import make_renderer
+from app.studio.jobs import StudioJobs
+from app.studio.service import StudioService
 from app.web.config import ServerConfig
 from app.web.factory import create_app
 from app.web.interfaces import LiveControls
@@ -70,6 +72,7 @@ class WebBackend:
         self.camera_frame: Optional[np.ndarray] = None       # What the "camera" shows (a BGR photo), if any.
         self.projection = ProjectionService(store, ProjectionJobs(projector, store, **jobs_options), face_finder,
                                             self.params, self.camera_faces)
+        self.studio = StudioService(StudioJobs(lambda: generator, batch_size=4), self.params, store.load_ws)
         self.running = False
 
     def camera_faces(self):
@@ -87,6 +90,7 @@ class WebBackend:
     def start(self) -> None:
         self.running = True
         self.projection.jobs.start()
+        self.studio.jobs.start()
 
     def stop(self) -> None:
         self.running = False
@@ -94,6 +98,7 @@ class WebBackend:
             frames.close()
         self.params.close()
         self.projection.jobs.stop()
+        self.studio.jobs.stop()
 
     def publish(self, shade: int, view: str = "stylized") -> EncodedFrame:
         """Put a small grey frame of the given shade into a view, as the pipeline's encoder would."""
@@ -143,7 +148,7 @@ def make_client(backend):
 
     def make(token=TOKEN, bearer=False, **config):
         """``bearer``: present the token as a Bearer header on every request."""
-        app = create_app(ServerConfig(token=token, **config), backend.live, backend.projection)
+        app = create_app(ServerConfig(token=token, **config), backend.live, backend.projection, backend.studio)
         app.testing = True
         client = app.test_client()
         if bearer:

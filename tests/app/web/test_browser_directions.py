@@ -1,6 +1,6 @@
 """Direction sliders in a real headless Chromium, on the real server and pipeline with the selfie clip and
 ``serve --directions``: the Directions group shows a slider per direction, centred at 0; moving one sends
-its signed value; the reset puts every direction back to 0; the preview panel shows a sheet.
+its signed value; the reset puts every direction back to 0; the studio view's preview panel shows a sheet.
 
 Uses the small random-weight 64 px generator of the other browser tests (a test fixture only).
 """
@@ -70,8 +70,8 @@ def test_moving_a_direction_slider_sends_its_signed_value_and_reset_sends_zero(p
     wait_for(page, lambda: params.current().params.sliders["traits_age"] == 0, what="the reset")
 
 
-def test_the_preview_panel_shows_a_sheet(page):
-    page.click("#direction-preview summary")
+def test_the_studio_views_preview_panel_shows_a_sheet(page):
+    page.click("#tab-studio")              # the preview sheet is one of the studio's tools
     page.select_option("#direction-preview-name", "traits")
     page.fill("#direction-preview-seeds", "1")
     page.click("#direction-preview-show")
