@@ -6,10 +6,8 @@ whenever the frame size changes. A detector object is not thread-safe; give each
 """
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -18,6 +16,7 @@ import weights
 
 from .base import DetectorUnavailable, Downscaler, as_bgr
 from .face import Face, largest_first
+from .opencv_log import quiet_opencv
 from .yunet_models import min_opencv_for
 
 # cv2.FaceDetectorYN exists from OpenCV 4.5.4, but only 4.8 and later read the YuNet models released since
@@ -61,7 +60,7 @@ class YuNetDetector:
         self._downscaler = Downscaler(detect_width)
         self._input_size = (320, 320)
         try:
-            with _quiet_opencv_log():
+            with quiet_opencv():      # OpenCV 5 warns about compute targets
                 self._yunet = cv2.FaceDetectorYN.create(
                     str(path), "", self._input_size, score_threshold, nms_threshold, TOP_K)
                 # A model this OpenCV cannot run may still load: run it once, so that it fails here and not
@@ -88,23 +87,6 @@ class YuNetDetector:
 def _row_to_face(row: np.ndarray) -> Face:
     """YuNet's 15 numbers per face: box x, y, w, h; five (x, y) landmarks; score."""
     return Face(box=row[0:4], landmarks=row[4:14].reshape(5, 2), score=float(row[14]))
-
-
-@contextlib.contextmanager
-def _quiet_opencv_log() -> Iterator[None]:
-    """Silence OpenCV's console warnings while YuNet loads (OpenCV 5 prints a harmless one about
-    compute targets), then restore the previous level. Some OpenCV 4 releases (4.8 among them) have
-    no cv2.utils.logging, and print no such warning: there this does nothing."""
-    logging = getattr(cv2.utils, "logging", None)
-    if logging is None:
-        yield
-        return
-    previous = logging.getLogLevel()
-    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
-    try:
-        yield
-    finally:
-        logging.setLogLevel(previous)
 
 
 def _opencv_version() -> tuple[int, int]:

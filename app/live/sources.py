@@ -21,18 +21,18 @@ is tried again and again) are held back; the SourceError says what happened inst
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Protocol, Union
+from typing import Optional, Protocol, Union
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
 
 from app.live.gst_process import GstUnavailable, open_gst_process, opencv_has_gstreamer
+from detectors.opencv_log import quiet_opencv
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 VIDEO_FILE_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")   # An http(s) URL to one is a file.
@@ -245,22 +245,6 @@ def check_readable(source: Source) -> None:
     except OSError as error:
         raise SourceError(f"cannot open {source.kind} file {source.describe()}: "
                           f"{error.strerror or error}") from None
-
-
-@contextlib.contextmanager
-def quiet_opencv() -> Iterator[None]:
-    """Only errors from OpenCV's own logging inside the block (where it has cv2.utils.logging: OpenCV 4.8
-    builds without it print no such warnings either)."""
-    logging = getattr(cv2.utils, "logging", None)
-    if logging is None:
-        yield
-        return
-    previous = logging.getLogLevel()
-    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
-    try:
-        yield
-    finally:
-        logging.setLogLevel(previous)
 
 
 def open_capture(source: Source) -> cv2.VideoCapture:

@@ -195,12 +195,6 @@ def test_opencv_without_yunet_says_what_to_install(yunet_path, monkeypatch):
         YuNetDetector(yunet_path)
 
 
-def test_runs_on_an_opencv_without_cv2_utils_logging(yunet_path, load_image, monkeypatch):
-    # OpenCV 4.8, the oldest that reads this model, has no cv2.utils.logging.
-    monkeypatch.delattr(cv2.utils, "logging", raising=False)
-    assert len(YuNetDetector(yunet_path).detect(load_image("images/luciano.png"))) == 1
-
-
 @pytest.mark.parametrize("version", ["4.7.0", "4.5.4-dev"])
 def test_opencv_too_old_for_the_model_says_what_to_install(version, yunet_path, monkeypatch):
     monkeypatch.setattr(cv2, "__version__", version)
