@@ -16,10 +16,12 @@ import torch
 
 import weights
 from app import models
-from app.live.params import load_presets
+from app.live.params import default_params, load_presets
 from app.live.params_store import ParamsStore
 from app.live.pipeline import LiveConfig, LivePipeline
 from app.live.sources import parse_source
+from app.model_library import ModelEntry, ModelLibrary
+from app.model_switch import LiveModel, ModelParts
 from app.projection.jobs import DEFAULT_STEPS, JobOptions, ProjectionJobs
 from app.projection.photos import PhotoProjector
 from app.projection.projectors import LocalProjector, make_projector
@@ -30,6 +32,7 @@ from app.rendering import make_renderer
 from app.web.interfaces import LiveControls
 from detectors import Detector
 from stylegan2.hardware import resolve_device
+from stylegan2.inference import InferenceGenerator
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class StyleCamConfig:
     projection_steps: int = DEFAULT_STEPS   # Steps of a projection that does not ask for a number.
     backend: str = "auto"                   # Renders with: "auto", "torch", "onnx" or "tensorrt" (app.rendering).
     precision: str = "auto"                 # "auto", "native", "fp32", "fp16" or "bf16" (stylegan2.inference).
+    models_dir: Optional[str] = None        # Generators to switch to; None = $STYLECAM_MODELS or the user's folder.
 
 
 class StyleCam:
@@ -82,27 +86,17 @@ class StyleCam:
         else:
             generator = generator.to(self.device).eval().requires_grad_(False)
             meta = {"format": "injected"}
-        model_path = meta.get("path")
-        self.renderer = make_renderer(generator, Path(model_path) if model_path else None,
-                                      config.weights if config.weights in weights.REGISTRY else None,
-                                      config.backend, config.precision)
-        weights_name = models.display_name(config.weights)      # shown to browsers: never a server path
-        self.model: Dict[str, Any] = {"weights": weights_name, "format": meta.get("format"),
-                                      "resolution": generator.img_resolution, "num_ws": generator.num_ws,
-                                      "renderer": self.renderer.describe()}
+        parts = self.model_parts(config.weights, generator, meta)
         detector = detector or models.face_detector(config.detector, model_path=config.detector_model,
                                                     max_faces=config.max_faces, detect_width=config.detect_width)
-        store = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
-                                model={"weights": weights_name})
+        store = parts.store
         self.params = ParamsStore(presets, check_projection=store.check)
         self.pipeline = LivePipeline(LiveConfig(config.jpeg_quality, config.idle_after_s, config.detect_every,
                                                 config.virtual_camera), source,
-                                     self.renderer, detector, self.params, latents=store)
+                                     parts.renderer, detector, self.params, latents=store)
         on_cpu = self.device.type == "cpu"
         jobs = ProjectionJobs(
-            make_projector(generator, store.fingerprint, config.perceptual, config.projector_url,
-                           config.projector_token, config.projector_fallback),
-            store, max_queued=config.projection_queue,
+            parts.projector, store, max_queued=config.projection_queue,
             cpu_threads=max((os.cpu_count() or 2) // 2, 1) if on_cpu else None, nice=10 if on_cpu else 0,
             default_options=JobOptions(steps=config.projection_steps))
         self.projection = ProjectionService(store, jobs, face_finder(config.detector, config.detector_model,
@@ -110,6 +104,39 @@ class StyleCam:
                                             self.params, self.pipeline.newest_faces)
         self.live = LiveControls(self.params, self.pipeline.frames, self.pipeline.viewers, self.status,
                                  views=self.pipeline.views, faces=self.pipeline.tracked_faces)
+        self.models = LiveModel(parts, ModelLibrary(Path(config.models_dir) if config.models_dir else None),
+                                self.load_model_parts, self.pipeline, self.projection, self.params,
+                                default_params(presets))
+
+    @property
+    def model(self) -> Dict[str, Any]:
+        """The running generator, as the status shows it (never a server path)."""
+        return self.models.parts.description
+
+    @property
+    def renderer(self) -> InferenceGenerator:
+        return self.models.parts.renderer
+
+    def load_model_parts(self, entry: ModelEntry) -> ModelParts:
+        """A listed generator, loaded as at start (``LiveModel.switch`` runs this in its thread)."""
+        name = entry.name if entry.source == "registry" else str(entry.path)
+        generator, meta = models.load_generator(name, self.device)
+        return self.model_parts(name, generator, meta)
+
+    def model_parts(self, name: str, generator: torch.nn.Module, meta: Dict[str, Any]) -> ModelParts:
+        """What renders and projects with ``generator`` (registry name or file ``name``), by this config."""
+        config = self.config
+        model_path = meta.get("path")
+        renderer = make_renderer(generator, Path(model_path) if model_path else None,
+                                 name if name in weights.REGISTRY else None, config.backend, config.precision)
+        weights_name = models.display_name(name)      # shown to browsers: never a server path
+        store = ProjectionStore(config.projections_dir or default_projections_dir(), generator,
+                                model={"weights": weights_name})
+        projector = make_projector(generator, store.fingerprint, config.perceptual, config.projector_url,
+                                   config.projector_token, config.projector_fallback)
+        description = {"weights": weights_name, "format": meta.get("format"), "resolution": generator.img_resolution,
+                       "num_ws": generator.num_ws, "renderer": renderer.describe()}
+        return ModelParts(weights_name, generator, renderer, store, projector, description)
 
     def start(self) -> None:
         """Open the source and start every thread (SourceError for a file or image that cannot be opened)."""
