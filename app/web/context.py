@@ -6,12 +6,13 @@ from flask import current_app
 
 from app.projection.service import ProjectionService
 from app.web.config import ServerConfig
-from app.web.interfaces import LiveControls
+from app.web.interfaces import LiveControls, ModelSwitcher
 from app.web.streams import StreamClients
 
 LIVE = "stylecam.live"              # app.extensions keys
 PROJECTION = "stylecam.projection"
 STREAMS = "stylecam.streams"
+MODELS = "stylecam.models"
 
 
 def live() -> LiveControls:
@@ -20,6 +21,10 @@ def live() -> LiveControls:
 
 def projection() -> ProjectionService:
     return current_app.extensions[PROJECTION]
+
+
+def models() -> ModelSwitcher:
+    return current_app.extensions[MODELS]
 
 
 def streams() -> StreamClients:

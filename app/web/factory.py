@@ -6,15 +6,16 @@ app never starts or stops what it serves: whoever made those owns them (``app.we
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from flask import Flask
 
 from app.projection.service import ProjectionService
-from app.web import api, auth, headers, origin, page, projection_api
+from app.web import api, auth, headers, models_api, origin, page, projection_api
 from app.web.config import ServerConfig
-from app.web.context import LIVE, PROJECTION, STREAMS
+from app.web.context import LIVE, MODELS, PROJECTION, STREAMS
 from app.web.errors import register_error_handlers
-from app.web.interfaces import LiveControls
+from app.web.interfaces import LiveControls, ModelSwitcher
 from app.web.streams import StreamClients
 
 APP_PACKAGE = Path(__file__).resolve().parents[1]
@@ -29,7 +30,8 @@ def package_data(name: str) -> Path:
     raise FileNotFoundError(f"StyleCam's {name}/ folder is missing beside {APP_PACKAGE}: reinstall StyleCam")
 
 
-def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionService) -> Flask:
+def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionService,
+               models: Optional[ModelSwitcher] = None) -> Flask:
     app = Flask(__name__, template_folder=package_data("templates"), static_folder=package_data("static"))
     app.config.from_mapping(SERVER=config, MAX_CONTENT_LENGTH=config.max_request_bytes)
     app.json.sort_keys = False          # keep the order the pipeline gives (params, status, presets)
@@ -43,4 +45,7 @@ def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionS
     app.register_blueprint(page.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(projection_api.bp)
+    if models is not None:
+        app.extensions[MODELS] = models
+        app.register_blueprint(models_api.bp)
     return app

@@ -70,6 +70,7 @@ class WebBackend:
         self.projection = ProjectionService(store, ProjectionJobs(projector, store, **jobs_options), face_finder,
                                             self.params, self.camera_faces)
         self.running = False
+        self.models = None                                   # this backend cannot switch generators
 
     def camera_faces(self):
         if self.camera_frame is None:

@@ -15,33 +15,24 @@ import pytest
 import torch
 
 import stylegan2
-from app.composition import StyleCam, StyleCamConfig
 from app.images import from_engine
 from app.model_library import UnknownModel
 from app.model_switch import ModelUnusable, SwitchInProgress
 from stylegan2.inference import InferenceGenerator
 from stylegan2.latents import seed_to_ws
-from tests.app.model_helpers import save_generator
+from tests.app.model_helpers import models_folder, switchable_stylecam
 from tests.app.projection_helpers import fake_result
 
 
 @pytest.fixture
 def models_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("STYLECAM_WEIGHTS", str(tmp_path / "weights"))      # no registry model is downloaded
-    folder = tmp_path / "models"
-    folder.mkdir()
-    save_generator(folder / "start.pt", resolution=32, seed=1)
-    save_generator(folder / "same-shape.pt", resolution=32, seed=2)
-    save_generator(folder / "bigger.pt", resolution=64, seed=3)
-    return folder
+    return models_folder(tmp_path / "models")
 
 
 @pytest.fixture
 def stylecam(models_dir, yunet_file, tmp_path):
-    config = StyleCamConfig(source="0", weights=str(models_dir / "start.pt"), device="cpu", detector="yunet",
-                            detector_model=str(yunet_file), projections_dir=str(tmp_path / "projections"),
-                            models_dir=str(models_dir), precision="fp32")
-    return StyleCam(config)
+    return switchable_stylecam(models_dir, yunet_file, tmp_path / "projections")
 
 
 def switched(stylecam, name):
