@@ -43,7 +43,7 @@ function showSwitch(change) {
     message = change.error;
   } else if (change) {
     message = `Now running ${change.model} (switched in ${change.seconds} s).`;
-    lines.push(...change.carried.map((text) => `Kept: ${text}`), ...change.dropped.map((text) => `Reset: ${text}`));
+    lines.push(...change.carried.map((text) => `Kept: ${text}`), ...change.dropped);
   }
   $("model-message").textContent = message;
   $("model-message").hidden = message === "";

@@ -97,13 +97,14 @@ class LivePipeline:
         return FaceGenerator(renderer, self.params.presets, projections=latents)
 
     def replace_renderer(self, renderer: InferenceGenerator, latents: Optional[SavedLatents],
-                         between: Callable[[], None] = lambda: None, timeout: float = 5.0) -> None:
+                         between: Callable[[], None] = lambda: None, timeout: float = 60.0) -> None:
         """Render with another generator from now on (a model switch).
 
         The generation worker finishes the face it is rendering and stops, ``between`` runs (the params
         change to fit the new generator), and a new worker renders the newest params with ``renderer``;
         until it publishes, the stream keeps showing the old face. If ``between`` fails, the old renderer
-        goes on. ValueError (nothing changed) for a generator the live app cannot render with.
+        goes on. ValueError (nothing changed) for a generator the live app cannot render with. ``timeout``
+        bounds the wait for the face being rendered (seconds on a small CPU with a large model).
         """
         face_generator = self.face_generator(renderer, latents)
         old = self.generation

@@ -185,3 +185,12 @@ def test_the_old_generator_is_released_after_a_switch(stylecam):
     generated_face(stylecam)
     gc.collect()
     assert old() is None
+
+
+def test_after_a_switch_projections_are_made_for_the_new_generator(stylecam):
+    old_fingerprint = stylecam.projection.fingerprint
+    switched(stylecam, "bigger.pt")
+    new = stylecam.models.current()
+    assert stylecam.projection.finder.resolution == 64
+    assert stylecam.projection.jobs.projector.generator is new and stylecam.projection.jobs.store.generator is new
+    assert stylecam.projection.fingerprint != old_fingerprint

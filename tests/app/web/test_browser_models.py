@@ -53,7 +53,7 @@ def test_the_picker_switches_the_model_and_says_what_carried_and_what_was_reset(
     page.click("#model-switch")
     expect(page.locator("#model-message")).to_contain_text("Now running bigger.pt", timeout=30000)
     expect(page.locator("#model-changes li")).to_have_text([
-        "Reset: seed, psi, style seed, sliders and the faces' own seeds reset: bigger.pt has 10 W layers of 32, "
+        "seed, psi, style seed, sliders and the faces' own seeds reset: bigger.pt has 10 W layers of 32, "
         "the previous generator 8 W layers of 32"])
     expect(page.locator("#fig-model")).to_have_text("bigger.pt", timeout=5000)
     assert server.backend.models.current().img_resolution == 64
