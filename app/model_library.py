@@ -1,10 +1,11 @@
 """The generators a running StyleCam can switch to: the downloaded registry generators (by registry name) and
 the generator files in the user's models folder (by file name), blended ones included.
 
-Each file is read with the engine's bounded, code-free loaders (``stylegan2.load`` on the CPU): the formats
-StyleCam reads keep a generator's settings inside the same pickle as its tensors, so there is no cheaper
-safe read; what a file holds is therefore kept by its size and modification time, and a file is read again
-only when it changes. A file that cannot be used is listed as unusable with its one-line reason, never
+Each file is described by ``stylegan2.read_meta``, with the checks of the engine's bounded, code-free
+loaders: StyleCam's own files (blended, converted, trained ones) from their settings alone, without reading
+their tensors; NVIDIA pickles and rosinality checkpoints, which keep their settings inside the one pickle
+with their tensors, by loading them. What a file holds is kept by its size and modification time, and read
+again only when it changes. A file that cannot be used is listed as unusable with its one-line reason, never
 breaking the listing. Entries sent to a browser name files, never the folders they live in.
 """
 from __future__ import annotations
@@ -64,13 +65,11 @@ class ModelEntry:
 def read_entry(name: str, source: str, path: Path) -> ModelEntry:
     """The entry of one generator file: its settings, or the reason it cannot be used."""
     try:
-        loaded = stylegan2.load(path, "cpu")
+        meta = stylegan2.read_meta(path)
     except stylegan2.WeightsFormatError as error:
         return ModelEntry(name, source, path, problem=error.problem.strip().splitlines()[0][:200])
     except Exception as error:      # Whatever else a file makes a loader raise, it stays one file's problem.
         return ModelEntry(name, source, path, problem=f"cannot be read: {first_line(error)}")
-    meta = loaded.meta
-    del loaded
     problem = None
     if meta.get("c_dim"):
         problem = "a conditional generator (c_dim > 0): the live app runs face models such as ffhq-256"
