@@ -2,7 +2,10 @@
 
 ``StyleCam(config)`` loads the generator and the detector, and builds the params, the saved projections,
 the live pipeline and the projection service around them; the web layer gets narrow views of them
-(``live``: ``app.web.interfaces.LiveControls``, ``projection``: ``ProjectionService``).
+(``live``: ``app.web.interfaces.LiveControls``, ``projection``: ``ProjectionService``, ``models``:
+``app.model_switch.LiveModel``, which switches the generator while running; whoever needs "the current
+generator" calls ``models.current``). ``model_parts`` builds what renders and projects with one generator,
+at start and at each switch alike.
 ``photo_projector`` builds the smaller set the photo commands (``project``, ``stylize``) need.
 """
 from __future__ import annotations
