@@ -90,8 +90,15 @@ def test_params_carry_over_to_a_generator_with_the_same_layers(stylecam, models_
     assert state["switch"]["carried"] == ["seed 7, psi 0.5, style seed 9 and the sliders (both generators have "
                                           "8 W layers of 32)"]
     assert state["switch"]["dropped"] == []
-    assert np.array_equal(generated_face(stylecam).face.image, stylecam.pipeline.generation.face_generator.render(
-        after.params)) and stylecam.models.current().num_ws == 8
+
+
+def test_the_same_seed_renders_the_new_generators_face_for_it(stylecam, models_dir):
+    stylecam.params.update({"seed": 7})
+    old_face = generated_face(stylecam).face
+    switched(stylecam, "same-shape.pt")
+    new_face = generated_face(stylecam).face
+    assert np.array_equal(new_face.image, expected_image(models_dir / "same-shape.pt", 7, 0.7))
+    assert not np.array_equal(new_face.image, old_face.image)
 
 
 def test_params_start_over_on_a_generator_with_other_layers_and_the_answer_says_so(stylecam):

@@ -1,6 +1,7 @@
 """The model picker in a real headless Chromium, on the real server and pipeline with the selfie clip: the
 generators are listed, a switch shows its progress and then what carried over and what was reset, the live
 figures show the new model, and the stream goes on."""
+import time
 from dataclasses import replace
 
 import pytest
@@ -58,3 +59,11 @@ def test_the_picker_switches_the_model_and_says_what_carried_and_what_was_reset(
     expect(page.locator("#fig-model")).to_have_text("bigger.pt", timeout=5000)
     assert server.backend.models.current().img_resolution == 64
     expect(page.locator("#seed")).to_have_value("0")                     # the params the new model brought
+    renders, frames = server.backend.pipeline.generation.renders, server.backend.live.frames.version
+    page.locator("#seed").fill("5")
+    page.locator("#seed").press("Tab")
+    page.wait_for_function("() => currentParams && currentParams.seed === 5")
+    deadline = time.monotonic() + 30                                     # the new generator renders it, live
+    while server.backend.pipeline.generation.renders == renders or server.backend.live.frames.version <= frames + 5:
+        assert time.monotonic() < deadline, "no new face or no new frames after the switch"
+        time.sleep(0.1)
