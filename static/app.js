@@ -6,7 +6,7 @@
 //
 // Beside it: projections.js (making projections, the saved ones), faces.js (a face of its own for each
 // face in view), recorder.js (recording what this viewer sees), directions.js (the direction sliders'
-// reset and preview sheet).
+// reset and preview sheet), models.js (switching the generator), studio.js (the studio view).
 //
 // What the face looks like is shared by everyone watching (the page says how many); what this viewer
 // looks at is not: the view (stylized, camera, before | after), fullscreen and recording are this page's.
@@ -309,6 +309,7 @@ function showStatus(status) {
   showWarning(problems.filter(Boolean).join(" "));
   showWatchers(status.viewers);
   if ("projection_ready" in status) showProjectionReady(status.projection_ready, status.projection_unavailable);
+  if (status.model) showRunningModel(status.model);
   if (status.faces > 0 || trackedFaces.faces.length > 0) refreshFaces();
 }
 

@@ -74,13 +74,16 @@ from stylegan2.inference import PRECISIONS
 @click.option("--precision", default="auto", show_default=True, type=click.Choice(PRECISIONS),
               help="auto = fp16 on CUDA, bf16 on CPUs with AVX512-BF16/AMX, else fp32; native = as the model "
                    "runs by itself.")
+@click.option("--models-dir", type=click.Path(file_okay=False),
+              help="Folder of generators to switch to from the page (blended ones too); default: $STYLECAM_MODELS "
+                   "or ~/.local/share/stylecam/models. Downloaded registry generators are always listed.")
 def serve(source: str, weights_name: str, device: str, detector_model: Optional[str], perceptual: str,
           projections_dir: Optional[str], host: str, port: int, token: Optional[str], no_token: bool,
           detector: str, detect_width: Optional[int], max_faces: Optional[int], detect_every: int,
           virtual_camera: Optional[str], presets_path: Optional[str], directions_paths: Tuple[str, ...],
           jpeg_quality: int, idle_after: float, loop: bool, threads: int, offline: bool,
           projector_url: Optional[str], projector_token: Optional[str], projector_fallback: bool,
-          projection_steps: int, backend: str, precision: str) -> None:
+          projection_steps: int, backend: str, precision: str, models_dir: Optional[str]) -> None:
     """Run StyleCam: open the camera, serve the page, print the address to open."""
     if token and no_token:
         raise click.UsageError("--token and --no-token contradict each other: give one")
@@ -112,7 +115,7 @@ def serve(source: str, weights_name: str, device: str, detector_model: Optional[
             loop=loop, projections_dir=projections_dir,
             perceptual=perceptual, projector_url=projector_url, projector_token=projector_token,
             projector_fallback=projector_fallback, projection_steps=projection_steps, backend=backend,
-            precision=precision))
+            precision=precision, models_dir=models_dir))
         try:
             server = StyleCamServer(config, stylecam)
         except OSError as error:

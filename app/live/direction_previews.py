@@ -5,20 +5,20 @@ They render off the live path, and the live generator has priority: one backgrou
 face at a time, and before each face waits until the generation worker is idle (no newer params waiting,
 no render running); on a CPU it also runs with fewer threads and a lower priority. It renders with the
 plain PyTorch generator (whatever backend the live renderer uses), taking each face's latent from the
-live ``FaceGenerator``, so a preview shows the face the page shows. A sheet is kept per (slider or set,
-faces, model): asking again costs nothing, and the same sheet asked twice at once is rendered once.
+live ``FaceGenerator``, so a preview shows the face the page shows. Both are asked for at each sheet
+(``PreviewTarget``), as a model switch replaces them. A sheet is kept per (slider or set, faces, model):
+asking again costs nothing, and the same sheet asked twice at once is rendered once.
 """
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import torch
@@ -27,6 +27,7 @@ from app.images import from_engine
 from app.live.generation import FaceGenerator
 from app.live.params import Params
 from app.live.presets import DEFAULT_RANGE, Preset
+from app.live.worker import yield_to_the_stream
 from app.studio.direction_sheets import direction_sheet
 from stylegan2.studio.directions import DirectionSet
 
@@ -48,19 +49,27 @@ class PreviewUnavailable(RuntimeError):
     """The sheet could not be made (shutting down, too slow, or its render failed); the message says why."""
 
 
+class PreviewTarget(NamedTuple):
+    """What a sheet renders with: the live face generator (for the faces' latents), the PyTorch generator,
+    and the model's name (part of each sheet's key: a sheet of another model is another)."""
+
+    face_generator: FaceGenerator
+    generator: torch.nn.Module
+    model: str
+
+
 class DirectionPreviews:
     """Preview sheets of the direction sliders (by slider name) and of their sets (by set name)."""
 
-    def __init__(self, face_generator: FaceGenerator, generator: torch.nn.Module, current_params: Callable[[], Params],
-                 live_idle: Callable[[], bool], model: str, cpu_threads: Optional[int] = None, nice: int = 0) -> None:
-        self.face_generator = face_generator
-        self.generator = generator                # The PyTorch generator the sheets render with.
+    def __init__(self, presets: Sequence[Preset], target: Callable[[], PreviewTarget],
+                 current_params: Callable[[], Params], live_idle: Callable[[], bool],
+                 cpu_threads: Optional[int] = None, nice: int = 0) -> None:
+        self.target = target                      # What renders now (a model switch changes it).
         self.current_params = current_params      # The params now (whose face is the default).
         self.live_idle = live_idle                # True when the live generator neither renders nor has work.
-        self.model = model                        # Part of each sheet's key: a sheet of another model is another.
         self.cpu_threads = cpu_threads
         self.nice = nice
-        self.sliders: Dict[str, Preset] = {p.name: p for p in face_generator.presets if p.direction is not None}
+        self.sliders: Dict[str, Preset] = {p.name: p for p in presets if p.direction is not None}
         self.sets: Dict[str, DirectionSet] = {}
         for preset in self.sliders.values():
             self.sets.setdefault(preset.direction.set_name, preset.direction.directions)
@@ -99,9 +108,10 @@ class DirectionPreviews:
 
         UnknownPreview for a name that is neither; ValueError for too many seeds; PreviewUnavailable when
         the sheet cannot be made in ``timeout`` seconds or its render failed."""
-        directions, strengths = self._directions(name)
-        faces = self._faces(seeds)
-        key = (name, tuple(key for key, _ in faces), self.model)
+        target = self.target()
+        directions, strengths = self._directions(name, target)
+        faces = self._faces(seeds, target)
+        key = (name, tuple(key for key, _ in faces), target.model)
         with self._lock:
             if key in self._kept:
                 self._kept.move_to_end(key)
@@ -111,47 +121,49 @@ class DirectionPreviews:
                 if self._stop.is_set() or self._thread is None:
                     raise PreviewUnavailable("the preview renderer is not running")
                 future = self._pending[key] = Future()
-                self._jobs.put((key, future, lambda: self._render(directions, strengths, faces)))
+                self._jobs.put((key, future, lambda: self._render(directions, strengths, faces, target)))
         try:
             return future.result(timeout)
         except FutureTimeout:
             raise PreviewUnavailable(f"the sheet took over {timeout:g} s (the live face comes first); "
                                      f"ask again later") from None
 
-    def _directions(self, name: str) -> Tuple[DirectionSet, List[float]]:
+    def _directions(self, name: str, target: PreviewTarget) -> Tuple[DirectionSet, List[float]]:
         """The directions a sheet shows and its strengths: a slider's one direction on its own layers at
         its range, or a whole set at DEFAULT_RANGE."""
         preset = self.sliders.get(name)
         if preset is not None:
             found = preset.direction.directions
             index = found.names.index(preset.direction.name)
-            one = DirectionSet(found.vectors[index:index + 1], [preset.label], self.face_generator.layers(preset),
-                               self.generator.num_ws, found.scales[index:index + 1])
+            one = DirectionSet(found.vectors[index:index + 1], [preset.label], target.face_generator.layers(preset),
+                               target.generator.num_ws, found.scales[index:index + 1])
             return one, strengths_to(preset.direction.range)
         if name in self.sets:
             return self.sets[name], strengths_to(DEFAULT_RANGE)
         raise UnknownPreview(name)
 
-    def _faces(self, seeds: Optional[Sequence[int]]) -> List[Tuple[tuple, str]]:
+    def _faces(self, seeds: Optional[Sequence[int]], target: PreviewTarget) -> List[Tuple[tuple, str]]:
         """(latent key, label) of each face: the seeds' at the current psi, else the face the params show."""
         params = self.current_params()
         if seeds is not None:
             if not 1 <= len(seeds) <= MAX_FACES:
                 raise ValueError(f"give 1 to {MAX_FACES} seeds, got {len(seeds)}")
             return [(("seed", seed, params.psi), f"seed {seed}") for seed in seeds]
-        key = self.face_generator.target_key(params) if params.mode != "passthrough" else \
+        key = target.face_generator.target_key(params) if params.mode != "passthrough" else \
             ("seed", params.seed, params.psi)
         return [(key, f"seed {key[1]}" if key[0] == "seed" else f"projection {key[1]}")]
 
-    def _render(self, directions: DirectionSet, strengths: List[float], faces: List[Tuple[tuple, str]]) -> bytes:
-        ws = torch.cat([self.face_generator.latent_ws(key) for key, _ in faces]).to(torch.float32)
+    def _render(self, directions: DirectionSet, strengths: List[float], faces: List[Tuple[tuple, str]],
+                target: PreviewTarget) -> bytes:
+        generator = target.generator
+        ws = torch.cat([target.face_generator.latent_ws(key) for key, _ in faces]).to(torch.float32)
         sheet = direction_sheet(directions, ws.cpu(), strengths, [label for _, label in faces],
-                                self.generator.img_resolution)
-        device = next(self.generator.parameters()).device
+                                generator.img_resolution)
+        device = next(generator.parameters()).device
         for index, latent in enumerate(sheet.latents):
             self._wait_for_the_live_face()
             with torch.inference_mode():
-                image = self.generator.synthesis(latent.unsqueeze(0).to(device), noise_mode="const")
+                image = generator.synthesis(latent.unsqueeze(0).to(device), noise_mode="const")
             sheet.put(index, from_engine(image))
         ok, encoded = cv2.imencode(".jpg", sheet.canvas.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
@@ -167,7 +179,7 @@ class DirectionPreviews:
             raise PreviewUnavailable("StyleCam is shutting down")
 
     def _run(self) -> None:
-        self._yield_to_the_live_face()
+        yield_to_the_stream(self.cpu_threads, self.nice, "direction previews")
         while True:
             job = self._jobs.get()
             if job is None or self._stop.is_set():
@@ -196,17 +208,6 @@ class DirectionPreviews:
                 future.set_exception(error)
             else:
                 future.set_result(result)
-
-    def _yield_to_the_live_face(self) -> None:
-        """Fewer threads and a lower priority for this thread only (as the projection jobs do)."""
-        if self.cpu_threads:
-            torch.set_num_threads(self.cpu_threads)
-        if self.nice and hasattr(os, "setpriority"):
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                               os.getpriority(os.PRIO_PROCESS, 0) + self.nice)
-            except OSError as error:
-                log.info("could not lower the direction previews' priority: %s", error)
 
 
 def strengths_to(end: float) -> List[float]:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Collection, Iterator, List
 
 from app.live.buffers import LatestBuffer
 from app.live.params import Params, VersionedParams, apply_update, default_params, no_projections
+from app.live.params_carry import CarriedParams
 from app.live.presets import Preset
 
 
@@ -61,6 +62,18 @@ class ParamsStore:
             if renamed != self._params:
                 self._params = renamed
                 self.changes.put(renamed)
+
+    def carry_to_model(self, carry: Callable[[Params], CarriedParams],
+                       check_projection: Callable[[str], None]) -> CarriedParams:
+        """Another generator took over: the params become ``carry(params)`` (``app.live.params_carry``) and
+        projections are checked with ``check_projection`` from now on, in one step; always a new version,
+        so that whoever renders renders again with the new generator."""
+        with self._lock:
+            carried = carry(self._params)
+            self.check_projection = check_projection
+            self._params = carried.params
+            self.changes.put(carried.params)
+            return carried
 
     @contextmanager
     def locked(self) -> Iterator[Params]:

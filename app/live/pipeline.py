@@ -19,7 +19,7 @@ takes the composited frames, and keeps the pipeline awake while it runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -81,8 +81,7 @@ class LivePipeline:
         self.capture = CaptureWorker(source, self._captured, self.viewers)
         self.detection = DetectionWorker(detector, self._captured, self._detected, detect_every=config.detect_every,
                                          on_tracks=params.forget_tracks)
-        self.generation = GenerationWorker(FaceGenerator(renderer, params.presets, projections=latents),
-                                           params.changes, self._generated)
+        self.generation = GenerationWorker(self.face_generator(renderer, latents), params.changes, self._generated)
         self.compositing = CompositingWorker(self._captured, self._detected, self._generated, self.views,
                                              config.jpeg_quality, camera_fps=self.capture.fps.rate,
                                              viewers=self.viewers, detection_due=self.detection.due,
@@ -93,6 +92,37 @@ class LivePipeline:
             self.virtual_camera = VirtualCameraWorker(config.virtual_camera, self._composited, self.viewers)
             self._workers.append(self.virtual_camera)
         self._started = False
+
+    def face_generator(self, renderer: InferenceGenerator, latents: Optional[SavedLatents]) -> FaceGenerator:
+        return FaceGenerator(renderer, self.params.presets, projections=latents)
+
+    def replace_renderer(self, renderer: InferenceGenerator, latents: Optional[SavedLatents],
+                         between: Callable[[], None] = lambda: None, timeout: float = 60.0) -> None:
+        """Render with another generator from now on (a model switch).
+
+        The generation worker finishes the face it is rendering and stops, ``between`` runs (the params
+        change to fit the new generator), and a new worker renders the newest params with ``renderer``;
+        until it publishes, the stream keeps showing the old face. If ``between`` fails, the old renderer
+        goes on. ValueError (nothing changed) for a generator the live app cannot render with. ``timeout``
+        bounds the wait for the face being rendered (seconds on a small CPU with a large model).
+        """
+        face_generator = self.face_generator(renderer, latents)
+        old = self.generation
+        old.stop(timeout)
+        try:
+            between()
+        except BaseException:
+            self._start_generation(old.face_generator, old)
+            raise
+        self._start_generation(face_generator, old)
+
+    def _start_generation(self, face_generator: FaceGenerator, old: GenerationWorker) -> None:
+        worker = GenerationWorker(face_generator, self.params.changes, self._generated)
+        worker.renders, worker.generation_ms = old.renders, old.generation_ms
+        self._workers[self._workers.index(old)] = worker
+        self.generation = worker
+        if self._started and not self._generated.closed:
+            worker.start()
 
     def newest_faces(self) -> Optional[Tuple[np.ndarray, List[Face]]]:
         """The newest detected frame (BGR) and its tracked faces, largest first; None before the first."""

@@ -169,6 +169,13 @@ class ProjectionJob:
         with self._lock:
             self._state, self._started = "running", time.time()
 
+    def cancel(self, reason: Optional[str] = None) -> None:
+        """Ask the job to stop (the worker finishes it as cancelled); ``reason`` becomes its note."""
+        self.cancel_event.set()
+        if reason is not None:
+            with self._lock:
+                self._note = reason
+
     def finish(self, state: str, error: Optional[str] = None) -> None:
         assert state in FINISHED, state
         with self._lock:
@@ -293,6 +300,20 @@ class ProjectionJobs(Worker):
                 job.finish("cancelled")
             return job
 
+    def use_projector(self, projector: Projector, store: ProjectionStore, reason: str) -> None:
+        """Project with another generator from now on (a model switch): the jobs of the old one are cancelled,
+        with ``reason`` as their note (their faces were aligned for it, and it would stay in memory until
+        they end); one whose save has begun is saved as the old generator's projection."""
+        with self._condition:
+            for job in self._waiting:
+                job.cancel(reason)
+                job.finish("cancelled")
+            self._waiting.clear()
+            for job in self._jobs.values():
+                if job.state == "running" and not job.saving:
+                    job.cancel(reason)
+            self.projector, self.store = projector, store
+
     def request_stop(self) -> None:
         """Stop the thread: the running job is cancelled, the waiting ones too."""
         with self._condition:
@@ -315,17 +336,18 @@ class ProjectionJobs(Worker):
                     return
                 job = self._waiting.popleft()
                 job.start()
-            self.run_job(job)
+                projector, store = self.projector, self.store    # The generator's the job was aligned for.
+            self.run_job(job, projector, store)
 
-    def run_job(self, job: ProjectionJob) -> None:
+    def run_job(self, job: ProjectionJob, projector: Projector, store: ProjectionStore) -> None:
         """Project, then save unless cancelled meanwhile; any failure leaves the job failed and nothing saved."""
         try:
-            result = self.projector.project(job)
+            result = projector.project(job)
             with self._condition:
                 if job.cancel_event.is_set():
                     raise ProjectionCancelled(result.steps)
                 job.saving = True
-            self.store.save(result, job.id, source=job.target.source)
+            store.save(result, job.id, source=job.target.source)
         except ProjectionCancelled:
             job.finish("cancelled")
         except Exception as error:    # Any failure of one job is that job's, never the worker's.

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from app.live.params_store import ParamsStore
-from app.projection.jobs import JobOptions, ProjectionJob, ProjectionJobs, ProjectorUnavailable
+from app.projection.jobs import JobOptions, ProjectionJob, ProjectionJobs, Projector, ProjectorUnavailable
 from app.projection.store import ProjectionStore, ProjectionUnavailable, check_name
 from app.projection.targets import (
     PHOTO_SLOTS,
@@ -49,6 +49,14 @@ class ProjectionService:
         self.finder = finder
         self.params = params
         self.camera_faces = camera_faces
+
+    def use_model(self, store: ProjectionStore, projector: Projector, resolution: int, reason: str) -> None:
+        """Projections of another generator from now on (a model switch): its store (its projections are
+        the ones that can be selected), its projector, faces aligned at its resolution; the jobs of the old
+        generator are cancelled with ``reason``."""
+        self.jobs.use_projector(projector, store, reason)
+        self.finder = self.finder.at_resolution(resolution)
+        self.store = store
 
     @property
     def fingerprint(self) -> str:

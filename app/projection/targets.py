@@ -16,6 +16,7 @@ Every refusal is a ``TargetError`` whose ``status`` is the HTTP status the API a
 """
 from __future__ import annotations
 
+import copy
 import io
 import re
 import threading
@@ -177,6 +178,12 @@ class FaceFinder:
         self.resolution = resolution
         self._detector = make_detector()
         self._lock = threading.Lock()
+
+    def at_resolution(self, resolution: int) -> "FaceFinder":
+        """This finder (the same detector) aligning faces for a generator of ``resolution`` pixels."""
+        finder = copy.copy(self)
+        finder.resolution = resolution
+        return finder
 
     def faces(self, image: np.ndarray) -> List[Face]:
         """Every face in a BGR image, largest first."""

@@ -9,13 +9,14 @@ from flask import current_app
 from app.projection.service import ProjectionService
 from app.studio.service import StudioService
 from app.web.config import ServerConfig
-from app.web.interfaces import LiveControls
+from app.web.interfaces import LiveControls, ModelSwitcher
 from app.web.streams import StreamClients
 
 LIVE = "stylecam.live"              # app.extensions keys
 PROJECTION = "stylecam.projection"
 STREAMS = "stylecam.streams"
 STUDIO = "stylecam.studio"
+MODELS = "stylecam.models"
 
 
 def live() -> LiveControls:
@@ -29,6 +30,8 @@ def projection() -> ProjectionService:
 def studio() -> Optional[StudioService]:
     """The studio's service, or None where the app was made without one."""
     return current_app.extensions.get(STUDIO)
+def models() -> ModelSwitcher:
+    return current_app.extensions[MODELS]
 
 
 def streams() -> StreamClients:

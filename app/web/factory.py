@@ -12,11 +12,11 @@ from flask import Flask
 
 from app.projection.service import ProjectionService
 from app.studio.service import StudioService
-from app.web import api, auth, directions_api, headers, origin, page, projection_api, studio_api
+from app.web import api, auth, directions_api, headers, models_api, origin, page, projection_api, studio_api
 from app.web.config import ServerConfig
-from app.web.context import LIVE, PROJECTION, STREAMS, STUDIO
+from app.web.context import LIVE, MODELS, PROJECTION, STREAMS, STUDIO
 from app.web.errors import register_error_handlers
-from app.web.interfaces import LiveControls
+from app.web.interfaces import LiveControls, ModelSwitcher
 from app.web.streams import StreamClients
 
 APP_PACKAGE = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def package_data(name: str) -> Path:
 
 
 def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionService,
-               studio: Optional[StudioService] = None) -> Flask:
+               studio: Optional[StudioService] = None, models: Optional[ModelSwitcher] = None) -> Flask:
     app = Flask(__name__, template_folder=package_data("templates"), static_folder=package_data("static"))
     app.config.from_mapping(SERVER=config, MAX_CONTENT_LENGTH=config.max_request_bytes)
     app.json.sort_keys = False          # keep the order the pipeline gives (params, status, presets)
@@ -49,4 +49,7 @@ def create_app(config: ServerConfig, live: LiveControls, projection: ProjectionS
     app.register_blueprint(projection_api.bp)
     app.register_blueprint(directions_api.bp)
     app.register_blueprint(studio_api.bp)
+    if models is not None:
+        app.extensions[MODELS] = models
+        app.register_blueprint(models_api.bp)
     return app

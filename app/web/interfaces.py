@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Mapping, Optional, Protocol
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol
 
 from app.live.buffers import LatestBuffer
 from app.live.direction_previews import DirectionPreviews
@@ -37,12 +37,23 @@ class LiveControls:
         return self.views.get(view, self.frames if view == STYLIZED else None)
 
 
+class ModelSwitcher(Protocol):
+    """The running generator and the switch to another (``app.model_switch.LiveModel``)."""
+
+    def listing(self) -> Dict[str, Any]:
+        """The generators to switch to, the running one, and the newest switch."""
+
+    def switch(self, name: Any) -> Dict[str, Any]:
+        """Start a switch; raises UnknownModel, ModelUnusable or SwitchInProgress."""
+
+
 class Backend(Protocol):
     """What the server runs: started before it serves, stopped after its last stream has ended."""
 
     live: LiveControls
     projection: ProjectionService
     studio: Optional[StudioService]       # None: no studio view
+    models: Optional[ModelSwitcher]      # None: this backend cannot switch generators.
 
     def start(self) -> None: ...
 

@@ -51,7 +51,7 @@ class StyleCamServer:
     def __init__(self, config: ServerConfig, backend: Backend) -> None:
         self.config = config
         self.backend = backend
-        self.app = create_app(config, backend.live, backend.projection, backend.studio)
+        self.app = create_app(config, backend.live, backend.projection, backend.studio, backend.models)
         self._socket_map: Dict[int, wasyncore.dispatcher] = {}
         self._stop_requested = threading.Event()
         self._thread: Optional[threading.Thread] = None

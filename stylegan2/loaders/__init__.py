@@ -21,6 +21,7 @@ import torch
 from ..files import load_tensors
 from .common import LoadedGenerator, PathLike, WeightsFormatError, describe_unpickling_refusal, shown
 from .discriminators import discriminator_from_record, discriminator_from_rosinality
+from .meta_only import meta_without_tensors
 from .native import is_native, is_training_snapshot, load_native, load_training_snapshot, save
 from .nvlabs import load_nvlabs
 from .nvlabs_pickle import read_snapshot, snapshot_network
@@ -28,7 +29,7 @@ from .rosinality import is_rosinality_state_dict, load_rosinality
 from .torch_files import check_loaded_tensors, check_torch_legacy, check_torch_zip
 
 __all__ = ["LoadedGenerator", "WeightsFormatError", "convert", "detect_container", "load", "load_discriminator",
-           "read_torch_file", "save"]
+           "read_meta", "read_torch_file", "save"]
 
 ZIP_MAGIC = b"PK\x03\x04"
 # torch.save's pre-1.6 format begins with this number pickled as a LONG1 opcode (0x8a, 10 bytes).
@@ -72,6 +73,14 @@ def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGene
                                            f"rosinality checkpoint (it holds {found})")
     generator = generator.to(device).eval().requires_grad_(False)
     return LoadedGenerator(generator, meta)
+
+
+def read_meta(path: PathLike) -> Dict[str, Any]:
+    """The meta `load` reports, without reading the tensors where the format allows it (StyleCam's own files
+    and training snapshots: meta_only.py), else by loading the file; for listings of many files. Every problem
+    raises WeightsFormatError naming the file, as `load` does."""
+    meta = meta_without_tensors(path)
+    return meta if meta is not None else load(path).meta
 
 
 def load_discriminator(path: PathLike) -> Optional[torch.nn.Module]:

@@ -74,6 +74,7 @@ class WebBackend:
                                             self.params, self.camera_faces)
         self.studio = StudioService(StudioJobs(lambda: generator, batch_size=4), self.params, store.load_ws)
         self.running = False
+        self.models = None                                   # this backend cannot switch generators
 
     def camera_faces(self):
         if self.camera_frame is None:

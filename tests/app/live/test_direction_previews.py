@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.live.buffers import LatestBuffer
-from app.live.direction_previews import COLUMNS, DirectionPreviews, PreviewUnavailable, UnknownPreview
+from app.live.direction_previews import COLUMNS, DirectionPreviews, PreviewTarget, PreviewUnavailable, UnknownPreview
 from app.live.generation import FaceGenerator, GenerationWorker
 from app.live.params import default_params
 from app.live.params_store import ParamsStore
@@ -44,8 +44,8 @@ def live_idle():
 
 @pytest.fixture
 def previews(generator, presets, live_idle):
-    face_generator = FaceGenerator(InferenceGenerator(generator), presets)
-    made = DirectionPreviews(face_generator, generator, lambda: default_params(presets), live_idle.is_set, "test")
+    target = PreviewTarget(FaceGenerator(InferenceGenerator(generator), presets), generator, "test")
+    made = DirectionPreviews(presets, lambda: target, lambda: default_params(presets), live_idle.is_set)
     made.start()
     yield made
     made.stop()
@@ -64,7 +64,7 @@ def test_a_sliders_sheet_is_its_direction_on_the_current_face_at_each_strength(p
 def test_the_middle_column_is_the_face_the_params_show(previews, presets):
     sheet = decode(previews.sheet("smile_found"))
     canvas = GridCanvas(1, COLUMNS, 64, ["Smile (found), seed 0"], ["-2.5", "-1.25", "0", "+1.25", "+2.5"])
-    face = previews.face_generator.render(default_params(presets)).astype(int)
+    face = previews.target().face_generator.render(default_params(presets)).astype(int)
     distances = [np.abs(sheet[canvas.top:canvas.top + 64, x:x + 64].astype(int) - face).mean()
                  for x in range(canvas.left, canvas.left + COLUMNS * 64, 64)]
     assert distances[2] < 12                                     # JPEG's loss on random-weight noise only

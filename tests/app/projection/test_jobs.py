@@ -324,3 +324,28 @@ def test_a_job_says_which_phase_it_is_in():
     assert (job.to_json()["phase"], job.to_json()["phase_step"], job.to_json()["phase_steps"]) == ("optimise", 3, 30)
     job.finish("done")
     assert job.to_json()["phase"] is None
+
+
+# --- a model switch -------------------------------------------------------------------------------------
+
+def test_a_model_switch_cancels_the_old_models_jobs_saying_why(make_jobs, target, tmp_path, projection_generator):
+    jobs = make_jobs()
+    running, waiting = jobs.submit(target, JobOptions()), jobs.submit(target, JobOptions())
+    wait_for_state(running, "running")
+    jobs.use_projector(GatedProjector(projection_generator), ProjectionStore(tmp_path / "other", projection_generator),
+                       "cancelled: the model was switched")
+    for job in (running, waiting):
+        assert wait_for_state(job, "cancelled")["note"] == "cancelled: the model was switched"
+    assert waiting.id not in jobs.projector.started
+
+
+def test_after_a_model_switch_jobs_run_on_the_new_projector_and_save_in_the_new_store(make_jobs, target, tmp_path,
+                                                                                       projection_generator):
+    jobs = make_jobs()
+    projector, store = GatedProjector(projection_generator), ProjectionStore(tmp_path / "other", projection_generator)
+    jobs.use_projector(projector, store, "switched")
+    projector.release.set()
+    job = jobs.submit(target, JobOptions())
+    wait_for_state(job, "done")
+    assert projector.started == [job.id]
+    assert [entry["name"] for entry in store.list()] == [job.id]

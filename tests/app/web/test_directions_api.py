@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.live.buffers import LatestBuffer
-from app.live.direction_previews import COLUMNS, DirectionPreviews
+from app.live.direction_previews import COLUMNS, DirectionPreviews, PreviewTarget
 from app.live.generation import FaceGenerator
 from app.live.params_store import ParamsStore
 from app.live.presets import load_presets
@@ -31,8 +31,8 @@ def directions_client(tmp_path, backend):
     write_directions(tmp_path, G)
     presets = load_presets(write_presets(tmp_path, MIX_ENTRY, SMILE_ENTRY), G)
     params = ParamsStore(presets)
-    previews = DirectionPreviews(FaceGenerator(InferenceGenerator(G), presets), G, lambda: params.current().params,
-                                 lambda: True, "random-g64")
+    target = PreviewTarget(FaceGenerator(InferenceGenerator(G), presets), G, "random-g64")
+    previews = DirectionPreviews(presets, lambda: target, lambda: params.current().params, lambda: True)
     previews.start()
     live = LiveControls(params, LatestBuffer(), Viewers(idle_after_s=None), lambda: {},
                         direction_previews=previews)
