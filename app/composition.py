@@ -19,7 +19,6 @@ import torch
 
 import weights
 from app import models
-from app.live.direction_previews import DirectionPreviews, PreviewTarget
 from app.live.params import default_params
 from app.live.params_store import ParamsStore
 from app.live.pipeline import LiveConfig, LivePipeline
@@ -34,6 +33,7 @@ from app.projection.service import ProjectionService
 from app.projection.store import ProjectionStore, default_projections_dir
 from app.projection.targets import DETECT_WIDTH, FaceFinder
 from app.rendering import make_renderer
+from app.studio.direction_previews import DirectionPreviews, PreviewTarget
 from app.studio.jobs import StudioJobs
 from app.studio.service import StudioService
 from app.web.interfaces import LiveControls

@@ -1,6 +1,6 @@
 """The direction preview sheet: each direction of a set on each face (a row per direction and face), at
 a row of strengths (the columns), as one labelled grid. ``python -m app directions --preview`` writes one;
-the live page asks for one (``app.live.direction_previews``); each renders the cells its own way."""
+the live page asks for one (``app.studio.direction_previews``); each renders the cells its own way."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,5 @@
 """Direction previews for the page: which direction sliders and sets there are, and a preview sheet of
-one (``app.live.direction_previews``: rendered off the live path, kept once made).
+one (``app.studio.direction_previews``: rendered off the live path, kept once made).
 
 ``GET /api/directions`` lists them; ``GET /api/directions/<slider or set>/preview.jpg?seeds=1,2`` answers
 the sheet (the current face without ``seeds``): 404 for a name that is neither, 400 for bad seeds, 503
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.live.direction_previews import MAX_FACES, PreviewUnavailable, UnknownPreview
+from app.studio.direction_previews import MAX_FACES, PreviewUnavailable, UnknownPreview
 from app.studio.latent_sources import parse_seeds
 from app.web import context
 from app.web.errors import json_error

@@ -5,12 +5,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol
 
 from app.live.buffers import LatestBuffer
-from app.live.direction_previews import DirectionPreviews
 from app.live.params_store import ParamsStore
 from app.live.presets import Preset
 from app.live.viewers import Viewers
 from app.live.views import STYLIZED
 from app.projection.service import ProjectionService
+from app.studio.direction_previews import DirectionPreviews
 from app.studio.service import StudioService
 
 

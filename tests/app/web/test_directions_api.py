@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from app.live.buffers import LatestBuffer
-from app.live.direction_previews import COLUMNS, DirectionPreviews, PreviewTarget
 from app.live.generation import FaceGenerator
 from app.live.params_store import ParamsStore
 from app.live.presets import load_presets
 from app.live.viewers import Viewers
+from app.studio.direction_previews import COLUMNS, DirectionPreviews, PreviewTarget
 from app.studio.grids import GridCanvas
 from app.web.config import ServerConfig
 from app.web.factory import create_app

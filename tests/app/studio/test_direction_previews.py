@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from app.live.buffers import LatestBuffer
-from app.live.direction_previews import COLUMNS, DirectionPreviews, PreviewTarget, PreviewUnavailable, UnknownPreview
 from app.live.generation import FaceGenerator, GenerationWorker
 from app.live.params import default_params
 from app.live.params_store import ParamsStore
 from app.live.presets import load_presets
+from app.studio.direction_previews import COLUMNS, DirectionPreviews, PreviewTarget, PreviewUnavailable, UnknownPreview
 from app.studio.grids import GridCanvas
 from stylegan2.inference import InferenceGenerator
 from stylegan2.testing import make_random_generator
