@@ -1,4 +1,5 @@
-"""Driving Debian's chromium with Playwright (no browser download), for the browser tests."""
+"""Debian's chromium for the browser tests: where it is and how it is started (no Playwright import here:
+the oldest stack's test run, which leaves out the browser tests, has no Playwright)."""
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")

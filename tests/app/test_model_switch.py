@@ -1,6 +1,7 @@
 """Switching the running generator without a restart: the next face renders with the new one, the params carry
 over where the latents mean the same, projections only to the weights they were made with, a failed load
-keeps the old generator, one switch at a time, and the old generator is released.
+keeps the old generator, one switch at a time, the old generator is released, and under direction sliders
+only generators of their W space are offered.
 
 The StyleCam here is the real one (not started: the tests drive its generation worker themselves), over
 small random-weight generators in a models folder (test fixtures: 32 px = 8 W layers, 64 px = 10)."""
@@ -20,6 +21,7 @@ from app.model_library import UnknownModel
 from app.model_switch import ModelUnusable, SwitchInProgress
 from stylegan2.inference import InferenceGenerator
 from stylegan2.latents import seed_to_ws
+from tests.app.direction_helpers import write_directions
 from tests.app.model_helpers import models_folder, switchable_stylecam
 from tests.app.projection_helpers import fake_result
 
@@ -201,3 +203,41 @@ def test_after_a_switch_projections_are_made_for_the_new_generator(stylecam):
     assert stylecam.projection.finder.resolution == 64
     assert stylecam.projection.jobs.projector.generator is new and stylecam.projection.jobs.store.generator is new
     assert stylecam.projection.fingerprint != old_fingerprint
+
+
+# --- under direction sliders: a generator the directions were not made for is refused; they carry to one
+# --- they fit, and the preview sheets render with the new generator ------------------------------------
+@pytest.fixture
+def directed_stylecam(models_dir, yunet_file, tmp_path):
+    """The StyleCam of these tests with a slider of each direction of traits.pt, made for start.pt."""
+    traits = write_directions(tmp_path, stylegan2.load(models_dir / "start.pt").generator)
+    return switchable_stylecam(models_dir, yunet_file, tmp_path / "projections", directions_paths=(str(traits),))
+
+
+def listed(stylecam, name):
+    return next(entry for entry in stylecam.models.listing()["models"] if entry["name"] == name)
+
+
+def test_a_generator_the_directions_do_not_fit_is_listed_unusable_with_the_reason(directed_stylecam):
+    entry = listed(directed_stylecam, "bigger.pt")
+    assert not entry["usable"]
+    assert entry["problem"] == ("the direction sliders of traits were made for a model with w_dim 32 and 8 layers, "
+                                "this one has w_dim 32 and 10 layers (serve it without those directions)")
+    assert listed(directed_stylecam, "same-shape.pt")["usable"]
+
+
+def test_a_switch_to_a_generator_the_directions_do_not_fit_is_refused(directed_stylecam):
+    with pytest.raises(ModelUnusable, match="bigger.pt cannot be used: the direction sliders of traits"):
+        directed_stylecam.models.switch("bigger.pt")
+    assert directed_stylecam.models.state()["current"] == "start.pt"
+
+
+def test_direction_sliders_carry_over_and_previews_render_with_the_new_generator(directed_stylecam):
+    directed_stylecam.params.update({"sliders": {"traits_smile": -0.5}})
+    directed_stylecam.models.switch("same-shape.pt")
+    assert directed_stylecam.models.wait(30)["switch"]["state"] == "done"
+    assert directed_stylecam.params.current().params.sliders["traits_smile"] == -0.5
+    target = directed_stylecam.preview_target()
+    assert target.model == "same-shape.pt"
+    assert target.generator is directed_stylecam.models.current()
+    assert target.face_generator is directed_stylecam.pipeline.generation.face_generator

@@ -20,18 +20,17 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright
 
 from app.live.face_paste import prepare_face
 from app.live.generation import FaceGenerator
 from stylegan2.inference import InferenceGenerator
-from tests.app.browser_helpers import CHROMIUM, launch
+from tests.app.browser_pages import opened_page
 from tests.app.projection_helpers import shrink
 
 RECENT_PARTS = 90       # frames the recorder keeps: three seconds of stream
 SAME_IMAGE = 3.0        # mean absolute difference below which a grab and a part are the same frame
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
 GRAB_STREAM_IMAGE = """() => {
     const img = document.getElementById("stream");
@@ -43,21 +42,11 @@ GRAB_STREAM_IMAGE = """() => {
 }"""
 
 
-@pytest.fixture(scope="module", autouse=True)
-def chromium(missing):
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
-
-
 @pytest.fixture(scope="module")
 def browser_page(live_server, token, tmp_path_factory):
     """A fresh Chromium profile with the page opened from the link StyleCam prints."""
-    with sync_playwright() as playwright:
-        context = launch(playwright, tmp_path_factory.mktemp("chromium-profile"))
-        page = context.new_page()
-        page.goto(f"http://127.0.0.1:{live_server.port}/?token={token}")
+    with opened_page(tmp_path_factory.mktemp("chromium-profile"), live_server.port, token) as page:
         yield page
-        context.close()
 
 
 def stream_image(page) -> np.ndarray:

@@ -7,23 +7,16 @@ Uses the small random-weight 64 px generator of the other browser tests (a test 
 from dataclasses import replace
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 import stylegan2
 from app.composition import StyleCam
 from app.web.config import ServerConfig
 from app.web.server import StyleCamServer
-from tests.app.browser_helpers import CHROMIUM, launch
+from tests.app.browser_pages import opened_page
 from tests.app.direction_helpers import write_directions
 from tests.app.web.test_browser import wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def chromium(missing):
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +32,8 @@ def directions_server(selfie_pipeline_config, random_weights, token, tmp_path_fa
 
 @pytest.fixture(scope="module")
 def page(directions_server, token, tmp_path_factory):
-    with sync_playwright() as playwright:
-        context = launch(playwright, tmp_path_factory.mktemp("chromium-profile"))
-        opened = context.new_page()
-        opened.goto(f"http://127.0.0.1:{directions_server.port}/?token={token}")
+    with opened_page(tmp_path_factory.mktemp("chromium-profile"), directions_server.port, token) as opened:
         yield opened
-        context.close()
 
 
 def test_each_direction_is_a_slider_of_its_own_centred_at_zero(page):

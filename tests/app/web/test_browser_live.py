@@ -22,13 +22,7 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 LONG_NAME = "my-face-projected-on-a-windy-hilltop-wearing-a-helmet-and-glass"   # 63 characters (64 at most)
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def chromium(missing):
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
 
 @pytest.fixture(scope="module")

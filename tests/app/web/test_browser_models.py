@@ -5,22 +5,16 @@ import time
 from dataclasses import replace
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from app.composition import StyleCam
 from app.web.config import ServerConfig
 from app.web.server import StyleCamServer
-from tests.app.browser_helpers import CHROMIUM, launch
+from tests.app.browser_pages import opened_page
 from tests.app.conftest import TOKEN
 from tests.app.model_helpers import models_folder
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def chromium(missing):
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +29,8 @@ def server(selfie_pipeline_config, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server, tmp_path_factory):
-    with sync_playwright() as playwright:
-        context = launch(playwright, tmp_path_factory.mktemp("chromium-profile"))
-        page = context.new_page()
-        page.goto(f"http://127.0.0.1:{server.port}/?token={TOKEN}")
+    with opened_page(tmp_path_factory.mktemp("chromium-profile"), server.port, TOKEN) as page:
         yield page
-        context.close()
 
 
 def test_the_picker_switches_the_model_and_says_what_carried_and_what_was_reset(page, server):

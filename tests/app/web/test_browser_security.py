@@ -18,11 +18,11 @@ from playwright.sync_api import sync_playwright
 
 from app.web.config import ServerConfig
 from app.web.server import StyleCamServer
-from tests.app.browser_helpers import CHROMIUM, launch
+from tests.app.browser_helpers import launch
 from tests.app.conftest import WebBackend
 from tests.app.projection_helpers import GatedProjector, fake_result
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
 ATTACKER_PAGE = """<!doctype html>
 <html><body>
@@ -56,12 +56,6 @@ window.attack = async () => {
 RECORD_CSP_VIOLATIONS = """window.violations = [];
 document.addEventListener("securitypolicyviolation", (event) =>
     window.violations.push(`${event.violatedDirective} ${event.blockedURI}`));"""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def chromium(missing):
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")

@@ -9,22 +9,15 @@ import threading
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from app.web.config import ServerConfig
 from app.web.server import StyleCamServer
-from tests.app.browser_helpers import CHROMIUM, launch
+from tests.app.browser_pages import opened_page
 from tests.app.conftest import WebBackend
 from tests.app.projection_helpers import GatedProjector
 from tests.app.web.test_browser_security import RECORD_CSP_VIOLATIONS, publish_until
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def chromium(missing):
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +37,10 @@ def stylecam(tmp_path_factory, projection_generator, face_finder, token):
 
 @pytest.fixture(scope="module")
 def page(stylecam, token, tmp_path_factory):
-    with sync_playwright() as playwright:
-        context = launch(playwright, tmp_path_factory.mktemp("chromium-profile"))
-        page = context.new_page()
-        page.add_init_script(RECORD_CSP_VIOLATIONS)
-        page.goto(f"http://127.0.0.1:{stylecam.port}/?token={token}")
+    with opened_page(tmp_path_factory.mktemp("chromium-profile"), stylecam.port, token,
+                     RECORD_CSP_VIOLATIONS) as page:
         page.wait_for_selector("#slider-smile")
         yield page
-        context.close()
 
 
 def wait_for(page, condition, timeout=30.0, what="condition"):
