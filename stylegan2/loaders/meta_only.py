@@ -21,17 +21,15 @@ from typing import Any, Dict, Mapping, Optional
 
 import torch
 
-from .common import (
-    ARCHITECTURES,
-    PathLike,
-    WeightsFormatError,
-    bounded_plain,
-    checked_settings,
-    first_line,
-    generator_meta,
-    shown,
+from .common import ARCHITECTURES, PathLike, WeightsFormatError, checked_settings, first_line
+from .native import (
+    add_training_progress,
+    is_native,
+    is_training_snapshot,
+    native_header,
+    native_meta,
+    snapshot_generator,
 )
-from .native import FORMAT, TRAINING_SNAPSHOT_FORMAT, VERSION
 from .torch_files import STORAGE_TYPES, TENSOR_REBUILDS, _zip_contents, check_torch_zip
 
 META_DEVICE_CONTEXT = hasattr(torch.device, "__enter__")     # `with torch.device("meta"):` (torch >= 2.0)
@@ -74,17 +72,13 @@ def meta_without_tensors(path: PathLike) -> Optional[Dict[str, Any]]:
     content = _settings_content(path) if META_DEVICE_CONTEXT else None
     if content is None:
         return None
-    record = content.get("G_ema") if content.get("format") == TRAINING_SNAPSHOT_FORMAT else content
-    meta = _meta(record, path)
-    progress = content.get("progress")
-    if isinstance(progress, dict) and isinstance(progress.get("cur_nimg"), int):
-        meta["training_kimg"] = progress["cur_nimg"] / 1000
-    return meta
+    if is_training_snapshot(content):
+        return add_training_progress(_meta(snapshot_generator(content, path), path), content)
+    return _meta(content, path)
 
 
 def _settings_content(path: Path) -> Optional[Mapping[str, Any]]:
-    """A StyleCam file's content or a StyleCam training snapshot's, tensors as placeholders; None for a file
-    of another format."""
+    """The content of a StyleCam file or training snapshot, tensors as placeholders; None for another format."""
     with open(path, "rb") as file:
         if file.read(4) != b"PK\x03\x04":
             return None
@@ -95,32 +89,16 @@ def _settings_content(path: Path) -> Optional[Mapping[str, Any]]:
     except Exception as error:    # Whatever the stream does wrong, the file is at fault.
         raise WeightsFormatError(path, f"refused to load: {first_line(error)}; nothing from the file was run") \
             from None
-    if not isinstance(content, Mapping):
-        return None
-    if content.get("format") == TRAINING_SNAPSHOT_FORMAT:
-        g_ema = content.get("G_ema")
-        return content if isinstance(g_ema, Mapping) and g_ema.get("format") == FORMAT else None
-    return content if content.get("format") == FORMAT else None
+    return content if is_native(content) or is_training_snapshot(content) else None
 
 
 def _meta(content: Mapping[str, Any], path: Path) -> Dict[str, Any]:
-    version = content.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VERSION:
-        raise WeightsFormatError(path, f"is a StyleCam weights file of format version {shown(version)}; this "
-                                       f"one reads 1 to {VERSION}")
-    architecture = content.get("architecture", "stylegan2")
-    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
-        raise WeightsFormatError(path, f"is a StyleCam weights file of architecture {shown(architecture, 30)}; "
-                                       f"this StyleCam runs {' and '.join(sorted(ARCHITECTURES))}")
-    settings = checked_settings(content.get("init_kwargs"), path, architecture)
-    stored = content.get("meta")
-    stored = bounded_plain(stored if isinstance(stored, dict) else {}, "'meta'", path)
+    """The meta of native ``content``, its generator built on the meta device (shapes, no numbers)."""
+    architecture, init_kwargs, stored_meta = native_header(content, path)
+    settings = checked_settings(init_kwargs, path, architecture)
     try:
         with torch.device("meta"):
             generator = ARCHITECTURES[architecture].network(**settings)
     except (TypeError, ValueError, KeyError, NotImplementedError, RuntimeError) as error:
         raise WeightsFormatError(path, f"describes a generator StyleCam cannot build: {first_line(error)}") from None
-    meta = generator_meta(generator, "stylecam", path)
-    for key, value in stored.items():
-        meta.setdefault(str(key), value)
-    return meta
+    return native_meta(generator, stored_meta, path)

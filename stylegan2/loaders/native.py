@@ -80,8 +80,9 @@ def save(generator: torch.nn.Module, path: PathLike, meta: Optional[Dict[str, An
         temporary.unlink(missing_ok=True)
 
 
-def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
-    """Build the generator from a loaded native file; returns (generator, meta)."""
+def native_header(content: Mapping[str, Any], path: PathLike) -> Tuple[str, Dict[str, Any], Dict[str, Any]]:
+    """The checked architecture, init_kwargs (as stored: ``build_generator`` checks them) and metadata of a
+    native file's content."""
     version = content.get("version")
     if not isinstance(version, int) or version < 1:
         shown_version = repr(version) if isinstance(version, (int, float)) or version is None else shown(version)
@@ -89,32 +90,57 @@ def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Mo
     if version > VERSION:
         raise WeightsFormatError(path, f"was written by a newer StyleCam (format version {version}; this one "
                                        f"reads up to {VERSION}); update StyleCam")
-    init_kwargs, state_dict, stored_meta = (content.get(key) for key in ("init_kwargs", "state_dict", "meta"))
-    if not isinstance(init_kwargs, dict) or not isinstance(state_dict, dict):
+    init_kwargs = content.get("init_kwargs")
+    if not isinstance(init_kwargs, dict):
         raise WeightsFormatError(path, "is a StyleCam weights file without its init_kwargs or state_dict")
     architecture = content.get("architecture", "stylegan2")
     if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
         raise WeightsFormatError(path, f"is a StyleCam weights file of architecture {shown(architecture, 30)}; "
                                        f"this StyleCam runs {' and '.join(sorted(ARCHITECTURES))}")
-    stored_meta = bounded_plain(stored_meta if isinstance(stored_meta, dict) else {}, "'meta'", path)
-    generator = build_generator(init_kwargs, state_dict, path, architecture)
+    stored_meta = content.get("meta")
+    return architecture, init_kwargs, bounded_plain(stored_meta if isinstance(stored_meta, dict) else {}, "'meta'",
+                                                    path)
+
+
+def native_meta(generator: torch.nn.Module, stored_meta: Dict[str, Any], path: PathLike) -> Dict[str, Any]:
+    """The meta a native file's generator reports: what every loader reports, then what the file stored."""
     meta = generator_meta(generator, "stylecam", path)
     for key, value in stored_meta.items():
         meta.setdefault(str(key), value)
-    return generator, meta
+    return meta
 
 
-def load_training_snapshot(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
-    """The G_ema of a StyleCam training snapshot (stylegan2.training.snapshot); returns (generator, meta)."""
+def load_native(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """Build the generator from a loaded native file; returns (generator, meta)."""
+    architecture, init_kwargs, stored_meta = native_header(content, path)
+    state_dict = content.get("state_dict")
+    if not isinstance(state_dict, dict):
+        raise WeightsFormatError(path, "is a StyleCam weights file without its init_kwargs or state_dict")
+    generator = build_generator(init_kwargs, state_dict, path, architecture)
+    return generator, native_meta(generator, stored_meta, path)
+
+
+def snapshot_generator(content: Mapping[str, Any], path: PathLike) -> Mapping[str, Any]:
+    """The native content of a StyleCam training snapshot's G_ema (WeightsFormatError for another model)."""
     g_ema = content.get("G_ema")
     if not is_native(g_ema):
         raise WeightsFormatError(path, f"is a StyleCam training snapshot of a {shown(content.get('arch', 'unknown'), 30)} "
                                        f"model; only StyleGAN2 generators can be loaded from it")
-    generator, meta = load_native(g_ema, path)
+    return g_ema
+
+
+def add_training_progress(meta: Dict[str, Any], content: Mapping[str, Any]) -> Dict[str, Any]:
+    """``meta`` with the kimg a training snapshot's ``content`` was saved at."""
     progress = content.get("progress")
     if isinstance(progress, dict) and isinstance(progress.get("cur_nimg"), int):
         meta["training_kimg"] = progress["cur_nimg"] / 1000
-    return generator, meta
+    return meta
+
+
+def load_training_snapshot(content: Mapping[str, Any], path: PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """The G_ema of a StyleCam training snapshot (stylegan2.training.snapshot); returns (generator, meta)."""
+    generator, meta = load_native(snapshot_generator(content, path), path)
+    return generator, add_training_progress(meta, content)
 
 
 def _check_plain(value: Any, where: str) -> None:
