@@ -31,11 +31,13 @@ from typing import Callable, Dict, Optional
 import waitress
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from app.web.config import ServerConfig
 from app.web.connections import ConnectionRules
 from app.web.context import STREAMS
 from app.web.factory import create_app
+from app.web.headers import SECURITY_HEADERS
 from app.web.interfaces import Backend
 
 POLL_INTERVAL_S = 0.25       # how often the network loop looks at the stop flag when idle, and for stalled clients
@@ -43,6 +45,19 @@ CLEANUP_INTERVAL_S = 1       # how often waitress looks for idle connections (wh
 THREAD_JOIN_TIMEOUT_S = 5.0
 
 log = logging.getLogger(__name__)
+
+
+class SecureErrorTask(ErrorTask):
+    """Waitress's own answers (a body over the limit, a malformed request), which never reach the app, with
+    the security headers the app puts on every answer of its own."""
+
+    def execute(self) -> None:
+        self.response_headers.extend(SECURITY_HEADERS.items())
+        super().execute()
+
+
+class StyleCamChannel(HTTPChannel):
+    error_task_class = SecureErrorTask
 
 
 class StyleCamServer:
@@ -67,6 +82,7 @@ class StyleCamServer:
             max_request_body_size=config.max_request_bytes + 1,    # waitress refuses a body of this size or more
             ident="StyleCam",
         )
+        self._wsgi.channel_class = StyleCamChannel
         self._connections = ConnectionRules(config, self._socket_map)
 
     @property

@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from app.web.config import API_RESERVED_THREADS, ServerConfig
+from app.web.headers import SECURITY_HEADERS
 from app.web.server import StyleCamServer
 from app.web.streams import read_parts
 from tests.app.conftest import WebBackend
@@ -80,6 +81,17 @@ def test_a_body_over_the_limit_is_refused_from_its_content_length_before_it_is_s
     with connect(server) as client:
         client.sendall(post_headers(500_000_000))        # 500 MB announced, not one byte of it sent
         assert status_line(client) == "HTTP/1.1 413 Request Entity Too Large"
+
+
+def test_waitress_own_refusals_carry_the_security_headers(serve):
+    server = serve()
+    with connect(server) as client:
+        client.sendall(post_headers(500_000_000))
+        client.settimeout(ANSWER_WITHIN_S)
+        head = client.recv(65536).split(b"\r\n\r\n", 1)[0].decode()
+    assert head.startswith("HTTP/1.1 413")
+    headers = dict(line.split(": ", 1) for line in head.split("\r\n")[1:])
+    assert {name: headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
 
 
 def test_a_body_of_exactly_the_limit_still_reaches_stylecam(serve, token):
