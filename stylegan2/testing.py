@@ -181,8 +181,8 @@ def fit_output_range(G: torch.nn.Module, num_samples: int = 16, seed: int = 0) -
     Returns G for chaining.
     """
     z = torch.randn(num_samples, G.z_dim, generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        images = G.synthesis(G.mapping(z, None), noise_mode="const")
+    with torch.no_grad():     # one image at a time: a batch of 16 large StyleGAN3 images holds ~20 GB at once
+        images = torch.cat([G.synthesis(G.mapping(one, None), noise_mode="const") for one in z.split(1)])
         scale = 1.0 / float(images.abs().flatten().quantile(0.995))
         if G.architecture == "stylegan3":
             G.synthesis.output_scale *= scale

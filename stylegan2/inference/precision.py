@@ -9,7 +9,8 @@
   AMX, about twice the convolution throughput of fp32 (PyTorch 2 and later); on CUDA, GPUs of compute
   capability 8.0 and up.
 - ``"auto"``: the fastest that keeps the image: fp16 on CUDA for networks that have fp16 resolutions,
-  bf16 on CPUs with native bf16 instructions, fp32 otherwise.
+  bf16 on CPUs with native bf16 instructions for StyleGAN2 (StyleGAN3 runs slower in bf16 there), fp32
+  otherwise.
 """
 from __future__ import annotations
 
@@ -78,7 +79,10 @@ def resolve_precision(precision: str, generator: torch.nn.Module, device: torch.
     if precision == "auto":
         if on_cuda:
             return "fp16" if has_fp16_layers(generator) else "fp32"
-        bf16 = backend == "torch" and cpu_has_native_bf16(flags) and torch_has_cpu_bf16()
+        # StyleGAN3 spends its time in depthwise filter convolutions, which oneDNN runs slower in bf16 than
+        # in fp32 (bench_generator.py: 1.8x the time for config T, 3.3x for R): only StyleGAN2 gains.
+        bf16 = (backend == "torch" and generator.architecture == "stylegan2" and cpu_has_native_bf16(flags)
+                and torch_has_cpu_bf16())
         return "bf16" if bf16 else "fp32"
     if precision == "fp16":
         if not on_cuda:

@@ -9,7 +9,7 @@ from stylegan2.inference import InferenceGenerator, ReferenceSynthesis, precisio
 from stylegan2.inference.cpu_synthesis import CpuSynthesis, CpuSynthesisLayer
 from stylegan2.inference.quality import compare, psnr
 from stylegan2.layers import SynthesisLayer
-from stylegan2.testing import fit_output_range, make_random_generator
+from stylegan2.testing import fit_output_range, make_random_generator, make_random_stylegan3
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 NEEDS_CPU_BF16 = pytest.mark.skipif(not precision.torch_has_cpu_bf16(),
@@ -36,6 +36,10 @@ def test_auto_precision_is_bf16_on_cpus_with_native_bf16_and_fp32_on_others(gene
     assert resolve_precision("auto", generator, CPU, AVX512_BF16) == "bf16"
     assert resolve_precision("auto", generator, CPU, frozenset({"amx_bf16", "amx_tile"})) == "bf16"
     assert resolve_precision("auto", generator, CPU, AVX2_ONLY) == "fp32"
+
+
+def test_auto_precision_keeps_stylegan3_in_fp32_on_cpus_with_native_bf16():
+    assert resolve_precision("auto", make_random_stylegan3("t", resolution=16), CPU, AVX512_BF16) == "fp32"
 
 
 def test_auto_precision_on_cuda_is_fp16_only_for_networks_with_fp16_resolutions(generator):
