@@ -112,7 +112,9 @@ class StyleCam:
         self.projection = ProjectionService(store, jobs, face_finder(config.detector, config.detector_model,
                                                                      generator.img_resolution),
                                             self.params, self.pipeline.newest_faces)
-        self.models = LiveModel(parts, ModelLibrary(Path(config.models_dir) if config.models_dir else None),
+        started_with = Path(meta["path"]) if meta.get("path") and config.weights not in weights.REGISTRY else None
+        self.models = LiveModel(parts, ModelLibrary(Path(config.models_dir) if config.models_dir else None,
+                                                    started_with),
                                 self.load_model_parts, self.pipeline, self.projection, self.params,
                                 default_params(presets), cannot_run=lambda entry: direction_misfit(presets, entry))
         # The studio and the previews ask for the generator (and the projections) at each job: a switch changes them.

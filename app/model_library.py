@@ -32,7 +32,7 @@ class ModelEntry:
     """One generator one can switch to, as far as its file tells without running anything."""
 
     name: str                           # What a switch asks for: a registry name or a file name in the folder.
-    source: str                         # "registry" or "folder".
+    source: str                         # "registry", "folder", or "started" (the file StyleCam started with).
     path: Path                          # Where it is on this machine (never sent to a browser).
     problem: Optional[str] = None       # Why it cannot be used (one line); None = usable.
     format: Optional[str] = None
@@ -84,8 +84,9 @@ def origin(meta: Dict[str, Any], source: str, name: str) -> Optional[Dict[str, A
 class ModelLibrary:
     """The generators to switch to, read once per file version (size and modification time)."""
 
-    def __init__(self, models_dir: Optional[Path] = None) -> None:
+    def __init__(self, models_dir: Optional[Path] = None, started_with: Optional[Path] = None) -> None:
         self.models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+        self.started_with = started_with    # The file StyleCam started with: listed too, to switch back to.
         self._lock = threading.Lock()
         self._read: Dict[Tuple[str, str], Tuple[Tuple[int, int], ModelEntry]] = {}
 
@@ -98,10 +99,16 @@ class ModelLibrary:
             return found
 
     def candidates(self) -> List[Tuple[str, str, Path]]:
-        """(name, source, path) of each generator file there is."""
+        """(name, source, path) of each generator file there is: the registry's, the folder's, and the file
+        StyleCam started with where it is neither (by its file name, unless one of those has that name)."""
         registry = [(name, "registry", weights.local_path(name)) for name, model in weights.REGISTRY.items()
                     if model.kind == "generator" and weights.is_available(name)]
-        return registry + [(path.name, "folder", path) for path in self.folder_files()]
+        found = registry + [(path.name, "folder", path) for path in self.folder_files()]
+        started = self.started_with
+        if started is not None and all(path.resolve() != started.resolve() and name != started.name
+                                       for name, _, path in found):
+            found.append((started.name, "started", started))
+        return found
 
     def folder_files(self) -> List[Path]:
         """The generator files in the models folder (not its sub-folders; a missing folder has none)."""

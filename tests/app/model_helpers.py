@@ -26,7 +26,9 @@ def models_folder(folder: Path) -> Path:
 
 
 def switchable_stylecam(models_dir: Path, yunet_file: Path, projections_dir: Path, **config) -> StyleCam:
-    """The real StyleCam (not started) running start.pt, with ``models_dir`` to switch in (and ``config``)."""
-    return StyleCam(StyleCamConfig(source="0", weights=str(models_dir / "start.pt"), device="cpu", detector="yunet",
+    """The real StyleCam (not started) running start.pt (or ``weights``), with ``models_dir`` to switch in
+    (and the rest of ``config``)."""
+    config.setdefault("weights", str(models_dir / "start.pt"))
+    return StyleCam(StyleCamConfig(source="0", device="cpu", detector="yunet",
                                    detector_model=str(yunet_file), projections_dir=str(projections_dir),
                                    models_dir=str(models_dir), precision="fp32", **config))

@@ -66,6 +66,18 @@ def test_the_listing_marks_the_running_generator(stylecam):
         ("bigger.pt", False), ("same-shape.pt", False), ("start.pt", True)]
 
 
+def test_a_generator_started_from_outside_the_folder_is_listed_to_switch_back_to(models_dir, yunet_file, tmp_path):
+    own = tmp_path / "elsewhere" / "own.pt"
+    own.parent.mkdir()
+    shutil.copy(models_dir / "start.pt", own)
+    stylecam = switchable_stylecam(models_dir, yunet_file, tmp_path / "projections", weights=str(own))
+    assert [(entry["name"], entry["source"], entry["current"]) for entry in stylecam.models.listing()["models"]][-1] \
+        == ("own.pt", "started", True)
+    assert switched(stylecam, "bigger.pt")["switch"]["state"] == "done"
+    assert switched(stylecam, "own.pt")["switch"]["state"] == "done"
+    assert stylecam.status()["model"]["weights"] == "own.pt"
+
+
 def test_after_a_switch_the_next_face_is_the_new_generators_and_until_then_the_old_one_stays(stylecam, models_dir):
     stylecam.params.update({"seed": 7})
     old_face = generated_face(stylecam).face
