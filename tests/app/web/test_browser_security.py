@@ -16,9 +16,7 @@ import cv2
 import pytest
 from playwright.sync_api import sync_playwright
 
-from app.web.config import ServerConfig
-from app.web.server import StyleCamServer
-from tests.app.browser_helpers import launch
+from tests.app.browser_helpers import launch, serving
 from tests.app.conftest import WebBackend
 from tests.app.projection_helpers import GatedProjector, fake_result
 
@@ -64,23 +62,8 @@ def victim(tmp_path_factory, projection_generator, face_finder, token, shared_fi
     backend = WebBackend(projection_generator, tmp_path_factory.mktemp("projections"), face_finder,
                          GatedProjector(projection_generator))
     backend.camera_frame = cv2.imread(str(shared_file("media/images/astronaut.png")))
-    server = StyleCamServer(ServerConfig(host="127.0.0.1", port=0, token=token), backend)
-    server.start_in_thread()
-    stop = threading.Event()
-    publisher = threading.Thread(target=publish_until, args=(backend, stop))
-    publisher.start()
-    yield server
-    stop.set()
-    publisher.join()
-    server.stop()
-
-
-def publish_until(backend: WebBackend, stop: threading.Event) -> None:
-    shade = 0
-    while not stop.wait(0.1):
-        shade = (shade + 10) % 250
-        for view in backend.views:
-            backend.publish(shade, view)
+    with serving(backend, token) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,15 @@ live face, and a bad option shows its error beside its field.
 The server is the real one over ``WebBackend`` (the real web parts and studio, no camera); a thread
 publishes frames for the page's stream.
 """
-import threading
 import time
 
 import pytest
 
-from app.web.config import ServerConfig
-from app.web.server import StyleCamServer
+from tests.app.browser_helpers import serving
 from tests.app.browser_pages import opened_page
 from tests.app.conftest import WebBackend
 from tests.app.projection_helpers import GatedProjector
-from tests.app.web.test_browser_security import RECORD_CSP_VIOLATIONS, publish_until
+from tests.app.web.test_browser_security import RECORD_CSP_VIOLATIONS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
@@ -24,15 +22,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("ch
 def stylecam(tmp_path_factory, projection_generator, face_finder, token):
     backend = WebBackend(projection_generator, tmp_path_factory.mktemp("projections"), face_finder,
                          GatedProjector(projection_generator))
-    server = StyleCamServer(ServerConfig(host="127.0.0.1", port=0, token=token), backend)
-    server.start_in_thread()
-    stop = threading.Event()
-    publisher = threading.Thread(target=publish_until, args=(backend, stop))
-    publisher.start()
-    yield server
-    stop.set()
-    publisher.join()
-    server.stop()
+    with serving(backend, token) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
