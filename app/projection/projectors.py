@@ -56,7 +56,7 @@ class LocalProjector:
         self.device = next(generator.parameters()).device
         # bf16 on CPUs with native bf16: scripts/bench_projection.py (fast vs fast_bf16) checks that the final
         # LPIPS stays within 2 % of fp32's.
-        self.precision = autocast_precision(self.device)
+        self.precision = autocast_precision(self.device, architecture=generator.architecture)
         self._perceptual: Optional[PerceptualNetwork] = None
         self._lock = threading.Lock()
 

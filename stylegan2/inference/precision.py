@@ -41,10 +41,13 @@ def torch_has_cpu_bf16() -> bool:
     return TORCH_VERSION >= CPU_BF16_MIN_TORCH
 
 
-def autocast_precision(device: torch.device, flags: Optional[FrozenSet[str]] = None) -> str:
-    """The precision to train or optimise in under autocast (projection): "bf16" on CPUs that compute it
-    natively (with torch 2), else "fp32" (on CUDA the network's own fp16 layers already apply)."""
-    fast = device.type == "cpu" and cpu_has_native_bf16(flags) and torch_has_cpu_bf16()
+def autocast_precision(device: torch.device, flags: Optional[FrozenSet[str]] = None,
+                       architecture: str = "stylegan2") -> str:
+    """The precision to train or optimise a generator of ``architecture`` in under autocast (projection):
+    "bf16" for StyleGAN2 on CPUs that compute it natively (with torch 2), else "fp32" (on CUDA the network's
+    own fp16 layers already apply; StyleGAN3 runs slower in bf16 on the CPU, see ``resolve_precision``)."""
+    fast = (device.type == "cpu" and architecture == "stylegan2" and cpu_has_native_bf16(flags)
+            and torch_has_cpu_bf16())
     return "bf16" if fast else "fp32"
 
 

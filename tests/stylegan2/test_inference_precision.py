@@ -42,6 +42,10 @@ def test_auto_precision_keeps_stylegan3_in_fp32_on_cpus_with_native_bf16():
     assert resolve_precision("auto", make_random_stylegan3("t", resolution=16), CPU, AVX512_BF16) == "fp32"
 
 
+def test_projection_autocasts_stylegan3_in_fp32_on_cpus_with_native_bf16():
+    assert precision.autocast_precision(CPU, AVX512_BF16, architecture="stylegan3") == "fp32"
+
+
 def test_auto_precision_on_cuda_is_fp16_only_for_networks_with_fp16_resolutions(generator):
     without_fp16 = make_random_generator(resolution=16, num_fp16_res=0)
     assert resolve_precision("auto", generator, CUDA) == "fp16"
