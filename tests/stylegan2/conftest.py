@@ -1,5 +1,7 @@
-"""Fixtures for the StyleGAN2 engine tests: the NVlabs golden reference and small random generators."""
+"""Fixtures for the StyleGAN2 engine tests: the golden references, small random generators, and the isolated
+loader the hostile-file tests measure with."""
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -8,31 +10,39 @@ import torch
 from stylegan2 import Generator
 from stylegan2.stylegan3 import Generator as StyleGAN3Generator
 from stylegan2.testing import make_random_generator
+from tests.stylegan2.isolated_loading import IsolatedLoader
+
+
+def read_golden(shared_file, name: str):
+    """A golden folder of ../shared/golden: (meta.json as a dict, state dict, inputs/outputs as tensors)."""
+    def tensors(file: str):
+        with np.load(shared_file(f"golden/{name}/{file}")) as arrays:
+            return {key: torch.from_numpy(value) for key, value in arrays.items()}
+
+    meta = json.loads(shared_file(f"golden/{name}/meta.json").read_text())
+    return meta, tensors("state_dict.npz"), tensors("io.npz")
 
 
 @pytest.fixture(scope="session")
 def nvlabs_golden(shared_file):
-    """The NVlabs reference: meta.json as a dict, state dict and inputs/outputs as tensors."""
-    folder = shared_file("golden/nvlabs_g64")
-    meta = json.loads((folder / "meta.json").read_text())
-    with np.load(shared_file("golden/nvlabs_g64/state_dict.npz")) as arrays:
-        state_dict = {key: torch.from_numpy(value) for key, value in arrays.items()}
-    with np.load(shared_file("golden/nvlabs_g64/io.npz")) as arrays:
-        io = {key: torch.from_numpy(value) for key, value in arrays.items()}
-    return meta, state_dict, io
+    """NVIDIA's StyleGAN2 generator reference: meta.json, state dict and inputs/outputs."""
+    return read_golden(shared_file, "nvlabs_g64")
 
 
 @pytest.fixture(scope="session")
 def nvlabs_d_golden(shared_file):
-    """NVIDIA's discriminator reference (pairs with nvlabs_g64): meta.json as a dict, state dict and
-    inputs/logits as tensors."""
-    folder = shared_file("golden/nvlabs_d64")
-    meta = json.loads((folder / "meta.json").read_text())
-    with np.load(shared_file("golden/nvlabs_d64/state_dict.npz")) as arrays:
-        state_dict = {key: torch.from_numpy(value) for key, value in arrays.items()}
-    with np.load(shared_file("golden/nvlabs_d64/io.npz")) as arrays:
-        io = {key: torch.from_numpy(value) for key, value in arrays.items()}
-    return meta, state_dict, io
+    """NVIDIA's discriminator reference (pairs with nvlabs_g64): meta.json, state dict and inputs/logits."""
+    return read_golden(shared_file, "nvlabs_d64")
+
+
+@pytest.fixture(scope="module")
+def isolated():
+    """A loader in a forked child that reports how a file was refused and what it cost (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the isolated loader forks and reads /proc (Linux only)")
+    loader = IsolatedLoader()
+    yield loader
+    loader.close()
 
 
 @pytest.fixture
@@ -52,13 +62,7 @@ def small_generator() -> Generator:
 
 def read_stylegan3_golden(shared_file, config: str):
     """NVIDIA's StyleGAN3 on random weights, config "t" or "r": (meta.json, state dict, inputs/outputs)."""
-    folder = f"golden/nvlabs_sg3_{config}64"
-    meta = json.loads(shared_file(f"{folder}/meta.json").read_text())
-    with np.load(shared_file(f"{folder}/state_dict.npz")) as arrays:
-        state_dict = {key: torch.from_numpy(value) for key, value in arrays.items()}
-    with np.load(shared_file(f"{folder}/io.npz")) as arrays:
-        io = {key: torch.from_numpy(value) for key, value in arrays.items()}
-    return meta, state_dict, io
+    return read_golden(shared_file, f"nvlabs_sg3_{config}64")
 
 
 def golden_stylegan3_generator(golden) -> StyleGAN3Generator:

@@ -6,7 +6,6 @@ forked child (isolated_loading.py) with its address space limited, so a regressi
 failed test ("signal SIGSEGV", "timeout", "raised MemoryError", too much memory), not as a dead pytest.
 """
 import re
-import sys
 import zipfile
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
@@ -19,7 +18,6 @@ from stylegan2 import stylegan3
 from stylegan2.testing import make_random_generator
 from tests.stylegan2 import hostile_files as hostile
 from tests.stylegan2.hostile_files import Ops
-from tests.stylegan2.isolated_loading import IsolatedLoader
 from tests.stylegan2.weight_files import state_dict_of, write_nvlabs_pickle, write_stylegan3_pickle
 
 EXTRA_MB = 100      # resident memory a refused file may cost beyond the loader's own
@@ -373,15 +371,6 @@ ATTACKS = {
     "legacy-deep-tuple-as-dict-key": Attack(legacy_file(lambda: hostile.legacy_archive(
         b"}" + hostile.deep_tuple(DEEP) + b"Ns")), r"nests its data too deeply"),
 }
-
-
-@pytest.fixture(scope="module")
-def isolated():
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the isolated loader forks and reads /proc (Linux only)")
-    loader = IsolatedLoader()
-    yield loader
-    loader.close()
 
 
 @pytest.mark.parametrize("name", ATTACKS)

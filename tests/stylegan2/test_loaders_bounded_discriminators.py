@@ -6,7 +6,6 @@ settings are inferred from), and is read in a forked child with its address spac
 (isolated_loading.py).
 """
 import re
-import sys
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -15,7 +14,6 @@ import torch
 
 from tests.stylegan2 import hostile_files as hostile
 from tests.stylegan2.hostile_files import Ops
-from tests.stylegan2.isolated_loading import IsolatedLoader
 from tests.stylegan2.weight_files import rosinality_state_dict, write_nvlabs_pickle
 
 EXTRA_MB = 100      # resident memory a refused file may cost beyond the loader's own
@@ -165,15 +163,6 @@ ATTACKS = {
     "rosinality-d-that-is-a-list": Attack(lambda folder: hostile.saved_torch_file(
         folder / "checkpoint.pt", {"d": [torch.zeros(1)]}), r"'d' is not a rosinality discriminator"),
 }
-
-
-@pytest.fixture(scope="module")
-def isolated():
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the isolated loader forks and reads /proc (Linux only)")
-    loader = IsolatedLoader()
-    yield loader
-    loader.close()
 
 
 @pytest.mark.parametrize("name", ATTACKS)

@@ -3,7 +3,6 @@
 These are the pieces a builder of another network (StyleGAN3's generator, the discriminator) reuses:
 `read_snapshot`, `snapshot_network`, `network_settings`, `network_state_dict`.
 """
-import json
 import pickle
 
 import numpy as np
@@ -20,6 +19,7 @@ from stylegan2.loaders.nvlabs_pickle import (
     snapshot_network,
     walk_network,
 )
+from tests.stylegan2.conftest import read_stylegan3_golden
 from tests.stylegan2.weight_files import write_nvlabs_pickle
 
 GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs")
@@ -27,9 +27,7 @@ GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "
 
 @pytest.fixture(scope="module")
 def stylegan3_golden(shared_file):
-    meta = json.loads(shared_file("golden/nvlabs_sg3_t64/meta.json").read_text())
-    with np.load(shared_file("golden/nvlabs_sg3_t64/state_dict.npz")) as arrays:
-        state_dict = {key: torch.from_numpy(value) for key, value in arrays.items()}
+    meta, state_dict, _ = read_stylegan3_golden(shared_file, "t")
     return meta, state_dict
 
 
