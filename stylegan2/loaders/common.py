@@ -196,6 +196,15 @@ def generator_meta(generator: torch.nn.Module, format_name: str, path: PathLike)
     }
 
 
+def check_named_tensors(state_dict: Mapping[Any, Any], what: str, path: PathLike) -> None:
+    """Refuse a state dict (``what``: its name in the file, e.g. "'g_ema'") with an entry that is not a tensor
+    named by a string."""
+    odd = [key_name(key) for key, value in state_dict.items()
+           if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
+    if odd:
+        raise WeightsFormatError(path, f"{what} holds entries that are not named tensors: {', '.join(odd[:5])}")
+
+
 def _key_report(keys: list, what: str, listed: int = 5) -> str:
     more = f" and {len(keys) - listed} more" if len(keys) > listed else ""
     return f"{len(keys)} tensors {what} ({', '.join(map(key_name, keys[:listed]))}{more})"

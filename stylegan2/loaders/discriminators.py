@@ -26,6 +26,7 @@ from .common import (
     PathLike,
     WeightsFormatError,
     build_network,
+    check_named_tensors,
     check_stored_size,
     checked_network_settings,
     key_name,
@@ -80,10 +81,7 @@ def discriminator_from_rosinality(state_dict: Mapping[str, torch.Tensor], path: 
     if not is_rosinality_discriminator(state_dict):
         raise WeightsFormatError(path, "'d' is not a rosinality discriminator (no 'convs.0.0.weight' and "
                                        "'final_conv.0.weight')")
-    odd = [key_name(key) for key, value in state_dict.items()
-           if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
-    if odd:
-        raise WeightsFormatError(path, f"'d' holds entries that are not named tensors: {', '.join(odd[:5])}")
+    check_named_tensors(state_dict, "'d'", path)
     settings = checked_network_settings(DISCRIMINATOR, _inferred_settings(state_dict, path), path)
     check_stored_size(DISCRIMINATOR.size(settings), state_dict, path, "discriminator")
     resolution = settings["img_resolution"]

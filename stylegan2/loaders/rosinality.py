@@ -14,7 +14,15 @@ from typing import Any, Callable, Dict, List, Mapping, Tuple
 import torch
 
 from ..ops import setup_filter
-from .common import PathLike, WeightsFormatError, build_generator, checked_settings, generator_meta, key_name
+from .common import (
+    PathLike,
+    WeightsFormatError,
+    build_generator,
+    check_named_tensors,
+    checked_settings,
+    generator_meta,
+    key_name,
+)
 
 BLUR_TAPS = [1, 3, 3, 1]
 W_AVG_SAMPLES = 4096    # z samples averaged when a checkpoint has no latent_avg (rosinality's own default).
@@ -34,10 +42,7 @@ def load_rosinality(checkpoint: Mapping[str, Any], path: PathLike) -> Tuple[torc
     if not isinstance(g_ema, Mapping) or not is_rosinality_state_dict(g_ema):
         raise WeightsFormatError(path, "is not a rosinality generator: 'g_ema' lacks 'input.input' and "
                                        "'style.1.weight'")
-    odd = [key_name(key) for key, value in g_ema.items()
-           if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
-    if odd:
-        raise WeightsFormatError(path, f"'g_ema' holds entries that are not named tensors: {', '.join(odd[:5])}")
+    check_named_tensors(g_ema, "'g_ema'", path)
     latent_avg = checkpoint.get("latent_avg")
     layout = _infer_layout(g_ema, path)
     init_kwargs = checked_settings(_init_kwargs(layout), path)  # bounded before anything is renamed or built
