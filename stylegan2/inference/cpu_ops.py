@@ -3,8 +3,9 @@ one-pass output, each computing what the plain PyTorch operation it replaces com
 
 - 3x3 convolutions with many channels at 16x16 and above use Winograd's F(4x4, 3x3) algorithm:
   2.25 instead of 9 multiplications per output; the same result up to float rounding (differences of
-  about 1e-5 of the output range). Its 36 matrix products (one per tile position) run as one grouped
-  1x1 convolution in oneDNN, faster than the same products batched in MKL.
+  about 1e-5 of the output range). In bfloat16 the transformed tiles and kernels are rounded to bf16:
+  a convolution keeps about 49 dB against fp32 where the direct bf16 one keeps 70, and whole images
+  1.5-3 dB less than with direct bf16 convolutions (53-54 dB, `scripts/bench_generator.py`).
 - Weights that stay the same from call to call are reordered once into oneDNN's own blocked layout
   ("packed"), which oneDNN would otherwise do on every call; this most speeds up the convolutions of
   few pixels, where moving the weight is most of the work. Packing uses private oneDNN operators of
@@ -13,7 +14,7 @@ one-pass output, each computing what the plain PyTorch operation it replaces com
 - Demodulation, noise, bias, activation gain and clamping are applied in one pass over the output
   (`output_pass`), with the gain folded into the other factors (lrelu(a) * g == lrelu(a * g) for g > 0).
 """
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,8 @@ _WINOGRAD_INPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_BT, dtype=torch.fl
 _WINOGRAD_OUTPUT_TRANSFORM = torch.kron(torch.tensor(_WINOGRAD_AT, dtype=torch.float32),
                                         torch.tensor(_WINOGRAD_AT, dtype=torch.float32))  # [16, 36]
 WINOGRAD_MIN_CHANNELS = 128     # Below this the tile transforms cost more than the multiplications saved.
+WINOGRAD_TILES_PER_STEP = 256   # Tiles transformed and multiplied together: enough for the products, few
+                                # enough to stay in the CPU caches from step to step.
 WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost more memory traffic.
 ONEDNN_PACKING_OPS = ("_reorder_convolution_weight", "_convolution_pointwise",
                       "_reorder_convolution_transpose_weight", "_convolution_transpose_pointwise")
@@ -70,43 +73,82 @@ def use_winograd(in_channels: int, resolution: int, kernel_size: int, up: int) -
             and resolution >= WINOGRAD_MIN_RESOLUTION and resolution % 4 == 0)
 
 
-def winograd_weights(weight: torch.Tensor, input_shape: Optional[torch.Size] = None) -> torch.Tensor:
-    """[O, C, 3, 3] -> the transformed kernels G g G^T as the weight of `winograd_conv3x3`'s grouped 1x1
-    convolution: [36 * O, C, 1, 1], one [O, C] matrix per tile position.
-
-    Packed for inputs x of `input_shape` (see `packed_conv2d_weight`) where that is given.
+def winograd_weights(weight: torch.Tensor, input_shape: Optional[torch.Size] = None,
+                     dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """[O, C, 3, 3] -> the transformed kernels G g G^T, one [O, C] matrix per tile position, in the form
+    `winograd_conv3x3` multiplies them in ``dtype``: in float32 the weight of a grouped 1x1 convolution,
+    [36 * O, C, 1, 1] (packed for inputs x of `input_shape`, see `packed_conv2d_weight`, where that is
+    given); in bfloat16 the right-hand sides of a batched matrix product, [36, C, O].
     """
     g = torch.tensor(_WINOGRAD_G, dtype=torch.float64)
-    u = torch.einsum("ak,ockl,bl->aboc", g, weight.to(torch.float64), g)
-    u = u.reshape(-1, weight.shape[1], 1, 1).to(weight.dtype).contiguous()
+    u = torch.einsum("ak,ockl,bl->aboc", g, weight.to(torch.float64), g).reshape(36, *weight.shape[:2])
+    if dtype == torch.bfloat16:
+        return u.transpose(1, 2).to(dtype).contiguous()
+    u = u.reshape(-1, weight.shape[1], 1, 1).to(dtype).contiguous()
     if input_shape is None:
         return u
     batch_size, in_channels, height, width = input_shape
-    return packed_conv2d_weight(u, (1, 36 * in_channels, batch_size * (height // 4) * (width // 4), 1), groups=36)
+    samples, band = winograd_step(batch_size, height // 4, width // 4)
+    return packed_conv2d_weight(u, (1, 36 * in_channels, samples * band * (width // 4), 1), groups=36)
 
 
 def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
     """'Same' 3x3 correlation of `x * styles` with the kernels that `u` was made from (winograd_weights).
 
-    Works tile by tile and channels-innermost (x is best channels-last): the 6x6 tiles [tiles, 36, C], the
-    input transform, then the products as one grouped 1x1 convolution (one group per tile position, in its
-    channels-last layout), the output transform. Returns the output as a strided view [N, H/4, 4, W/4, 4, O]
-    (tile row, row in tile, tile column, column in tile, channel) for the caller's output pass to write out
-    in channels-last order.
+    Works tile by tile and channels-innermost (x is best channels-last), in steps of at most
+    WINOGRAD_TILES_PER_STEP tiles (`winograd_step`), which stay in the CPU caches from the gathering of the
+    6x6 tiles [tiles, 36, C] through the input transform and the products (`_winograd_products`) to the
+    output transform (all the tiles at once had been up to 1.7x slower at 128 and 256 px). Returns the output as a strided view [N, H/4, 4, W/4, 4, O] (tile row, row in tile, tile
+    column, column in tile, channel) for the caller's output pass to write out in channels-last order.
     """
     batch_size, in_channels, height, width = x.shape
     rows, cols = height // 4, width // 4
+    out_channels = u.shape[-1] if u.dim() == 3 else u.shape[0] // 36
+    input_transform = _WINOGRAD_INPUT_TRANSFORM.to(x.dtype)
+    output_transform = _WINOGRAD_OUTPUT_TRANSFORM.to(x.dtype)
     # Overlapping 6x6 tiles, stride 4, gathered (and modulated) in one pass.
     padded = F.pad(x, [1, 1, 1, 1])
     s_n, s_c, s_h, s_w = padded.stride()
     tiles = padded.as_strided([batch_size, rows, cols, 6, 6, in_channels], [s_n, 4 * s_h, 4 * s_w, s_h, s_w, s_c])
-    gathered = torch.empty(tiles.shape, dtype=x.dtype, device=x.device)
-    torch.mul(tiles, styles.view(batch_size, 1, 1, 1, 1, in_channels), out=gathered)
-    v = torch.matmul(_WINOGRAD_INPUT_TRANSFORM, gathered.view(-1, 36, in_channels))
-    m = conv2d(v.view(1, -1, 1, 36 * in_channels).permute(0, 3, 1, 2), u, groups=36)  # [1, 36 * O, tiles, 1]
-    out_channels = m.shape[1] // 36
-    y = torch.matmul(_WINOGRAD_OUTPUT_TRANSFORM, m.permute(0, 2, 3, 1).view(-1, 36, out_channels))
+    y = torch.empty([batch_size, rows, cols, 16, out_channels], dtype=x.dtype, device=x.device)
+    samples, band = winograd_step(batch_size, rows, cols)
+    gathered = torch.empty([samples, band, *tiles.shape[2:]], dtype=x.dtype, device=x.device)
+    styles = styles.to(x.dtype).view(batch_size, 1, 1, 1, 1, in_channels)
+    for first in range(0, batch_size, samples):
+        for top in range(0, rows, band):
+            torch.mul(tiles[first:first + samples, top:top + band], styles[first:first + samples], out=gathered)
+            v = torch.matmul(input_transform, gathered.view(-1, 36, in_channels))
+            step_out = y[first:first + samples, top:top + band].view(-1, 16, out_channels)
+            torch.matmul(output_transform, _winograd_products(v, u), out=step_out)
     return y.view(batch_size, rows, cols, 4, 4, out_channels).transpose(2, 3)
+
+
+def winograd_step(batch_size: int, rows: int, cols: int) -> Tuple[int, int]:
+    """(samples, rows of tiles) that `winograd_conv3x3` transforms and multiplies together: as many as
+    divide the batch (or a sample's rows) evenly and hold at most WINOGRAD_TILES_PER_STEP tiles; whole
+    samples where one fits, else bands of rows of one sample (at least a row)."""
+    if rows * cols <= WINOGRAD_TILES_PER_STEP:
+        return _largest_divisor(batch_size, WINOGRAD_TILES_PER_STEP // (rows * cols)), rows
+    return 1, _largest_divisor(rows, WINOGRAD_TILES_PER_STEP // cols)
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    """The largest divisor of n that is at most `at_most` (1 if none is)."""
+    return max(d for d in range(1, max(1, min(n, at_most)) + 1) if n % d == 0)
+
+
+def _winograd_products(v: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The 36 matrix products of transformed tiles v [tiles, 36, C] and kernels u: [tiles, 36, O].
+
+    In float32 one grouped 1x1 convolution in oneDNN (one group per tile position, channels-last), faster
+    than the same products batched in MKL; in bfloat16 a batched matrix product, faster than oneDNN's
+    bf16 grouped convolution.
+    """
+    if u.dim() == 3:
+        return torch.bmm(v.transpose(0, 1), u).transpose(0, 1)
+    tiles, _, in_channels = v.shape
+    m = conv2d(v.view(1, tiles, 1, 36 * in_channels).permute(0, 3, 1, 2), u, groups=36)  # [1, 36 * O, tiles, 1]
+    return m.permute(0, 2, 3, 1).view(tiles, 36, -1)
 
 
 def packed_conv2d_weight(weight: torch.Tensor, input_shape: Sequence[int], padding: int = 0,

@@ -15,19 +15,20 @@ convolutions and into passes over memory:
   the output; in an upsampling layer they go into the per-channel low-pass filter after the transposed
   convolution instead, whose weight then stays packed; otherwise demodulation, bias, noise and
   activation are one pass (`cpu_ops.output_pass`).
-- Batches run together at low resolutions (weights are reused across samples) and one sample at a
-  time from PER_SAMPLE_MIN_RESOLUTION up (a sample's activations stay in the CPU caches between layers).
 - In bfloat16 (``dtype=torch.bfloat16``, for CPUs with AVX512-BF16 or AMX) the activations and the
   convolution weights are bf16 and oneDNN accumulates in fp32; styles and demodulation are computed in
-  fp32 and the image is summed in fp32. Winograd stays fp32-only: in bf16 its transforms and grouped
-  products were measured more than twice slower than oneDNN's direct bf16 convolution, and less exact.
+  fp32 and the image is summed in fp32. Winograd's 36 products are then one batched bf16 matrix
+  product (`cpu_ops.winograd_conv3x3`): 1.3-2x faster than oneDNN's direct bf16 convolution at 32-128 px
+  on the development CPU, at a cost of 1.5-3 dB of the image's PSNR against fp32 (53-54 dB remain).
+- A batch runs together through every layer: one sample at a time at the high resolutions (for the CPU
+  caches) was measured slower with packed weights.
 
 The layout reads the network's tensors when it is built: after changing the weights, build it again.
 It runs without autograd only (`InferenceGenerator` calls it under `torch.inference_mode`).
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -36,8 +37,6 @@ from .. import ops
 from ..layers import FullyConnectedLayer, SynthesisLayer, ToRGBLayer
 from ..networks import SynthesisBlock, SynthesisNetwork, check_noise_mode
 from . import cpu_ops
-
-PER_SAMPLE_MIN_RESOLUTION = 32  # From here on a batch renders faster one sample at a time (cache reuse).
 
 
 class Affine:
@@ -73,7 +72,7 @@ class CpuSynthesisLayer:
         self.act_gain = layer.act_gain
         self.squared_norms = weight.square().sum(dim=[2, 3])           # [O, C]: the demodulation's sums.
         self.bias = (layer.bias.detach() * layer.act_gain).to(dtype)
-        self.winograd = dtype == torch.float32 and cpu_ops.use_winograd(layer.in_channels, layer.resolution,
+        self.winograd = cpu_ops.use_winograd(layer.in_channels, layer.resolution,
                                                                          weight.shape[-1], layer.up)
         # The weight `conv` takes, channels-last: [O, C, k, k], or transposed to [C, O, k, k] for up=2; in
         # float32 for folding styles into it, and in the activations' dtype.
@@ -103,7 +102,7 @@ class CpuSynthesisLayer:
             out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
             if noise is not None:
                 noise = noise.reshape(-1, *y.shape[1:-1], 1)
-            cpu_ops.output_pass(y, scale.view(batch_size, 1, 1, 1, 1, -1), self.bias, noise,
+            cpu_ops.output_pass(y, scale.to(self.dtype).view(batch_size, 1, 1, 1, 1, -1), self.bias, noise,
                                 self.activation, self.conv_clamp, out=out)
             return out.view(batch_size, self.resolution, self.resolution, -1).permute(0, 3, 1, 2)
         if self.up == 2 and batch_size == 1:
@@ -142,7 +141,7 @@ class CpuSynthesisLayer:
         shape, packed = self._packed
         if shape != input_shape:
             if self.winograd:
-                packed = cpu_ops.winograd_weights(self.weight, input_shape)
+                packed = cpu_ops.winograd_weights(self.weight, input_shape, self.dtype)
             elif self.up == 1:
                 packed = cpu_ops.packed_conv2d_weight(self.conv_weight_lowp, input_shape, padding=self.padding)
             else:
@@ -226,24 +225,10 @@ class CpuSynthesis:
 
     def __call__(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         check_noise_mode(noise_mode)
-        stages = list(zip(self.blocks, (block_ws for _, block_ws in self.synthesis.block_ws(ws))))
-        split = len(stages)
-        if ws.shape[0] > 1:
-            split = next((i for i, (block, _) in enumerate(stages)
-                          if block.resolution >= PER_SAMPLE_MIN_RESOLUTION), split)
-        x, img = _run(stages[:split], None, None, slice(None), noise_mode)
-        if split == len(stages):
-            return img
-        return torch.cat([_run(stages[split:], x[i:i + 1], img[i:i + 1], slice(i, i + 1), noise_mode)[1]
-                          for i in range(ws.shape[0])])
-
-
-def _run(stages: List[Tuple[CpuSynthesisBlock, torch.Tensor]], x: Optional[torch.Tensor],
-         img: Optional[torch.Tensor], samples: slice, noise_mode: str) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Run (block, block_ws) stages on the samples `samples` of the ws; returns (features, image)."""
-    for block, block_ws in stages:
-        x, img = block(x, img, block_ws[samples], noise_mode)
-    return x, img
+        x = img = None
+        for block, block_ws in zip(self.blocks, (block_ws for _, block_ws in self.synthesis.block_ws(ws))):
+            x, img = block(x, img, block_ws, noise_mode)
+        return img
 
 
 def _layer(layer: SynthesisLayer, dtype: torch.dtype):

@@ -16,14 +16,25 @@ TORCH_MAJOR = int(torch.__version__.split(".")[0])
 
 
 @pytest.mark.parametrize("packed", [False, True])
-def test_winograd_conv3x3_matches_modulated_conv2d(packed):
-    x, weight, styles = torch.randn(2, 8, 12, 12), torch.randn(5, 8, 3, 3), torch.rand(2, 8) + 0.5
+@pytest.mark.parametrize("batch_size, size", [(2, 12), (3, 80)], ids=["one-step", "bands-of-rows"])
+def test_winograd_conv3x3_matches_modulated_conv2d(packed, batch_size, size):
+    x, weight = torch.randn(batch_size, 8, size, size), torch.randn(5, 8, 3, 3)
+    styles = torch.rand(batch_size, 8) + 0.5
     expected = F.conv2d(x * styles[:, :, None, None], weight, padding=1)
     u = cpu_ops.winograd_weights(weight, x.shape if packed else None)
     tiles = cpu_ops.winograd_conv3x3(x, u, styles)
-    assert tiles.shape == (2, 3, 4, 3, 4, 5)
-    actual = tiles.reshape(2, 12, 12, 5).permute(0, 3, 1, 2)
+    assert tiles.shape == (batch_size, size // 4, 4, size // 4, 4, 5)
+    actual = tiles.reshape(batch_size, size, size, 5).permute(0, 3, 1, 2)
     assert (actual - expected).abs().max() < 1e-4 * expected.abs().max()
+
+
+def test_winograd_works_on_whole_samples_where_they_fit_a_step_and_else_on_bands_of_rows():
+    assert cpu_ops.WINOGRAD_TILES_PER_STEP == 256
+    assert cpu_ops.winograd_step(8, 4, 4) == (8, 4)       # 8 samples of 16 tiles
+    assert cpu_ops.winograd_step(3, 8, 8) == (3, 8)       # 3 of 64: the most that divide the batch
+    assert cpu_ops.winograd_step(8, 8, 8) == (4, 8)
+    assert cpu_ops.winograd_step(3, 20, 20) == (1, 10)    # 400 tiles a sample: half its rows at a time
+    assert cpu_ops.winograd_step(1, 4, 300) == (1, 1)     # at least a row
 
 
 def test_winograd_accepts_channels_last_input():

@@ -4,8 +4,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from stylegan2.inference import InferenceGenerator, ReferenceSynthesis, precision, resolve_precision
+from stylegan2.inference import InferenceGenerator, ReferenceSynthesis, cpu_ops, precision, resolve_precision
 from stylegan2.inference.cpu_synthesis import CpuSynthesis, CpuSynthesisLayer
 from stylegan2.inference.quality import compare, psnr
 from stylegan2.layers import SynthesisLayer
@@ -102,6 +103,18 @@ def test_every_cpu_convolution_layout_in_bf16_stays_within_bf16_rounding_of_the_
         reference = layer(x, w)
     assert fast.dtype == torch.bfloat16
     assert (fast.float() - reference).abs().max() < 0.03 * reference.abs().max()
+
+
+@NEEDS_CPU_BF16
+def test_winograd_in_bf16_stays_within_bf16_rounding_of_the_fp32_convolution():
+    torch.manual_seed(0)
+    x, weight, styles = torch.randn(2, 128, 32, 32), torch.randn(64, 128, 3, 3), torch.rand(2, 128) + 0.5
+    expected = F.conv2d(x * styles[:, :, None, None], weight, padding=1)
+    u = cpu_ops.winograd_weights(weight, x.shape, torch.bfloat16)
+    tiles = cpu_ops.winograd_conv3x3(x.bfloat16(), u, styles)
+    assert tiles.dtype == torch.bfloat16
+    actual = tiles.reshape(2, 32, 32, 64).permute(0, 3, 1, 2).float()
+    assert psnr(actual, expected, peak=2 * float(expected.abs().max())) > 40
 
 
 @NEEDS_CPU_BF16
