@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from stylegan2 import Generator
-from stylegan2.inference import InferenceGenerator
+from stylegan2.inference import InferenceGenerator, cpu_synthesis
 from stylegan2.inference.cpu_synthesis import CpuSynthesis
 from stylegan2.testing import make_random_generator
 
@@ -174,6 +174,14 @@ def test_fast_layout_matches_reference(winograd_generator, batch_size, noise_mod
     assert fast.is_contiguous() and fast.dtype == torch.float32
     assert not torch.equal(fast, reference)  # a different computation ...
     assert (fast - reference).abs().max() < 1e-4  # ... of the same function
+
+
+def test_a_batch_too_large_to_keep_together_renders_one_sample_at_a_time_alike(winograd_generator, monkeypatch):
+    ws = random_ws(winograd_generator, batch_size=3)
+    together = render_fast(winograd_generator, ws)
+    monkeypatch.setattr(cpu_synthesis, "BATCH_MAX_BYTES", 0)
+    one_at_a_time = render_fast(winograd_generator, ws)
+    assert (one_at_a_time - together).abs().max() < 1e-4  # single samples fold styles into the weights
 
 
 def test_the_generator_itself_renders_in_nvidias_layout_with_or_without_autograd(small_generator):
