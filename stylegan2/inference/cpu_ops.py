@@ -78,16 +78,29 @@ def winograd_weights(weight: torch.Tensor, input_shape: Optional[torch.Size] = N
     """[O, C, 3, 3] -> the transformed kernels G g G^T, one [O, C] matrix per tile position, in the form
     `winograd_conv3x3` multiplies them in ``dtype``: in float32 the weight of a grouped 1x1 convolution,
     [36 * O, C, 1, 1] (packed for inputs x of `input_shape`, see `packed_conv2d_weight`, where that is
-    given); in bfloat16 the right-hand sides of a batched matrix product, [36, C, O].
+    given); in bfloat16 the right-hand sides of a batched matrix product, [36, C, O], for any input.
+
+    Computed in float32 (rounding of about 1e-7 of the kernels, far below the layout's tolerance), 64 output
+    channels at a time: the memory made and freed on the way stays small.
     """
-    g = torch.tensor(_WINOGRAD_G, dtype=torch.float64)
-    u = torch.einsum("ak,ockl,bl->aboc", g, weight.to(torch.float64), g).reshape(36, *weight.shape[:2])
-    if dtype == torch.bfloat16:
-        return u.transpose(1, 2).to(dtype).contiguous()
-    u = u.reshape(-1, weight.shape[1], 1, 1).to(dtype).contiguous()
+    out_channels, in_channels = weight.shape[:2]
+    g = torch.tensor(_WINOGRAD_G, dtype=torch.float32, device=weight.device)
+    bf16 = dtype == torch.bfloat16
+    u = torch.empty([36, in_channels, out_channels] if bf16 else [36, out_channels, in_channels], dtype=dtype,
+                    device=weight.device)
+    for first in range(0, out_channels, 64):
+        part = torch.matmul(torch.matmul(g, weight[first:first + 64].float()), g.t())      # [o, C, 6, 6]
+        part = part.view(-1, in_channels, 36)
+        if bf16:
+            u[:, :, first:first + 64] = part.permute(2, 1, 0)
+        else:
+            u[:, first:first + 64] = part.permute(2, 0, 1)
+    if bf16:
+        return u
+    u = u.view(36 * out_channels, in_channels, 1, 1)
     if input_shape is None:
         return u
-    batch_size, in_channels, height, width = input_shape
+    batch_size, _, height, width = input_shape
     samples, band = winograd_step(batch_size, height // 4, width // 4)
     return packed_conv2d_weight(u, (1, 36 * in_channels, samples * band * (width // 4), 1), groups=36)
 

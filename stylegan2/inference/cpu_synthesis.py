@@ -140,16 +140,18 @@ class CpuSynthesisLayer:
 
     def _packed_weight(self, input_shape: torch.Size) -> torch.Tensor:
         """The convolution's weight packed for inputs of `input_shape` (the Winograd kernels for Winograd
-        layers); packed again only when the input shape changes."""
+        layers); packed again only when the input shape changes, and never for bf16 Winograd kernels,
+        which are plain matrices that any input takes."""
         shape, packed = self._packed
-        if shape != input_shape:
-            if self.winograd:
-                packed = cpu_ops.winograd_weights(self.weight, input_shape, self.dtype)
-            elif self.up == 1:
-                packed = cpu_ops.packed_conv2d_weight(self.conv_weight_lowp, input_shape, padding=self.padding)
-            else:
-                packed = cpu_ops.packed_conv_transpose2d_weight(self.conv_weight_lowp, input_shape, stride=2)
-            self._packed = (input_shape, packed)
+        if packed is not None and (shape == input_shape or (self.winograd and self.dtype == torch.bfloat16)):
+            return packed
+        if self.winograd:
+            packed = cpu_ops.winograd_weights(self.weight, input_shape, self.dtype)
+        elif self.up == 1:
+            packed = cpu_ops.packed_conv2d_weight(self.conv_weight_lowp, input_shape, padding=self.padding)
+        else:
+            packed = cpu_ops.packed_conv_transpose2d_weight(self.conv_weight_lowp, input_shape, stride=2)
+        self._packed = (input_shape, packed)
         return packed
 
     def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
