@@ -34,27 +34,31 @@ WINOGRAD_MIN_CHANNELS = 128     # Below this the tile transforms cost more than 
 WINOGRAD_TILES_PER_STEP = 256   # Tiles transformed and multiplied together: enough for the products, few
                                 # enough to stay in the CPU caches from step to step.
 WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost more memory traffic.
-ONEDNN_PACKING_OPS = ("_reorder_convolution_weight", "_convolution_pointwise",
-                      "_reorder_convolution_transpose_weight", "_convolution_transpose_pointwise")
-
 
 
 def has_onednn_packing() -> bool:
-    """Whether this PyTorch offers the oneDNN packing operators (torch 2.0 and later on x86 and ARM CPUs).
+    """Whether this PyTorch's oneDNN packing operators (private, `torch.ops.mkldnn`, torch 2.0 and later on
+    x86 and ARM CPUs) are there and compute what F.conv2d and F.conv_transpose2d compute.
 
-    torch 1.x raises RuntimeError, not AttributeError, for an operator it lacks, so hasattr cannot ask.
+    Being private they may change from release to release (a Jetson's torch 2.x is not the one tested here),
+    so a small convolution of each kind is tried once; a missing operator (torch 1.x raises RuntimeError,
+    not AttributeError, for one), a changed signature or a different result means plain convolutions.
     """
     if not torch.backends.mkldnn.is_available():
         return False
-    for name in ONEDNN_PACKING_OPS:
-        try:
-            getattr(torch.ops.mkldnn, name)
-        except (AttributeError, RuntimeError):
-            return False
-    return True
+    generator = torch.Generator().manual_seed(0)
+    x, weight = torch.randn(1, 4, 5, 5, generator=generator), torch.randn(4, 4, 3, 3, generator=generator)
+    try:
+        with torch.no_grad():
+            packed = _onednn_conv2d_weight(weight, x.shape, padding=1, groups=1)
+            packed_transposed = _onednn_conv_transpose2d_weight(weight, x.shape, stride=2)
+            return (packed.is_mkldnn and packed_transposed.is_mkldnn
+                    and torch.allclose(conv2d(x, packed, padding=1), F.conv2d(x, weight, padding=1), atol=1e-4)
+                    and torch.allclose(conv_transpose2d(x, packed_transposed, stride=2),
+                                       F.conv_transpose2d(x, weight, stride=2), atol=1e-4))
+    except (AttributeError, RuntimeError, TypeError):
+        return False
 
-
-ONEDNN_PACKING = has_onednn_packing()
 
 _INPLACE_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda x: x,
@@ -172,6 +176,10 @@ def packed_conv2d_weight(weight: torch.Tensor, input_shape: Sequence[int], paddi
     """
     if not ONEDNN_PACKING or weight.device.type != "cpu":
         return weight
+    return _onednn_conv2d_weight(weight, input_shape, padding, groups)
+
+
+def _onednn_conv2d_weight(weight: torch.Tensor, input_shape: Sequence[int], padding: int, groups: int) -> torch.Tensor:
     return torch.ops.mkldnn._reorder_convolution_weight(weight, [padding] * 2, [1, 1], [1, 1], groups, list(input_shape))
 
 
@@ -188,6 +196,10 @@ def packed_conv_transpose2d_weight(weight: torch.Tensor, input_shape: Sequence[i
     """`packed_conv2d_weight` for `conv_transpose2d` (weight [C, O, k, k], no padding)."""
     if not ONEDNN_PACKING or weight.device.type != "cpu":
         return weight
+    return _onednn_conv_transpose2d_weight(weight, input_shape, stride)
+
+
+def _onednn_conv_transpose2d_weight(weight: torch.Tensor, input_shape: Sequence[int], stride: int) -> torch.Tensor:
     return torch.ops.mkldnn._reorder_convolution_transpose_weight(weight, [0, 0], [0, 0], [stride] * 2, [1, 1], 1,
                                                                   list(input_shape))
 
@@ -198,6 +210,9 @@ def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torc
         return torch.ops.mkldnn._convolution_transpose_pointwise(x, weight, None, [0, 0], [0, 0], [stride] * 2,
                                                                  [1, 1], 1, "none", [], None)
     return F.conv_transpose2d(x, weight, stride=stride)
+
+
+ONEDNN_PACKING = has_onednn_packing()  # Checked once, when the functions it tries are defined.
 
 
 def output_pass(y: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, noise: Optional[torch.Tensor],

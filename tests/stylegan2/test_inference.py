@@ -166,6 +166,23 @@ def test_pytorch_1_lacks_the_packing_operators_and_the_check_says_so_without_rai
     assert not cpu_ops.has_onednn_packing()
 
 
+def test_packing_operators_whose_signature_changed_mean_plain_convolutions(monkeypatch):
+    def changed_signature(weight, input_shape, padding, groups):
+        return torch.ops.mkldnn._reorder_convolution_weight(weight, [padding] * 2, list(input_shape))
+
+    monkeypatch.setattr(cpu_ops, "_onednn_conv2d_weight", changed_signature)
+    assert not cpu_ops.has_onednn_packing()
+
+
+def test_packing_operators_that_compute_something_else_mean_plain_convolutions(monkeypatch):
+    def flipped(weight, input_shape, stride):
+        return torch.ops.mkldnn._reorder_convolution_transpose_weight(weight.flip(-1), [0, 0], [0, 0], [stride] * 2,
+                                                                      [1, 1], 1, list(input_shape))
+
+    monkeypatch.setattr(cpu_ops, "_onednn_conv_transpose2d_weight", flipped)
+    assert not cpu_ops.has_onednn_packing()
+
+
 def test_without_onednn_packing_the_plain_weight_is_used(monkeypatch):
     monkeypatch.setattr(cpu_ops, "ONEDNN_PACKING", False)
     weight = torch.randn(12, 8, 3, 3)
