@@ -89,8 +89,10 @@ REGISTRY: Dict[str, ModelFile] = {m.name: m for m in [
         filename="face_detection_yunet_2022mar.onnx",
         url="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
             "face_detection_yunet_2022mar.onnx",
-        sha256=None,            # Not published by the OpenCV Zoo, and no copy was at hand to pin.
-        size=None,
+        # The OpenCV Zoo keeps its models in Git LFS: these are the oid and size of the file's LFS pointer in
+        # that repository (an LFS oid is the sha256 of the file's content).
+        sha256="50ef07f702a31741ca46a4c0d947773b64143b9362780237bf0d427d6c79bab7",
+        size=345478,
         kind="detector",
         description="YuNet's 2022mar release, for OpenCV 4.5.4 to 4.7 (which cannot read the current one) "
                     "where onnxruntime is not installed",
