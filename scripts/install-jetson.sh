@@ -60,7 +60,11 @@ run "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
 run "$VENV/bin/python" -m pip install --quiet "flask>=2.3" "click>=8.1.3" "pillow>=10.0" "waitress>=2.1"
 if ! "$PYTHON" -c 'import cv2, sys; v = tuple(map(int, cv2.__version__.split(".")[:2])); sys.exit(not (hasattr(cv2, "FaceDetectorYN") and v >= (4, 8)))' 2>/dev/null; then
     say "this OpenCV cannot run YuNet's current model: adding onnxruntime to run it"
-    run "$VENV/bin/python" -m pip install --quiet onnxruntime
+    # onnxruntime needs a newer NumPy than some systems have; pip must not bring NumPy 2 beside a system torch
+    # and OpenCV built against NumPy 1, which then fail to import.
+    NUMPY="$("$PYTHON" -c 'import numpy; print("numpy<2" if numpy.__version__.startswith("1.") else "numpy")' \
+        2>/dev/null || echo numpy)"
+    run "$VENV/bin/python" -m pip install --quiet onnxruntime "$NUMPY"
 fi
 if [ "$DRY_RUN" = 0 ] && "$VENV/bin/python" -m pip list 2>/dev/null | grep -qiE '^opencv-(contrib-)?python'; then
     die "pip's OpenCV is in $VENV and would hide the system's GStreamer build: pip uninstall it there"

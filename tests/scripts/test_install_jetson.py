@@ -13,10 +13,11 @@ PYTHON_3_6 = Path.home() / ".pyenv/versions/3.6.15/bin/python"
 
 
 def system_python(tmp_path: Path, torch_version: str = "1.13.0", opencv_version: str = "4.8.0",
-                  face_detector_yn: bool = True) -> Path:
-    """A python3 whose torch and cv2 are stand-ins of the given versions (the Nano's community image's)."""
+                  face_detector_yn: bool = True, numpy_version: str = "1.17.4") -> Path:
+    """A python3 whose torch, cv2 and numpy are stand-ins of the given versions (the Nano's community image's)."""
     modules = tmp_path / "site"
     modules.mkdir()
+    (modules / "numpy.py").write_text(f"__version__ = {numpy_version!r}\n")
     (modules / "torch.py").write_text(f"__version__ = {torch_version!r}\n"
                                       "class version:\n    cuda = '10.2'\n")
     (modules / "cv2.py").write_text(f"__version__ = {opencv_version!r}\n"
@@ -46,11 +47,19 @@ def test_it_keeps_the_systems_torch_and_opencv_and_installs_only_pure_python_pac
     assert any("-m app weights fetch ffhq-256 yunet" in line for line in commands)
 
 
-def test_an_opencv_too_old_for_yunets_current_model_gets_onnxruntime(tmp_path):
+def test_an_opencv_too_old_for_yunets_current_model_gets_onnxruntime_without_numpy_2(tmp_path):
+    """JetPack 5 and 6 have NumPy 1; pip's NumPy 2 beside their torch and OpenCV breaks both imports."""
     result = install(tmp_path, system_python(tmp_path, opencv_version="4.5.4"))
     assert result.returncode == 0, result.stderr
-    assert any(line.rstrip().endswith("pip install --quiet onnxruntime") for line in result.stdout.splitlines())
+    assert any(line.rstrip().endswith("pip install --quiet onnxruntime numpy\\<2")
+               for line in result.stdout.splitlines())
     assert "cannot run YuNet's current model: adding onnxruntime" in result.stderr
+
+
+def test_a_system_with_numpy_2_gets_onnxruntime_with_any_numpy(tmp_path):
+    result = install(tmp_path, system_python(tmp_path, opencv_version="4.5.4", numpy_version="2.1.0"))
+    assert any(line.rstrip().endswith("pip install --quiet onnxruntime numpy")
+               for line in result.stdout.splitlines())
 
 
 def test_the_service_starts_stylecam_at_boot_on_the_csi_camera_with_a_fixed_token(tmp_path):
