@@ -30,17 +30,19 @@ def file_sha256(path: Union[str, Path]) -> str:
 def load_tensors(file: Union[str, Path, BinaryIO], extra_globals: Sequence[type] = ()) -> Any:
     """``torch.load`` of tensors and plain data only, never code, in every torch StyleCam supports.
 
-    torch 2's ``weights_only=True`` does it; torch 1.13's weights-only unpickler cannot read a float (so any
-    file with a float in its metadata fails), and there an unpickler with the same allowed globals reads it.
-    ``extra_globals`` are classes the file may also hold (a rosinality checkpoint's argparse.Namespace; torch
-    2.0 to 2.4 have no way to allow them, and refuse). A refusal is a ``pickle.UnpicklingError`` naming the
-    global the file asked for ("GLOBAL module.name").
+    Where torch's own ``weights_only=True`` can read it all, torch does. Older releases cannot: torch 1.13's
+    weights-only unpickler fails on a float, 2.x releases up to at least 2.2 (JetPack 6's) on the bytes that
+    protocol 2 pickles through ``_codecs.encode``, and before 2.5 no other class can be allowed for one load.
+    There an unpickler that allows the same globals, that codec and ``extra_globals`` reads the file.
+    ``extra_globals`` are classes the file may also hold (a rosinality checkpoint's argparse.Namespace). A
+    refusal is a ``pickle.UnpicklingError`` naming the global the file asked for ("GLOBAL module.name").
     """
-    if WEIGHTS_ONLY_READS_FLOATS:
+    if WEIGHTS_ONLY_READS_PLAIN_DATA and (not extra_globals or hasattr(torch.serialization, "safe_globals")):
         with _safe_globals(extra_globals):
             return torch.load(file, map_location="cpu", weights_only=True)
     # torch 1.x's torch.load replaces any pickle_module by pickle itself unless weights_only is set, so the
-    # restricted unpickler goes to the loaders torch.load would call (private, but torch 1.x changes no more).
+    # restricted unpickler goes to the loaders torch.load would call (private; only the releases named above,
+    # which change no more, come here).
     module = _restricted_pickle(extra_globals)
     with serialization._open_file_like(file, "rb") as opened:
         if serialization._is_zipfile(opened):
@@ -49,21 +51,23 @@ def load_tensors(file: Union[str, Path, BinaryIO], extra_globals: Sequence[type]
         return serialization._legacy_load(opened, "cpu", module, encoding="utf-8")
 
 
-def _weights_only_reads_floats() -> bool:
+def _weights_only_reads_plain_data() -> bool:
+    """Whether this torch's ``weights_only=True`` reads floats and bytes."""
+    plain = {"float": 0.5, "bytes": b"\x00\xff"}
     buffer = io.BytesIO()
-    torch.save({"x": 0.5}, buffer)
+    torch.save(plain, buffer)
     buffer.seek(0)
     try:
-        return torch.load(buffer, weights_only=True) == {"x": 0.5}
+        return torch.load(buffer, weights_only=True) == plain
     except pickle.UnpicklingError:
         return False
 
 
-WEIGHTS_ONLY_READS_FLOATS = _weights_only_reads_floats()
+WEIGHTS_ONLY_READS_PLAIN_DATA = _weights_only_reads_plain_data()
 
 
 def _safe_globals(extra_globals: Sequence[type]) -> contextlib.AbstractContextManager:
-    """Allow ``extra_globals`` for one weights_only load (torch >= 2.5 can; older torch allows none)."""
+    """Allow ``extra_globals`` for one weights_only load (torch >= 2.5)."""
     if extra_globals and hasattr(torch.serialization, "safe_globals"):
         return torch.serialization.safe_globals(list(extra_globals))
     return contextlib.nullcontext()

@@ -40,11 +40,6 @@ HEAD_BYTES = 64
 # rosinality's training checkpoints pickle their command-line arguments; reading them runs nothing.
 # torch < 2.5 has no way to allow them for one load, so there such a checkpoint is refused with advice.
 TORCH_FILE_SAFE_GLOBALS = [argparse.Namespace]
-OLD_TORCH_ADVICE = ("this PyTorch cannot read the training arguments a rosinality checkpoint holds without "
-                    "risk; convert it to StyleCam's format (stylegan2.convert, the `weights convert` command) "
-                    "where torch >= 2.5 is installed, or upgrade torch")
-
-
 def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
     """Load a generator from a weights file, ready for inference.
 
@@ -165,8 +160,6 @@ def _read_torch_file(path: Path, container: str) -> Any:
     except pickle.UnpicklingError as error:
         if "weights only" in str(error).lower():
             reason = describe_unpickling_refusal(error)
-            if "argparse" in reason and not hasattr(torch.serialization, "safe_globals"):
-                reason += f" ({OLD_TORCH_ADVICE})"
             raise WeightsFormatError(path, f"refused to load: {reason}; nothing from the file was run") from None
         raise WeightsFormatError(path, f"is damaged or truncated: {error}") from None
     except Exception as error:  # torch raises RuntimeError, EOFError, ... for damaged archives.

@@ -1,5 +1,6 @@
-"""stylegan2.files.load_tensors: tensors and plain data from a torch.save file, never code, on torch 1.13 (whose
-weights-only unpickler cannot read a float) as on torch 2. Both ways run on this torch: torch 1's by hand."""
+"""stylegan2.files.load_tensors: tensors and plain data from a torch.save file, never code, on torch 1.13 and
+2.0-2.3 (whose weights-only unpicklers cannot read a float or bytes) as on later torch. Both ways run on this
+torch: the older torch's by hand."""
 import argparse
 import io
 import os
@@ -16,10 +17,10 @@ class RunsACommand:
         return os.system, ("echo this must never run",)
 
 
-@pytest.fixture(params=["this torch's way", "torch 1's way"])
+@pytest.fixture(params=["this torch's way", "older torch's way"])
 def way(request, monkeypatch):
-    if request.param == "torch 1's way":
-        monkeypatch.setattr(files, "WEIGHTS_ONLY_READS_FLOATS", False)
+    if request.param == "older torch's way":
+        monkeypatch.setattr(files, "WEIGHTS_ONLY_READS_PLAIN_DATA", False)
     return request.param
 
 
@@ -45,7 +46,14 @@ def test_a_file_that_would_run_a_command_is_refused_naming_what_it_asked_for(way
     assert "must never run" not in capfd.readouterr().out
 
 
-def test_torch_1s_way_allows_the_classes_it_is_given(monkeypatch):
-    monkeypatch.setattr(files, "WEIGHTS_ONLY_READS_FLOATS", False)
+def test_older_torchs_way_allows_the_classes_it_is_given(monkeypatch):
+    monkeypatch.setattr(files, "WEIGHTS_ONLY_READS_PLAIN_DATA", False)
+    loaded = files.load_tensors(saved({"args": argparse.Namespace(size=64)}), [argparse.Namespace])
+    assert loaded["args"].size == 64
+
+
+def test_a_torch_that_cannot_allow_a_class_for_one_load_reads_it_the_older_way(monkeypatch):
+    """torch 2.0-2.4 read plain data with weights_only but have no safe_globals for the classes given."""
+    monkeypatch.delattr(torch.serialization, "safe_globals", raising=False)
     loaded = files.load_tensors(saved({"args": argparse.Namespace(size=64)}), [argparse.Namespace])
     assert loaded["args"].size == 64
