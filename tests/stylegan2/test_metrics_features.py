@@ -129,9 +129,11 @@ def test_generated_images_are_the_seeds_images_quantised_to_8_bits(generator):
 
 
 def test_generated_images_do_not_depend_on_the_batch_size(generator):
-    whole = np.concatenate(list(generated_images(generator, 5, batch_size=5, noise_mode="const")))
-    pieces = np.concatenate(list(generated_images(generator, 5, batch_size=2, noise_mode="const")))
-    assert np.array_equal(whole, pieces)
+    """The same images, up to float rounding, which differs with the batch's shape in some torch releases
+    (2.2 moved one pixel of 15360 by one level)."""
+    whole = np.concatenate(list(generated_images(generator, 5, batch_size=5, noise_mode="const"))).astype(int)
+    pieces = np.concatenate(list(generated_images(generator, 5, batch_size=2, noise_mode="const"))).astype(int)
+    assert np.abs(whole - pieces).max() <= 1 and np.mean(whole != pieces) < 0.001
 
 
 def test_random_noise_is_reproducible_and_leaves_the_callers_random_state_alone(generator):
