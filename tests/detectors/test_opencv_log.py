@@ -1,5 +1,5 @@
 """quiet_opencv on the OpenCV installed (5.x has cv2.utils.logging; 4.8, the oldest stack's, has
-cv2.setLogLevel instead: scripts/test-oldest runs these there)."""
+cv2.setLogLevel instead: scripts/test-stack oldest runs these there)."""
 import cv2
 
 from detectors.opencv_log import LOG_LEVEL_ERROR, _log_level_functions, quiet_opencv
