@@ -115,8 +115,9 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, styles: torch.Tensor) -> 
     Works tile by tile and channels-innermost (x is best channels-last), in steps of at most
     WINOGRAD_TILES_PER_STEP tiles (`winograd_step`), which stay in the CPU caches from the gathering of the
     6x6 tiles [tiles, 36, C] through the input transform and the products (`_winograd_products`) to the
-    output transform (all the tiles at once had been up to 1.7x slower at 128 and 256 px). Returns the output as a strided view [N, H/4, 4, W/4, 4, O] (tile row, row in tile, tile
-    column, column in tile, channel) for the caller's output pass to write out in channels-last order.
+    output transform (all the tiles at once had been up to 1.7x slower at 128 and 256 px). Returns the
+    output as a strided view [N, H/4, 4, W/4, 4, O] (tile row, row in tile, tile column, column in tile,
+    channel) for the caller's output pass to write out in channels-last order.
     """
     batch_size, in_channels, height, width = x.shape
     rows, cols = height // 4, width // 4
@@ -179,7 +180,9 @@ def packed_conv2d_weight(weight: torch.Tensor, input_shape: Sequence[int], paddi
     return _onednn_conv2d_weight(weight, input_shape, padding, groups)
 
 
-def _onednn_conv2d_weight(weight: torch.Tensor, input_shape: Sequence[int], padding: int, groups: int) -> torch.Tensor:
+def _onednn_conv2d_weight(weight: torch.Tensor, input_shape: Sequence[int], padding: int,
+                          groups: int) -> torch.Tensor:
+    """The packing itself, unconditionally (`has_onednn_packing` tries it)."""
     return torch.ops.mkldnn._reorder_convolution_weight(weight, [padding] * 2, [1, 1], [1, 1], groups, list(input_shape))
 
 
@@ -200,6 +203,7 @@ def packed_conv_transpose2d_weight(weight: torch.Tensor, input_shape: Sequence[i
 
 
 def _onednn_conv_transpose2d_weight(weight: torch.Tensor, input_shape: Sequence[int], stride: int) -> torch.Tensor:
+    """The packing itself, unconditionally (`has_onednn_packing` tries it)."""
     return torch.ops.mkldnn._reorder_convolution_transpose_weight(weight, [0, 0], [0, 0], [stride] * 2, [1, 1], 1,
                                                                   list(input_shape))
 

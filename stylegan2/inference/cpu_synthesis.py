@@ -75,8 +75,7 @@ class CpuSynthesisLayer:
         self.act_gain = layer.act_gain
         self.squared_norms = weight.square().sum(dim=[2, 3])           # [O, C]: the demodulation's sums.
         self.bias = (layer.bias.detach() * layer.act_gain).to(dtype)
-        self.winograd = cpu_ops.use_winograd(layer.in_channels, layer.resolution,
-                                                                         weight.shape[-1], layer.up)
+        self.winograd = cpu_ops.use_winograd(layer.in_channels, layer.resolution, weight.shape[-1], layer.up)
         # The weight `conv` takes, channels-last: [O, C, k, k], or transposed to [C, O, k, k] for up=2; in
         # float32 for folding styles into it, and in the activations' dtype.
         self.conv_weight = _channels_last(weight if layer.up == 1 else weight.transpose(0, 1))

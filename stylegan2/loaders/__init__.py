@@ -37,9 +37,11 @@ LEGACY_TORCH_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little
 PICKLE_PROTO = 0x80
 HEAD_BYTES = 64
 
-# rosinality's training checkpoints pickle their command-line arguments; reading them runs nothing.
-# torch < 2.5 has no way to allow them for one load, so there such a checkpoint is refused with advice.
+# rosinality's training checkpoints pickle their command-line arguments; reading them runs nothing
+# (`files.load_tensors` allows the class for one load, on every torch).
 TORCH_FILE_SAFE_GLOBALS = [argparse.Namespace]
+
+
 def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> LoadedGenerator:
     """Load a generator from a weights file, ready for inference.
 

@@ -282,7 +282,7 @@ def _storage_of(tensor: torch.Tensor) -> Tuple[int, int]:
 def describe_unpickling_refusal(error: Exception) -> str:
     """The useful part of torch.load(weights_only=True)'s refusal, without its advice to load unsafely."""
     text = str(error)
-    named = re.search(r"(?:GLOBAL|Unsupported class) ([\w.]+)", text)   # torch >= 2.4 | torch 2.0-2.3
+    named = re.search(r"(?:GLOBAL|Unsupported class) ([\w.]+)", text)   # newer torch | torch 2.2
     if named:
         return f"it asks for '{named.group(1)}', which plain weights never need (it could run code)"
     lines = [line.strip() for line in text.splitlines() if line.strip()
