@@ -9,8 +9,8 @@ one-pass output, each computing what the plain PyTorch operation it replaces com
 - Weights that stay the same from call to call are reordered once into oneDNN's own blocked layout
   ("packed"), which oneDNN would otherwise do on every call; this most speeds up the convolutions of
   few pixels, where moving the weight is most of the work. Packing uses private oneDNN operators of
-  PyTorch (`torch.ops.mkldnn`, in PyTorch 2.0 and later); where they are missing (`ONEDNN_PACKING`
-  is False, e.g. torch 1.13) the plain weight is used and the result is the same, only slower.
+  PyTorch (`torch.ops.mkldnn`: torch 2.2 has them, 2.0.1 and 1.13 do not); where they are missing or
+  misbehave (`ONEDNN_PACKING` is False) the plain weight is used and the result is the same, only slower.
 - Demodulation, noise, bias, activation gain and clamping are applied in one pass over the output
   (`output_pass`), with the gain folded into the other factors (lrelu(a) * g == lrelu(a * g) for g > 0).
 """
@@ -37,8 +37,8 @@ WINOGRAD_MIN_RESOLUTION = 16    # Below this the 4x larger Winograd weights cost
 
 
 def has_onednn_packing() -> bool:
-    """Whether this PyTorch's oneDNN packing operators (private, `torch.ops.mkldnn`, torch 2.0 and later on
-    x86 and ARM CPUs) are there and compute what F.conv2d and F.conv_transpose2d compute.
+    """Whether this PyTorch's oneDNN packing operators (private, `torch.ops.mkldnn`; in torch 2.2, not in
+    2.0.1 or 1.13) are there and compute what F.conv2d and F.conv_transpose2d compute.
 
     Being private they may change from release to release (a Jetson's torch 2.x is not the one tested here),
     so a small convolution of each kind is tried once; a missing operator (torch 1.x raises RuntimeError,

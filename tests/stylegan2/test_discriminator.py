@@ -28,7 +28,7 @@ def block_output_dtypes(D, img, **kwargs):
     return dtypes, logits
 
 
-@pytest.mark.skipif(torch.__version__.startswith("1."), reason="torch 1.13 has no fp16 convolutions on the CPU")
+@pytest.mark.usefixtures("cpu_fp16")
 def test_the_top_num_fp16_res_resolutions_run_in_fp16_when_allowed():
     D = small_discriminator(num_fp16_res=2)
     dtypes, logits = block_output_dtypes(D, images(), fp16_on_cpu=True)
@@ -36,7 +36,7 @@ def test_the_top_num_fp16_res_resolutions_run_in_fp16_when_allowed():
     assert logits.dtype == torch.float32
 
 
-@pytest.mark.skipif(torch.__version__.startswith("1."), reason="torch 1.13 has no fp16 convolutions on the CPU")
+@pytest.mark.usefixtures("cpu_fp16")
 def test_fp16_logits_stay_close_to_fp32_ones():
     D = small_discriminator(num_fp16_res=2)
     with torch.no_grad():

@@ -183,7 +183,7 @@ def test_malformed_transforms_are_refused(stylegan3_golden, stylegan3_generator,
         stylegan3_generator.set_input_transform(matrix)
 
 
-@pytest.mark.skipif(torch.__version__.startswith("1."), reason="torch 1.13 has no fp16 convolutions on the CPU")
+@pytest.mark.usefixtures("cpu_fp16")
 def test_fp16_layers_stay_close_to_the_fp32_reference(stylegan3_golden, stylegan3_generator):
     io = stylegan3_golden[2]
     assert all(getattr(stylegan3_generator.synthesis, name).use_fp16

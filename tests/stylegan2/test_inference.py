@@ -12,7 +12,7 @@ from stylegan2.inference.cpu_synthesis import CpuSynthesisLayer
 from stylegan2.layers import SynthesisLayer
 from stylegan2.testing import make_random_generator
 
-TORCH_MAJOR = int(torch.__version__.split(".")[0])
+TORCH_VERSION = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
 
 
 @pytest.mark.parametrize("packed", [False, True])
@@ -150,9 +150,9 @@ def test_a_packed_transposed_weight_convolves_as_the_plain_one():
     assert torch.allclose(cpu_ops.conv_transpose2d(x, packed, stride=2), expected, atol=1e-5)
 
 
-@pytest.mark.skipif(TORCH_MAJOR < 2 or not torch.backends.mkldnn.is_available(),
-                    reason="oneDNN weight packing is in PyTorch 2.0 and later, with oneDNN")
-def test_pytorch_2_offers_the_private_onednn_packing_operators():
+@pytest.mark.skipif(TORCH_VERSION < (2, 2) or not torch.backends.mkldnn.is_available(),
+                    reason="oneDNN weight packing is in PyTorch 2.2 (measured) and later, with oneDNN")
+def test_pytorch_2_2_and_later_offer_the_private_onednn_packing_operators():
     """The fast layout relies on torch.ops.mkldnn's private reorder/convolution operators: a PyTorch that
     drops them must fail here, not silently slow StyleCam down."""
     assert cpu_ops.has_onednn_packing()
@@ -161,8 +161,8 @@ def test_pytorch_2_offers_the_private_onednn_packing_operators():
     assert cpu_ops.packed_conv_transpose2d_weight(weight, (1, 12, 6, 6), stride=2).is_mkldnn
 
 
-@pytest.mark.skipif(TORCH_MAJOR >= 2, reason="PyTorch 2 has the oneDNN packing operators")
-def test_pytorch_1_lacks_the_packing_operators_and_the_check_says_so_without_raising():
+@pytest.mark.skipif(TORCH_VERSION >= (2, 1), reason="PyTorch 2.2 and later have the oneDNN packing operators")
+def test_pytorch_1_13_and_2_0_lack_the_packing_operators_and_the_check_says_so_without_raising():
     assert not cpu_ops.has_onednn_packing()
 
 

@@ -203,7 +203,7 @@ def test_gradients_reach_ws_and_noise_buffers(small_generator):
     assert noise.grad is not None and noise.grad.abs().sum() > 0
 
 
-@pytest.mark.skipif(torch.__version__.startswith("1."), reason="torch 1.13 has no fp16 convolutions on the CPU")
+@pytest.mark.usefixtures("cpu_fp16")
 def test_fp16_blocks_run_in_half_precision_close_to_fp32():
     """Exercises the CUDA fp16 code path on the CPU (pre-normalisation, clamping, casts)."""
     G = make_random_generator(resolution=32, num_fp16_res=2)

@@ -118,7 +118,7 @@ def test_only_the_phase_network_gets_gradients(networks):
     assert all(p.grad is None for p in D.parameters())
 
 
-@pytest.mark.skipif(torch.__version__.startswith("1."), reason="torch 1.13 has no fp16 convolutions on the CPU")
+@pytest.mark.usefixtures("cpu_fp16")
 def test_fp16_blocks_train_in_fp16_with_gradients_close_to_fp32():
     G = make_random_generator(resolution=16, channel_base=256, channel_max=16, num_fp16_res=2).train()
     torch.manual_seed(0)
