@@ -30,7 +30,10 @@ def projection() -> ProjectionService:
 def studio() -> Optional[StudioService]:
     """The studio's service, or None where the app was made without one."""
     return current_app.extensions.get(STUDIO)
+
+
 def models() -> ModelSwitcher:
+    """The model switcher (its blueprint is registered only where the app was made with one)."""
     return current_app.extensions[MODELS]
 
 

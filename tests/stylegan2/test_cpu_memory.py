@@ -5,13 +5,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from stylegan2 import cpu_memory
+from stylegan2.inference.precision import TORCH_VERSION
 
 BUFFER_MB = 64   # above glibc's largest dynamic mmap threshold (32 MB), so by default it is mapped anew each time
 PAGES = BUFFER_MB * 2 ** 20 // 4096
-TORCH_VERSION = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
 ROOT = Path(__file__).resolve().parents[2]
 
 # Fills and frees the buffer five times and prints the page faults of the last round. The first rounds
